@@ -1,0 +1,3 @@
+from scandex.cli import main
+
+main()

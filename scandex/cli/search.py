@@ -1,0 +1,1 @@
+"""`scandex search`: query the index and print matching scans, lines and boxes."""

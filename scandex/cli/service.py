@@ -1,0 +1,1 @@
+"""`scandex run`, `status`, `reindex`: the watch-folder daemon and its bookkeeping."""

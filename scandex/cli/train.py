@@ -1,0 +1,1 @@
+"""`scandex train`: train or fine-tune the line recognizer (needs the `train` extra)."""
