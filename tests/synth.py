@@ -1,0 +1,613 @@
+"""Synthetic scans whose truth is known: pages of text lines at exact boxes, in reading order.
+
+Everything is drawn with Pillow from fonts installed on the system (DejaVu, Liberation,
+Nimbus, Courier Prime), so tests never need image files. The truth box of a line is the
+tight box of that line's own ink (anti-aliased coverage above INK_COVERAGE), after every
+geometric transform, in the coordinates of the returned image.
+
+    page = render_page("letter", dpi=300, angle_deg=2.0, noise_sigma=8.0, seed=1)
+    page.image        # uint8 gray, 255 = paper
+    page.lines        # SynthLine(text, bbox, column) in true reading order
+
+Layouts: "one_column", "two_column", "letter", "table", "headings", "picture", "card"
+(a photo-back style card with typewritten lines on a dark mount, with a rubber stamp and a
+printed border), and "blank".
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from scandex.page import BBox
+
+# Anti-aliased coverage above which a pixel counts as the line's ink for its truth box.
+INK_COVERAGE = 0.4
+
+FONT_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "serif": (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
+        "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",
+        "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Regular.otf",
+    ),
+    "serif-bold": (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
+        "/usr/share/fonts/truetype/liberation2/LiberationSerif-Bold.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSerif-Bold.ttf",
+        "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Bold.otf",
+    ),
+    "sans": (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+        "/usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf",
+    ),
+    "sans-bold": (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+        "/usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+        "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
+    ),
+    "typewriter": (
+        "/usr/share/fonts/opentype/courier-prime/Courier Prime.otf",
+        "/usr/share/fonts/opentype/urw-base35/NimbusMonoPS-Regular.otf",
+        "/usr/share/fonts/truetype/liberation2/LiberationMono-Regular.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf",
+        "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+    ),
+}
+
+LAYOUTS = (
+    "one_column",
+    "two_column",
+    "letter",
+    "table",
+    "headings",
+    "picture",
+    "card",
+    "blank",
+)
+
+_WORD_TEXT = """
+the of and to in that it was for on are as with his they at be this from have or by one had not
+but what all were when we there can an your which their said if do will each about how up out
+them then she many some so these would other into has more her two like him see time could no
+make than first been its who now people my made over did down only way find use may water long
+little very after words called just where most know get through back much before go good new
+write our used me man too any day same right look think also around another came come work
+three word must because does part even place well such here take why things help put years
+different away again off went old number great tell men say small every found still between
+name should home big give air line set own under read last never us left end along while might
+next sound below saw something thought both few those always looked show large often together
+asked house world going want school important until form food keep children feet land side
+without boy once animals life enough took sometimes four head above kind began almost live page
+got earth need far hand high year mother light parts country father let night following picture
+being study second eyes soon times story boys since white days paper hard near sentence better
+best across during today others however Society Report Committee Harbour Railway Company
+Council Meeting March April Annual Mr Mrs
+"""
+_WORDS = tuple(_WORD_TEXT.split())
+
+
+@dataclass(frozen=True)
+class SynthLine:
+    text: str
+    bbox: BBox  # tight box of this line's ink, in the returned image's pixels
+    column: int  # index of the block the line belongs to, blocks numbered in reading order
+
+
+@dataclass(frozen=True)
+class SynthPage:
+    image: np.ndarray  # uint8 HxW, 255 = paper
+    lines: tuple[SynthLine, ...]  # true reading order
+    layout: str
+    dpi: int
+    angle_deg: float  # counter-clockwise skew applied: baselines rise to the right
+
+    @property
+    def boxes(self) -> list[BBox]:
+        return [line.bbox for line in self.lines]
+
+
+@dataclass(frozen=True)
+class _Ink:
+    """One line drawn on the flat page: its text, coverage mask and where the mask sits."""
+
+    text: str
+    column: int
+    x: int
+    y: int
+    coverage: np.ndarray  # float32 0..1, 1 = full ink
+    darkness: float  # 0 = black ink, 1 = invisible
+
+
+def find_font(kind: str) -> str:
+    """Path of the first installed font of this kind ("serif", "sans", "typewriter", ...)."""
+    candidates = FONT_CANDIDATES[kind]
+    for path in candidates:
+        if Path(path).is_file():
+            return path
+    raise FileNotFoundError(
+        f"no {kind} font found; tried {', '.join(candidates)}. "
+        "Install fonts-dejavu, fonts-liberation2, fonts-urw-base35 or fonts-courier-prime."
+    )
+
+
+@lru_cache(maxsize=64)
+def _font(kind: str, size_px: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(find_font(kind), size_px)
+
+
+def font_px(points: float, dpi: int) -> int:
+    return max(6, round(points * dpi / 72.0))
+
+
+def render_text(text: str, kind: str, size_px: int) -> np.ndarray:
+    """Coverage mask (float32 0..1) of one line of text, cropped to its ink plus nothing."""
+    font = _font(kind, size_px)
+    left, top, right, bottom = font.getbbox(text)
+    pad = 2
+    canvas = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
+    ImageDraw.Draw(canvas).text((pad - left, pad - top), text, font=font, fill=255)
+    coverage = np.asarray(canvas, dtype=np.float32) / 255.0
+    ys, xs = np.nonzero(coverage > INK_COVERAGE)
+    if len(xs) == 0:
+        raise ValueError(f"text {text!r} draws no ink")
+    return np.ascontiguousarray(coverage[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+
+
+def text_width(text: str, kind: str, size_px: int) -> int:
+    left, _, right, _ = _font(kind, size_px).getbbox(text)
+    return right - left
+
+
+def _sentence(rng: random.Random, kind: str, size_px: int, width_px: int) -> str:
+    """Words until the line is about `width_px` wide (never wider)."""
+    words: list[str] = []
+    while True:
+        word = rng.choice(_WORDS)
+        candidate = " ".join([*words, word])
+        if text_width(candidate, kind, size_px) > width_px:
+            break
+        words.append(word)
+    if not words:
+        words = [rng.choice(_WORDS)]
+    words[0] = words[0].capitalize()
+    return " ".join(words)
+
+
+def _paragraph(
+    rng: random.Random, kind: str, size_px: int, width_px: int, n_lines: int
+) -> list[str]:
+    lines = []
+    for i in range(n_lines):
+        fill = 1.0 if i < n_lines - 1 else rng.uniform(0.35, 0.8)
+        lines.append(_sentence(rng, kind, size_px, int(width_px * rng.uniform(0.93, 1.0) * fill)))
+    return lines
+
+
+class _Builder:
+    """Places lines top to bottom on a flat page; coordinates in pixels of that page."""
+
+    def __init__(self, dpi: int, size_in: tuple[float, float], margin_in: float = 1.0) -> None:
+        self.dpi = dpi
+        self.width = round(size_in[0] * dpi)
+        self.height = round(size_in[1] * dpi)
+        self.margin = round(margin_in * dpi)
+        self.inks: list[_Ink] = []
+        self.rules: list[tuple[int, int, int, int]] = []  # printed rules, not text
+        self.pictures: list[tuple[int, int, int, int]] = []  # photographs, not text
+
+    def px(self, inches: float) -> int:
+        return round(inches * self.dpi)
+
+    def put(
+        self,
+        text: str,
+        x: int,
+        y_top: int,
+        *,
+        kind: str = "serif",
+        points: float = 11.0,
+        column: int = 0,
+        align: str = "left",
+        darkness: float = 0.08,
+        baseline: bool = True,
+    ) -> _Ink:
+        """Draw `text` with its left (or right / center) edge at x; y_top is the line's top.
+
+        With baseline=True the glyphs sit on a common baseline: y_top is where the font's
+        ascender line is, so lines with and without ascenders line up like real type.
+        """
+        size = font_px(points, self.dpi)
+        coverage = render_text(text, kind, size)
+        font = _font(kind, size)
+        # Offset of the ink's top below the ascender line keeps a common baseline.
+        ink_top = font.getbbox(text)[1] if baseline else 0
+        width = coverage.shape[1]
+        if align == "right":
+            x = x - width
+        elif align == "center":
+            x = x - width // 2
+        ink = _Ink(text, column, x, y_top + ink_top, coverage, darkness)
+        self.inks.append(ink)
+        return ink
+
+
+def _line_step(points: float, dpi: int, leading: float = 1.35) -> int:
+    return round(font_px(points, dpi) * leading)
+
+
+def _layout_one_column(b: _Builder, rng: random.Random, kind: str) -> None:
+    width = b.width - 2 * b.margin
+    y = b.margin
+    step = _line_step(11, b.dpi)
+    for n_lines in (6, 8, 5):
+        for text in _paragraph(rng, kind, font_px(11, b.dpi), width, n_lines):
+            b.put(text, b.margin, y, kind=kind)
+            y += step
+        y += step // 2
+
+
+def _columns_block(
+    b: _Builder,
+    rng: random.Random,
+    kind: str,
+    y: int,
+    n_lines: Sequence[int],
+    first_column: int,
+    gutter_in: float = 0.35,
+) -> int:
+    """Two columns of text starting at y; returns the y below the longer column."""
+    gutter = b.px(gutter_in)
+    col_width = (b.width - 2 * b.margin - gutter) // 2
+    step = _line_step(10, b.dpi)
+    bottom = y
+    for c, count in enumerate(n_lines):
+        x = b.margin + c * (col_width + gutter)
+        yy = y
+        lines = _paragraph(rng, kind, font_px(10, b.dpi), col_width, count)
+        for i, text in enumerate(lines):
+            b.put(text, x, yy, kind=kind, points=10, column=first_column + c)
+            yy += step
+            if i == count // 2:  # a paragraph break inside the column
+                yy += step // 2
+        bottom = max(bottom, yy)
+    return bottom
+
+
+def _layout_two_column(b: _Builder, rng: random.Random, kind: str) -> None:
+    _columns_block(b, rng, kind, b.margin, (22, 19), first_column=0)
+
+
+def _layout_headings(b: _Builder, rng: random.Random, kind: str, rule: bool = True) -> None:
+    center = b.width // 2
+    y = b.margin
+    title = "Annual Report of the Harbour Railway Company"
+    ink = b.put(title, center, y, kind="serif-bold", points=16, column=0, align="center")
+    y = ink.y + ink.coverage.shape[0] + b.px(0.08)
+    if rule:
+        _rule(b, b.margin, b.width - b.margin, y)
+    y += b.px(0.12)
+    y = _columns_block(b, rng, kind, y, (9, 8), first_column=1)
+    y += _line_step(10, b.dpi, 0.8)
+    heading = "Proceedings of the Council Meeting held in March"
+    b.put(heading, center, y, kind="sans-bold", points=13, column=3, align="center")
+    y += _line_step(13, b.dpi, 1.6)
+    _columns_block(b, rng, kind, y, (7, 7), first_column=4)
+
+
+def _rule(b: _Builder, x0: int, x1: int, y: int) -> None:
+    """A thin horizontal printed rule (not a text line: it is not in the truth)."""
+    b.rules.append((x0, y, x1, y + max(2, b.px(0.01))))
+
+
+def _layout_letter(b: _Builder, rng: random.Random, kind: str) -> None:
+    step = _line_step(11, b.dpi)
+    right = b.width - b.margin
+    y = b.margin
+    b.put("25th November, 1926", right, y, kind=kind, align="right")
+    y += 2 * step
+    for text in ("Mr. Arthur Pendleton", "14 Elm Street", "Springfield, Mass."):
+        b.put(text, b.margin, y, kind=kind)
+        y += step
+    y += step
+    b.put("Dear Sir:", b.margin, y, kind=kind)
+    y += step + step // 3
+    width = b.width - 2 * b.margin
+    for n_lines in (5, 4):
+        for i, text in enumerate(_paragraph(rng, kind, font_px(11, b.dpi), width, n_lines)):
+            indent = b.px(0.4) if i == 0 else 0
+            if indent:
+                text = _sentence(rng, kind, font_px(11, b.dpi), width - indent)
+            b.put(text, b.margin + indent, y, kind=kind)
+            y += step
+        y += step // 3
+    y += step
+    b.put("Yours faithfully,", b.margin + b.px(3.5), y, kind=kind)
+    y += 3 * step
+    b.put("J. H. Whitcombe, Secretary", b.margin + b.px(3.5), y, kind=kind)
+
+
+def _layout_table(b: _Builder, rng: random.Random, kind: str) -> None:
+    step = _line_step(11, b.dpi, 1.6)
+    y = b.margin
+    width = b.width - 2 * b.margin
+    b.put("Statement of goods received at the warehouse", b.margin, y, kind=kind)
+    y += step
+    for text in _paragraph(rng, kind, font_px(11, b.dpi), width, 2):
+        b.put(text, b.margin, y, kind=kind)
+        y += _line_step(11, b.dpi)
+    y += step // 2
+    cell_x = [b.margin, b.margin + b.px(2.4), b.margin + b.px(3.9), b.margin + b.px(5.3)]
+    rows = [
+        ("Article", "Quantity", "Price", "Total"),
+        ("Coal, best", "12 tons", "31s.", "18 12 0"),
+        ("Iron rails", "40 lengths", "9s. 6d.", "19 0 0"),
+        ("Timber", "300 ft.", "2s.", "30 0 0"),
+        ("Cement", "25 bags", "4s. 3d.", "5 6 3"),
+        ("Lamp oil", "8 gallons", "1s. 9d.", "0 14 0"),
+    ]
+    for r, row in enumerate(rows):
+        cells = [
+            b.put(text, x, y, kind="serif-bold" if r == 0 else kind)
+            for x, text in zip(cell_x, row, strict=True)
+        ]
+        y += step
+        if r == 0:  # a rule under the header row, clear of its descenders
+            row_bottom = max(c.y + c.coverage.shape[0] for c in cells)
+            _rule(b, b.margin, b.width - b.margin, row_bottom + b.px(0.05))
+            y += b.px(0.05)
+    y += step // 2
+    for text in _paragraph(rng, kind, font_px(11, b.dpi), width, 3):
+        b.put(text, b.margin, y, kind=kind)
+        y += _line_step(11, b.dpi)
+
+
+def _layout_picture(b: _Builder, rng: random.Random, kind: str) -> None:
+    width = b.width - 2 * b.margin
+    step = _line_step(11, b.dpi)
+    y = b.margin
+    for text in _paragraph(rng, kind, font_px(11, b.dpi), width, 6):
+        b.put(text, b.margin, y, kind=kind)
+        y += step
+    y += step
+    b.pictures.append((b.margin + b.px(1.0), y, b.width - b.margin - b.px(1.0), y + b.px(3.0)))
+    y += b.px(3.0) + step
+    for text in _paragraph(rng, kind, font_px(11, b.dpi), width, 6):
+        b.put(text, b.margin, y, kind=kind)
+        y += step
+
+
+def _layout_card(b: _Builder, rng: random.Random, kind: str) -> None:
+    """Typewritten lines inside a printed border; the stamp and mount are added later."""
+    step = _line_step(12, b.dpi, 1.5)
+    x = b.margin + b.px(0.35)
+    y = b.margin + b.px(0.45)
+    for text in (
+        "Mrs. Eleanor Whitfield and the twins",
+        "at the lake house, Cedar Point",
+        "June 1931",
+        "Photographed by R. Baxter, Portland",
+    ):
+        b.put(text, x, y, kind="typewriter", points=12, darkness=0.22)
+        y += step
+
+
+_LAYOUT_FUNCS = {
+    "one_column": _layout_one_column,
+    "two_column": _layout_two_column,
+    "letter": _layout_letter,
+    "table": _layout_table,
+    "headings": _layout_headings,
+    "picture": _layout_picture,
+    "card": _layout_card,
+    "blank": lambda b, rng, kind: None,
+}
+
+
+def _compose(b: _Builder, shape: tuple[int, int], paper: np.ndarray) -> np.ndarray:
+    """Multiply each line's ink onto the paper (float32 0..1)."""
+    page = paper.copy()
+    for ink in b.inks:
+        h, w = ink.coverage.shape
+        region = page[ink.y : ink.y + h, ink.x : ink.x + w]
+        region *= 1.0 - ink.coverage * (1.0 - ink.darkness)
+    return page
+
+
+def _ink_points(ink: _Ink) -> np.ndarray:
+    """Centres of this line's ink pixels (hull only: enough for a rotated bounding box)."""
+    ys, xs = np.nonzero(ink.coverage > INK_COVERAGE)
+    pts = np.stack([xs + ink.x + 0.5, ys + ink.y + 0.5], axis=1).astype(np.float32)
+    hull = cv2.convexHull(pts.reshape(-1, 1, 2)).reshape(-1, 2)
+    return hull.astype(np.float64)
+
+
+def _box_of(points: np.ndarray, width: int, height: int) -> BBox:
+    x0 = math.floor(points[:, 0].min())
+    y0 = math.floor(points[:, 1].min())
+    x1 = math.ceil(points[:, 0].max())
+    y1 = math.ceil(points[:, 1].max())
+    return BBox(x0, y0, x1, y1).clip(width, height)
+
+
+def _illumination(shape: tuple[int, int], strength: float, rng: np.random.Generator) -> np.ndarray:
+    """A smooth light falloff: 1.0 at the brightest spot, 1 - strength at the darkest."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+    d = np.hypot((xx - cx) / w, (yy - cy) / h)
+    ramp = xx / w * rng.uniform(-1, 1) + yy / h * rng.uniform(-1, 1)
+    field = d + 0.5 * ramp
+    field = (field - field.min()) / max(float(np.ptp(field)), 1e-6)
+    return (1.0 - strength * field).astype(np.float32)
+
+
+def render_page(
+    layout: str = "one_column",
+    *,
+    dpi: int = 300,
+    angle_deg: float = 0.0,
+    size_in: tuple[float, float] | None = None,
+    font: str = "serif",
+    illumination: float = 0.0,
+    noise_sigma: float = 0.0,
+    speckles: int = 0,
+    dark_border_in: float = 0.0,
+    seed: int = 0,
+) -> SynthPage:
+    """Render a synthetic scan and its truth.
+
+    layout: one of LAYOUTS. dpi scales everything (fonts are given in points).
+    angle_deg: counter-clockwise skew (baselines rise to the right), about the page centre.
+    size_in: paper size in inches (default letter, 8.5 x 11; the card is 7 x 5).
+    illumination: 0..1, how much darker the darkest part of the page is than the brightest.
+    noise_sigma: Gaussian noise in gray levels. speckles: number of small dark specks.
+    dark_border_in: a black scanner margin of this width along the left and bottom edges.
+    """
+    if layout not in _LAYOUT_FUNCS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    if size_in is None:
+        size_in = (7.0, 5.0) if layout == "card" else (8.5, 11.0)
+    b = _Builder(dpi, size_in, margin_in=1.0)
+    _LAYOUT_FUNCS[layout](b, rng, font)
+    shape = (b.height, b.width)
+
+    if layout == "card":
+        paper, background = _card_paper(b, nrng)
+    else:
+        paper = np.full(shape, 0.96, np.float32)
+        background = 0.96
+    for x0, y0, x1, y1 in b.rules:
+        paper[y0:y1, x0:x1] *= 0.1
+    for x0, y0, x1, y1 in b.pictures:
+        paper[y0:y1, x0:x1] = _picture((y1 - y0, x1 - x0), nrng)
+    page = _compose(b, shape, paper)
+    if layout == "card":
+        page = _stamp(b, page)
+
+    # Truth boxes: each line's ink hull through the same rotation as the image.
+    hulls = [_ink_points(ink) for ink in b.inks]
+    if angle_deg:
+        rot = cv2.getRotationMatrix2D((b.width / 2.0, b.height / 2.0), angle_deg, 1.0)
+        page = cv2.warpAffine(
+            page,
+            rot,
+            (b.width, b.height),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=float(background),
+        )
+        hulls = [h @ rot[:, :2].T + rot[:, 2] for h in hulls]
+    lines = tuple(
+        SynthLine(ink.text, _box_of(h, b.width, b.height), ink.column)
+        for ink, h in zip(b.inks, hulls, strict=True)
+    )
+
+    if illumination:
+        page *= _illumination(shape, illumination, nrng)
+    if dark_border_in:
+        border = b.px(dark_border_in)
+        page[:, :border] = 0.05
+        page[-border:, :] = 0.05
+    if speckles:
+        page = _speckle(page, speckles, dpi, nrng)
+    image = page * 255.0
+    if noise_sigma:
+        image = image + nrng.normal(0.0, noise_sigma, shape).astype(np.float32)
+    image = np.clip(image + 0.5, 0, 255).astype(np.uint8)
+    return SynthPage(image, lines, layout, dpi, angle_deg)
+
+
+def _card_paper(b: _Builder, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A cream card with a printed border, on a dark, slightly textured mount."""
+    h, w = b.height, b.width
+    mount = 0.22 + 0.03 * rng.standard_normal((h // 8 + 1, w // 8 + 1)).astype(np.float32)
+    mount = cv2.resize(mount, (w, h), interpolation=cv2.INTER_LINEAR)
+    paper = mount.astype(np.float32)
+    inset = b.px(0.6)
+    paper[inset : h - inset, inset : w - inset] = 0.87  # the card, yellowed
+    frame = b.px(0.15)
+    thick = max(2, b.px(0.012))
+    x0, y0, x1, y1 = inset + frame, inset + frame, w - inset - frame, h - inset - frame
+    for ys, xs in (
+        (slice(y0, y0 + thick), slice(x0, x1)),
+        (slice(y1 - thick, y1), slice(x0, x1)),
+        (slice(y0, y1), slice(x0, x0 + thick)),
+        (slice(y0, y1), slice(x1 - thick, x1)),
+    ):
+        paper[ys, xs] = 0.35
+    return paper, 0.22
+
+
+def _stamp(b: _Builder, page: np.ndarray) -> np.ndarray:
+    """A rubber stamp at the lower right: two rings and a box in gray ink (no text)."""
+    ink = np.zeros(page.shape, np.uint8)
+    cx, cy = b.width - b.margin - b.px(1.2), b.height - b.margin - b.px(0.7)
+    thick = max(2, b.px(0.02))
+    cv2.circle(ink, (cx, cy), b.px(0.55), 255, thick, cv2.LINE_AA)
+    cv2.circle(ink, (cx, cy), b.px(0.42), 255, max(1, thick // 2), cv2.LINE_AA)
+    cv2.rectangle(
+        ink,
+        (cx - b.px(1.5), cy - b.px(0.25)),
+        (cx - b.px(0.75), cy + b.px(0.25)),
+        255,
+        thick,
+        cv2.LINE_AA,
+    )
+    coverage = ink.astype(np.float32) / 255.0
+    return page * (1.0 - 0.55 * coverage)
+
+
+def _picture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A halftone-free 'photograph': smooth dark shapes with texture."""
+    h, w = shape
+    small = rng.uniform(0.1, 0.8, (max(2, h // 40), max(2, w // 40))).astype(np.float32)
+    photo = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    photo += 0.05 * rng.standard_normal((h, w)).astype(np.float32)
+    return np.clip(photo, 0.02, 0.95)
+
+
+def _speckle(page: np.ndarray, count: int, dpi: int, rng: np.random.Generator) -> np.ndarray:
+    """Small dark specks of dust (radius up to about 1/150 inch)."""
+    h, w = page.shape
+    out = page.copy()
+    max_r = max(1, round(dpi / 150))
+    for _ in range(count):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        r = int(rng.integers(1, max_r + 1))
+        cv2.circle(out, (x, y), r, float(rng.uniform(0.0, 0.3)), -1)
+    return out
+
+
+def with_lines(page: SynthPage, lines: Sequence[SynthLine]) -> SynthPage:
+    """The same page with a different truth (for tests that drop or merge lines)."""
+    return replace(page, lines=tuple(lines))
+
+
+if __name__ == "__main__":  # pragma: no cover - a quick look at every layout
+    import sys
+
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/synth")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in LAYOUTS:
+        p = render_page(name, angle_deg=1.5, illumination=0.3, noise_sigma=6, speckles=200)
+        view = cv2.cvtColor(p.image, cv2.COLOR_GRAY2BGR)
+        for i, line in enumerate(p.lines):
+            bb = line.bbox
+            cv2.rectangle(view, (bb.x0, bb.y0), (bb.x1 - 1, bb.y1 - 1), (0, 0, 255), 1)
+            cv2.putText(view, str(i), (bb.x0, bb.y0), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 0, 0), 2)
+        cv2.imwrite(str(out / f"{name}.png"), view)
+        print(name, p.image.shape, len(p.lines))
