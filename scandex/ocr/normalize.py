@@ -1,0 +1,142 @@
+"""Line normalization shared by training and recognition: one function, one code path.
+
+A text line of any height (about 12 to 300 px), gray or binary, becomes a float32 image of a fixed
+height with ink = 1 and paper = 0. Following OCRopus's centre normalizer, the line is dewarped
+around its smoothed centre line (so slight skew and baseline wobble vanish) and scaled so that
+the band of ink around that centre fills a fixed share of the height. Aspect ratio is kept, so
+the recognizer sees characters of a consistent width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+DEFAULT_HEIGHT_PX = 32
+
+
+@dataclass(frozen=True)
+class NormalizeParams:
+    height_px: int = DEFAULT_HEIGHT_PX
+    pad_px: int = 8  # blank columns added on each side, room for CTC to start and stop
+    band_fill: float = 0.9  # share of the height taken by the ink band around the centre
+    band_quantile: float = 0.99  # which |distance from centre| of ink pixels is the band edge
+
+
+@dataclass(frozen=True)
+class NormalizedLine:
+    image: np.ndarray  # float32 (height_px, width), ink = 1, paper = 0
+    scale: float  # output pixels per input pixel
+    crop_x0: int  # input column that output column `pad_px` came from
+    pad_px: int
+
+    def to_input_x(self, x_out: float | np.ndarray) -> float | np.ndarray:
+        """Map an output column position back to the input line image's x coordinate."""
+        return self.crop_x0 + (x_out - self.pad_px) / self.scale
+
+
+def ink_map(line: np.ndarray) -> np.ndarray:
+    """Float32 ink in 0..1 (1 = darkest ink) with the paper level mapped to 0.
+
+    Accepts bool (True = ink), uint8/uint16 gray (white paper) or float gray in 0..1.
+    """
+    if line.ndim == 3:
+        line = cv2.cvtColor(line, cv2.COLOR_BGR2GRAY)
+    if line.dtype == bool:
+        return line.astype(np.float32)
+    if line.dtype == np.uint8:
+        gray = line.astype(np.float32) / 255.0
+    elif line.dtype == np.uint16:
+        gray = line.astype(np.float32) / 65535.0
+    else:
+        gray = line.astype(np.float32)
+    if gray.size == 0:
+        return gray
+    # Most of a line image is paper: its upper quantile is the white level; the darkest
+    # percent is the ink level. Contrast is stretched between them.
+    paper, dark = np.percentile(gray, [75, 1])
+    contrast = float(paper - dark)
+    if contrast < 0.08:
+        return np.zeros_like(gray)
+    return np.clip((paper - gray) / contrast, 0.0, 1.0)
+
+
+def _blank(params: NormalizeParams) -> NormalizedLine:
+    width = 2 * params.pad_px + 1
+    return NormalizedLine(np.zeros((params.height_px, width), np.float32), 1.0, 0, params.pad_px)
+
+
+def _centre_line(ink: np.ndarray, size_px: float) -> np.ndarray:
+    """Per-column y of the line's smoothed centre (the densest band of ink)."""
+    sigma_y = max(1.0, 0.25 * size_px)
+    sigma_x = max(1.0, 1.0 * size_px)
+    smoothed = cv2.GaussianBlur(ink, (0, 0), sigmaX=sigma_x, sigmaY=sigma_y)
+    # Columns far from any ink get a weak pull towards the line's overall centre.
+    row_profile = smoothed.mean(axis=1, keepdims=True)
+    smoothed = smoothed + 0.001 * row_profile
+    centre = np.argmax(smoothed, axis=0).astype(np.float32)
+    # Smooth over about two line heights: the centre follows skew and wobble, not each word.
+    centre = cv2.GaussianBlur(
+        centre.reshape(1, -1),
+        (0, 0),
+        sigmaX=max(1.0, 2.0 * size_px),
+        borderType=cv2.BORDER_REPLICATE,
+    ).ravel()
+    return centre
+
+
+def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()) -> NormalizedLine:
+    """Dewarp, scale and pad one text-line image for the recognizer."""
+    ink = ink_map(np.asarray(line))
+    if ink.size == 0 or ink.shape[0] < 2 or ink.shape[1] < 2:
+        return _blank(params)
+    strong = ink > 0.5
+    rows = np.flatnonzero(strong.any(axis=1))
+    cols = np.flatnonzero(strong.any(axis=0))
+    if rows.size == 0:
+        return _blank(params)
+    ink_height = float(rows[-1] - rows[0] + 1)
+    margin = int(round(0.25 * ink_height)) + 1
+    x0 = max(int(cols[0]) - margin, 0)
+    x1 = min(int(cols[-1]) + 1 + margin, ink.shape[1])
+    ink = ink[:, x0:x1]
+    strong = strong[:, x0:x1]
+
+    # Estimate the centre with a scale tied to the ink's height, then measure the band.
+    centre = _centre_line(ink, ink_height)
+    ys, xs = np.nonzero(strong)
+    distances = np.abs(ys.astype(np.float32) - centre[xs])
+    band_half = max(2.0, float(np.quantile(distances, params.band_quantile)) + 0.5)
+    scale = params.band_fill * params.height_px / (2.0 * band_half)
+
+    # Resize first (area averaging when shrinking keeps thin strokes), then shift columns.
+    height, width = ink.shape
+    out_width = max(1, int(round(width * scale)))
+    out_rows = max(1, int(round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    scaled = cv2.resize(ink, (out_width, out_rows), interpolation=interpolation)
+    sx = out_width / width
+    centre_scaled = (
+        np.interp((np.arange(out_width) + 0.5) / sx - 0.5, np.arange(width), centre) + 0.5
+    ) * (out_rows / height) - 0.5
+
+    half = (params.height_px - 1) / 2.0
+    map_x = np.broadcast_to(
+        np.arange(out_width, dtype=np.float32), (params.height_px, out_width)
+    ).copy()
+    map_y = (centre_scaled[None, :] + (np.arange(params.height_px)[:, None] - half)).astype(
+        np.float32
+    )
+    warped = cv2.remap(
+        scaled,
+        map_x,
+        map_y,
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
+    image = np.zeros((params.height_px, out_width + 2 * params.pad_px), np.float32)
+    image[:, params.pad_px : params.pad_px + out_width] = warped
+    return NormalizedLine(image, sx, x0, params.pad_px)

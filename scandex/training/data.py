@@ -1,0 +1,193 @@
+"""Training batches: synthetic and real lines, normalized, bucketed by width.
+
+Rendering runs in a DataLoader worker process so the trainer's cores stay on the network.
+Each batch holds lines of similar width, so little of the batch is padding.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from scandex.ocr.codec import Codec, normalize_text
+from scandex.ocr.normalize import NormalizeParams, normalize_line
+from scandex.training.model import WIDTH_DOWNSAMPLE
+
+
+@dataclass(frozen=True)
+class LineSample:
+    image: np.ndarray  # uint8 gray
+    text: str
+
+
+def uw3_text(text: str) -> str:
+    """UW-III and other TeX-style transcriptions write curly quotes as `` and ''."""
+    return text.replace("``", "“").replace("''", "”")
+
+
+def load_line_dir(directory: str | Path) -> list[LineSample]:
+    """Every NAME.png (or .jpg/.tif) with a NAME.gt.txt beside it (the OCRopus convention)."""
+    samples = []
+    for gt_path in sorted(
+        glob.glob(os.path.join(str(directory), "**", "*.gt.txt"), recursive=True)
+    ):
+        stem = gt_path[: -len(".gt.txt")]
+        for ext in (".png", ".bin.png", ".nrm.png", ".jpg", ".tif", ".tiff"):
+            if os.path.exists(stem + ext):
+                image = cv2.imread(stem + ext, cv2.IMREAD_GRAYSCALE)
+                break
+        else:
+            continue
+        if image is None:
+            continue
+        with open(gt_path, encoding="utf-8") as handle:
+            text = normalize_text(uw3_text(handle.read()))
+        if text:
+            samples.append(LineSample(image, text))
+    return samples
+
+
+def augment_real(image: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Mild changes to a real line so a few hundred of them do not get memorized."""
+    out = image
+    if rng.random() < 0.5:
+        factor = rng.uniform(0.6, 1.4)
+        out = cv2.resize(
+            out,
+            None,
+            fx=factor,
+            fy=factor * rng.uniform(0.9, 1.1),
+            interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR,
+        )
+    r = rng.random()
+    if r < 0.15:
+        out = cv2.erode(out, np.ones((2, 2), np.uint8))  # erode paper = thicker ink
+    elif r < 0.3:
+        out = cv2.dilate(out, np.ones((2, 1), np.uint8))
+    if rng.random() < 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.0))
+    if rng.random() < 0.3:
+        noise = np.random.default_rng(rng.randrange(2**32)).normal(0, 12, out.shape)
+        out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    pad = rng.randint(0, 6)
+    if pad:
+        out = cv2.copyMakeBorder(out, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+    return out
+
+
+def collate(images: list[np.ndarray], labels: list[list[int]]) -> dict[str, torch.Tensor]:
+    height = images[0].shape[0]
+    width = max(im.shape[1] for im in images)
+    width = -(-width // WIDTH_DOWNSAMPLE) * WIDTH_DOWNSAMPLE
+    batch = np.zeros((len(images), 1, height, width), np.float32)
+    for i, im in enumerate(images):
+        batch[i, 0, :, : im.shape[1]] = im
+    return {
+        "images": torch.from_numpy(batch),
+        "targets": torch.tensor([c for lab in labels for c in lab], dtype=torch.long),
+        "target_lengths": torch.tensor([len(lab) for lab in labels], dtype=torch.long),
+        "input_lengths": torch.tensor(
+            [
+                min(width, -(-im.shape[1] // WIDTH_DOWNSAMPLE) * WIDTH_DOWNSAMPLE)
+                // WIDTH_DOWNSAMPLE
+                for im in images
+            ],
+            dtype=torch.long,
+        ),
+    }
+
+
+def fits_ctc(label: list[int], steps: int) -> bool:
+    """CTC needs a step per label plus a blank between repeated labels."""
+    repeats = sum(1 for a, b in zip(label, label[1:], strict=False) if a == b)
+    return len(label) > 0 and len(label) + repeats <= steps
+
+
+class BatchStream(torch.utils.data.IterableDataset):
+    """An endless stream of width-bucketed batches of normalized lines."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        *,
+        real_dirs: list[str],
+        synthetic: bool,
+        real_fraction: float,
+        batch_size: int,
+        seed: int,
+        normalize: NormalizeParams = NormalizeParams(),
+        buckets: int = 8,
+        max_width_px: int = 1600,
+    ) -> None:
+        self.codec = codec
+        self.real_dirs = real_dirs
+        self.synthetic = synthetic
+        self.real_fraction = real_fraction if synthetic else 1.0
+        self.batch_size = batch_size
+        self.seed = seed
+        self.normalize = normalize
+        self.buckets = buckets
+        self.max_width_px = max_width_px
+
+    def _sources(self, rng: random.Random):
+        real: list[LineSample] = []
+        for directory in self.real_dirs:
+            real.extend(s for s in load_line_dir(directory) if self.codec.can_encode(s.text))
+        if not self.synthetic and not real:
+            raise RuntimeError("no training lines: give --lines DIR with NAME.png + NAME.gt.txt")
+        fonts = text_source = None
+        if self.synthetic:
+            from scandex.training.fonts import find_fonts, split_fonts
+            from scandex.training.text import TextSource
+
+            fonts, _ = split_fonts(find_fonts())
+            if not fonts:
+                raise RuntimeError("no fonts found for synthetic lines: install fonts-dejavu")
+            text_source = TextSource(seed=rng.randrange(2**31), extra_lines=[s.text for s in real])
+        return real, fonts, text_source
+
+    def _sample(self, rng, real, fonts, text_source) -> tuple[np.ndarray, str]:
+        from scandex.training.render import render_line, supported_characters
+
+        if real and (not self.synthetic or rng.random() < self.real_fraction):
+            sample = rng.choice(real)
+            return augment_real(sample.image, rng), sample.text
+        # Family-balanced font choice: families with many files are not favoured.
+        family = rng.choice(sorted({f.family for f in fonts}))
+        face = rng.choice([f for f in fonts if f.family == family])
+        allowed = supported_characters(face.path, self.codec.alphabet)
+        for _ in range(10):
+            text = normalize_text(text_source.line())
+            if text and all(ch in allowed for ch in text):
+                break
+        else:
+            text = "".join(ch for ch in text if ch in allowed).strip() or "a"
+        rendered = render_line(text, face, rng)
+        return rendered.image, text
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = random.Random(self.seed + (info.id if info else 0) * 7919)
+        real, fonts, text_source = self._sources(rng)
+        while True:
+            pool = []
+            while len(pool) < self.batch_size * self.buckets:
+                image, text = self._sample(rng, real, fonts, text_source)
+                normalized = normalize_line(image, self.normalize).image
+                if normalized.shape[1] > self.max_width_px:
+                    continue
+                label = self.codec.encode(text)
+                if fits_ctc(label, normalized.shape[1] // WIDTH_DOWNSAMPLE):
+                    pool.append((normalized, label))
+            pool.sort(key=lambda item: item[0].shape[1])
+            batches = [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+            rng.shuffle(batches)
+            for batch in batches:
+                yield collate([b[0] for b in batch], [b[1] for b in batch])

@@ -1,0 +1,127 @@
+"""Export the torch model to the ONNX file the runtime loads, with everything it needs inside.
+
+The codec, the normalization parameters and the architecture travel in the ONNX file's
+metadata, so a model file is self-contained and its format version can be checked on load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from scandex.ocr.codec import Codec
+from scandex.ocr.normalize import NormalizeParams
+from scandex.training.model import LineRecognizer, ModelConfig
+
+MODEL_FORMAT = "scandex-line-ctc"
+MODEL_FORMAT_VERSION = 1
+
+
+def export_onnx(
+    model: LineRecognizer,
+    codec: Codec,
+    normalize: NormalizeParams,
+    path: str | Path,
+    *,
+    info: dict | None = None,
+) -> None:
+    """Write the model as ONNX (atomically) with its codec and parameters as metadata."""
+    import onnx
+
+    model = model.eval()
+    dummy = torch.zeros(2, 1, model.config.height_px, 64)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.onnx.export(
+            model,
+            (dummy,),
+            tmp,
+            input_names=["images"],
+            output_names=["log_probs"],
+            dynamic_axes={
+                "images": {0: "batch", 3: "width"},
+                "log_probs": {0: "batch", 1: "steps"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+        proto = onnx.load(tmp)
+        metadata = {
+            "format": MODEL_FORMAT,
+            "format_version": str(MODEL_FORMAT_VERSION),
+            "alphabet": json.dumps(codec.alphabet, ensure_ascii=False),
+            "normalize": json.dumps(asdict(normalize)),
+            "architecture": json.dumps(model.config.to_dict()),
+            "info": json.dumps(info or {}),
+        }
+        del proto.metadata_props[:]
+        for key, value in metadata.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(proto, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_torch_from_onnx(path: str | Path) -> tuple[LineRecognizer, Codec, NormalizeParams]:
+    """Rebuild the torch model from a scandex ONNX file (for fine-tuning with --from)."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(path))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    codec = Codec(json.loads(meta["alphabet"]))
+    normalize = NormalizeParams(**json.loads(meta["normalize"]))
+    config = ModelConfig.from_dict(json.loads(meta["architecture"]))
+    model = LineRecognizer(config)
+    weights = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
+    new_state: dict[str, torch.Tensor] = {}
+
+    def tensor(array) -> torch.Tensor:
+        return torch.from_numpy(np.array(array, dtype=np.float32))
+
+    # Export folds each BatchNorm into its convolution (weight and bias). We give the BatchNorm
+    # an identity transform plus that bias, which computes exactly the same function.
+    conv_nodes = [n for n in proto.graph.node if n.op_type == "Conv"]
+    for block, node in enumerate(conv_nodes):
+        kernel, bias = weights[node.input[1]], weights[node.input[2]]
+        bn = model.convs[block][1]
+        new_state[f"convs.{block}.0.weight"] = tensor(kernel)
+        new_state[f"convs.{block}.1.weight"] = torch.ones(bias.shape[0])
+        new_state[f"convs.{block}.1.bias"] = tensor(bias)
+        new_state[f"convs.{block}.1.running_mean"] = torch.zeros(bias.shape[0])
+        new_state[f"convs.{block}.1.running_var"] = torch.full((bias.shape[0],), 1.0 - bn.eps)
+    # The LSTM is stored as ONNX W/R/B tensors in gate order i, o, f, c; torch uses i, f, g, o.
+    hidden = config.lstm_hidden
+
+    def reorder(m):
+        i, o, f, c = (m[k * hidden : (k + 1) * hidden] for k in range(4))
+        return tensor(np.concatenate([i, f, c, o]))
+
+    lstm_nodes = [n for n in proto.graph.node if n.op_type == "LSTM"]
+    for layer, node in enumerate(lstm_nodes):
+        w, r, b = (weights[node.input[k]] for k in (1, 2, 3))
+        for direction, suffix in enumerate(("", "_reverse")):
+            new_state[f"lstm.weight_ih_l{layer}{suffix}"] = reorder(w[direction])
+            new_state[f"lstm.weight_hh_l{layer}{suffix}"] = reorder(r[direction])
+            new_state[f"lstm.bias_ih_l{layer}{suffix}"] = reorder(b[direction][: 4 * hidden])
+            new_state[f"lstm.bias_hh_l{layer}{suffix}"] = reorder(b[direction][4 * hidden :])
+    matmul = [n for n in proto.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+    new_state["classifier.weight"] = tensor(weights[matmul[-1].input[1]].T)
+    new_state["classifier.bias"] = tensor(weights["classifier.bias"])
+    state = model.state_dict()
+    missing = [k for k in state if k not in new_state and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise ValueError(f"{path}: cannot rebuild parameters {missing[:5]} from the ONNX graph")
+    model.load_state_dict(new_state, strict=False)
+    return model, codec, normalize

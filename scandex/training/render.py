@@ -1,0 +1,190 @@
+"""Render text lines the way scanners deliver them: in many fonts, degraded like real paper.
+
+Each sample is a uint8 gray image (255 = paper) of one line plus its ground-truth text. The
+degradations mimic what we meet in scans: blur, ink spread and ribbon dropout (typewriters),
+noise and speckles, binarization at a random threshold, slight rotation and baseline wobble,
+low resolution, JPEG artefacts, and bits of the neighbouring lines at the top and bottom edge.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from scandex.training.fonts import FontFace
+
+
+@dataclass(frozen=True)
+class RenderedLine:
+    image: np.ndarray  # uint8 gray, 255 = paper
+    text: str
+    font: str
+
+
+@lru_cache(maxsize=512)
+def _font(path: str, size_px: int):
+    from PIL import ImageFont
+
+    return ImageFont.truetype(path, size_px)
+
+
+def _mask_bytes(font, text: str) -> bytes:
+    from PIL import Image
+
+    mask = font.getmask(text)
+    if mask.size[0] == 0 or mask.size[1] == 0:
+        return b""
+    return Image.frombytes("L", mask.size, bytes(mask)).tobytes()
+
+
+@lru_cache(maxsize=512)
+def supported_characters(path: str, alphabet: str) -> frozenset[str]:
+    """The characters of `alphabet` that the font draws with a real glyph (not .notdef)."""
+    font = _font(path, 24)
+    missing = _mask_bytes(font, "\U0010fffe")
+    supported = set()
+    for ch in alphabet:
+        if ch == " ":
+            supported.add(ch)
+            continue
+        mask = _mask_bytes(font, ch)
+        if mask and mask != missing:
+            supported.add(ch)
+    return frozenset(supported)
+
+
+def draw_text(text: str, face: FontFace, size_px: int, rng: random.Random) -> np.ndarray:
+    """Black-on-white float32 ink image (1 = ink) of `text` with generous margins."""
+    from PIL import Image, ImageDraw
+
+    font = _font(face.path, size_px)
+    left, top, right, bottom = font.getbbox(text)
+    margin = size_px
+    width = max(1, right - left) + 2 * margin
+    height = max(1, bottom - top, size_px) + 2 * margin
+    canvas = Image.new("L", (width, height), 0)
+    stroke = 1 if rng.random() < 0.04 and size_px > 24 else 0
+    ImageDraw.Draw(canvas).text(
+        (margin - left, margin - top),
+        text,
+        font=font,
+        fill=255,
+        stroke_width=stroke,
+        stroke_fill=255,
+    )
+    return np.asarray(canvas, dtype=np.float32) / 255.0
+
+
+def _wobble_and_rotate(ink: np.ndarray, rng: random.Random) -> np.ndarray:
+    height, width = ink.shape
+    angle_deg = rng.gauss(0, 0.5)
+    amplitude = rng.choice([0.0, 0.0, rng.uniform(0, 0.04 * height)])
+    period = rng.uniform(0.5, 3.0) * width
+    phase = rng.uniform(0, 2 * np.pi)
+    xs = np.arange(width, dtype=np.float32)
+    ys = np.arange(height, dtype=np.float32)
+    slope = np.tan(np.radians(angle_deg))
+    shift = amplitude * np.sin(2 * np.pi * xs / period + phase) + slope * (xs - width / 2)
+    map_x = np.broadcast_to(xs, (height, width)).astype(np.float32)
+    map_y = (ys[:, None] + shift[None, :]).astype(np.float32)
+    return cv2.remap(ink, map_x, map_y, cv2.INTER_LINEAR, borderValue=0.0)
+
+
+def _low_frequency_noise(shape: tuple[int, int], cell_px: float, rng: random.Random) -> np.ndarray:
+    np_rng = np.random.default_rng(rng.randrange(2**32))
+    small = (max(2, int(shape[0] / cell_px) + 2), max(2, int(shape[1] / cell_px) + 2))
+    field = np_rng.random(small).astype(np.float32)
+    return cv2.resize(field, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def degrade(ink: np.ndarray, rng: random.Random, *, typewriter: bool = False) -> np.ndarray:
+    """Turn a clean ink image (1 = ink) into a plausible scanned gray line (uint8, 255 paper)."""
+    np_rng = np.random.default_rng(rng.randrange(2**32))
+    ink = _wobble_and_rotate(ink, rng)
+    size = max(8.0, float((ink > 0.5).any(axis=1).sum()))
+    # Ink spread or thinning: typewriter ribbons and photocopies both do it.
+    r = rng.random()
+    if r < 0.15:
+        ink = cv2.dilate(ink, np.ones((2, 2), np.uint8))
+    elif r < 0.25 and size > 20:
+        ink = cv2.erode(ink, np.ones((2, 2), np.uint8))
+    if typewriter or rng.random() < 0.15:
+        # Ribbon dropout and uneven strike pressure: ink fades in patches.
+        fade = _low_frequency_noise(ink.shape, rng.uniform(2, 8), rng)
+        strength = rng.uniform(0.2, 0.7) if typewriter else rng.uniform(0.1, 0.4)
+        ink = ink * np.clip(1.0 - strength * fade * 1.5, 0.15, 1.0)
+    if rng.random() < 0.7:
+        ink = cv2.GaussianBlur(ink, (0, 0), rng.uniform(0.3, 1.3))
+    paper = rng.uniform(0.7, 1.0)
+    dark = rng.uniform(0.0, min(0.45, paper - 0.25))
+    gray = paper - (paper - dark) * np.clip(ink, 0, 1)
+    if rng.random() < 0.3:
+        gray = gray * (1.0 - rng.uniform(0, 0.25) * _low_frequency_noise(gray.shape, 40, rng))
+    gray = gray + np_rng.normal(0, rng.uniform(0, 0.06), gray.shape).astype(np.float32)
+    if rng.random() < 0.2:
+        specks = np_rng.random(gray.shape) < rng.uniform(0.0005, 0.004)
+        gray[specks] = dark
+    # Lower resolution, then back: what a 150 dpi scan or a phone photo does to strokes.
+    if rng.random() < 0.3:
+        factor = rng.uniform(0.5, 0.9)
+        h, w = gray.shape
+        small = cv2.resize(
+            gray, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA
+        )
+        gray = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    image = np.clip(gray * 255.0, 0, 255).astype(np.uint8)
+    r = rng.random()
+    if r < 0.35:
+        # Binarized scans (like UW-III): a global threshold somewhere between ink and paper.
+        threshold = 255.0 * (dark + (paper - dark) * rng.uniform(0.35, 0.7))
+        image = np.where(image > threshold, 255, 0).astype(np.uint8)
+    elif r < 0.5:
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(25, 90)])
+        if ok:
+            image = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    return image
+
+
+def crop_line(image: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Cut the line out with a random margin, as a segmenter would (sometimes tight)."""
+    ink_rows = np.flatnonzero((image < 128).any(axis=1))
+    ink_cols = np.flatnonzero((image < 128).any(axis=0))
+    if ink_rows.size == 0:
+        return image
+    height = ink_rows[-1] - ink_rows[0] + 1
+    top = max(0, ink_rows[0] - int(rng.uniform(0, 0.4) * height))
+    bottom = min(image.shape[0], ink_rows[-1] + 1 + int(rng.uniform(0, 0.4) * height))
+    left = max(0, ink_cols[0] - int(rng.uniform(0, 1.0) * height))
+    right = min(image.shape[1], ink_cols[-1] + 1 + int(rng.uniform(0, 1.0) * height))
+    return image[top:bottom, left:right]
+
+
+def add_neighbour_fragments(image: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Descender and ascender tips of the lines above and below, cut by the crop."""
+    out = image.copy()
+    height, width = out.shape
+    np_rng = np.random.default_rng(rng.randrange(2**32))
+    for edge in ("top", "bottom"):
+        if rng.random() < 0.5:
+            continue
+        depth = max(1, int(height * rng.uniform(0.03, 0.12)))
+        for _ in range(rng.randint(1, max(1, width // 40))):
+            x = int(np_rng.integers(0, width))
+            w = int(np_rng.integers(1, max(2, height // 6)))
+            rows = slice(0, depth) if edge == "top" else slice(height - depth, height)
+            out[rows, x : x + w] = int(np_rng.integers(0, 90))
+    return out
+
+
+def render_line(text: str, face: FontFace, rng: random.Random) -> RenderedLine:
+    size_px = rng.choice([rng.randint(18, 34), rng.randint(22, 56)])
+    ink = draw_text(text, face, size_px, rng)
+    image = degrade(ink, rng, typewriter=face.is_typewriter)
+    image = crop_line(image, rng)
+    if rng.random() < 0.1:
+        image = add_neighbour_fragments(image, rng)
+    return RenderedLine(image, text, face.family)

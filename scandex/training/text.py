@@ -1,0 +1,232 @@
+"""Realistic text for synthetic training lines.
+
+Words are drawn with their real English frequencies (the `wordfreq` package, training extra),
+mixed with the kinds of strings scans are full of: dates like "August 5, 1934.", addresses,
+prices, numbers, ALL-CAPS headings, hyphenated line ends, quotes and rare symbols, and passages
+of real prose from the licence texts every Debian system carries.
+"""
+
+from __future__ import annotations
+
+import glob
+import random
+from dataclasses import dataclass, field
+
+from scandex.ocr.codec import ACCENTED, TYPOGRAPHIC
+
+MONTHS = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+]  # fmt: skip
+STREETS = ["Main", "Oak", "Elm", "Maple", "Church", "High", "Park", "Mill", "Bridge", "King"]
+STREET_KINDS = ["Street", "St.", "Avenue", "Ave.", "Road", "Rd.", "Lane", "Boulevard", "Place"]
+CITIES = [
+    "Springfield", "Boston", "Chicago", "London", "Portland", "Madison", "Salem", "Dayton",
+    "Albany", "Toronto", "Denver", "Austin", "Leeds", "Dublin",
+]  # fmt: skip
+STATES = ["IL", "MA", "NY", "OR", "WI", "OH", "CA", "TX", "PA", "MI"]
+ACCENTED_WORDS = [
+    "café", "naïve", "résumé", "façade", "déjà", "vis-à-vis", "Müller", "José", "Zürich",
+    "Señor", "crème", "brûlée", "Ångström", "Gödel", "Dvořák", "coöperate", "élan", "über",
+    "fiancée", "São", "Øresund", "Æsop", "œuvre", "Straße", "Île", "Côte", "piñata",
+]  # fmt: skip
+SYMBOL_SNIPPETS = [
+    "§ 12", "§§ 3-5", "45°", "98.6°F", "£12", "€ 40", "¢50", "¥300", "© 1987", "®", "™",
+    "• item", "¶ 4", "† died", "½", "¼", "¾", "3 × 4", "10 ÷ 2", "± 0.5", "5 µm", "«oui»",
+    "¡Hola!", "¿Qué?", "—", "–", "…", "#12", "@home", "a+b=c", "x<y", "y>z", "50%", "A&B",
+    "[1]", "{x}", "(a)", "~5", "^2", "*", "|", "\\", "_", "`", "ch. 3",
+]  # fmt: skip
+
+
+def _license_sentences() -> list[str]:
+    chunks: list[str] = []
+    for path in sorted(glob.glob("/usr/share/common-licenses/*")):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        words = text.split()
+        chunks.append(" ".join(words))
+    return chunks
+
+
+@dataclass
+class TextSource:
+    """Draws line texts; deterministic for a given seed."""
+
+    seed: int = 0
+    vocabulary_size: int = 40000
+    rng: random.Random = field(init=False)
+    words: list[str] = field(init=False)
+    weights: list[float] = field(init=False)
+    prose: list[str] = field(init=False)
+    extra_lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import wordfreq
+
+        self.rng = random.Random(self.seed)
+        words = [w for w in wordfreq.top_n_list("en", self.vocabulary_size) if w.isprintable()]
+        self.words = words
+        # Flatten the Zipf curve a little so rarer words and their letter shapes appear.
+        self.weights = [wordfreq.word_frequency(w, "en") ** 0.7 for w in words]
+        self.prose = _license_sentences()
+
+    # -- pieces -------------------------------------------------------------------------
+    def word(self) -> str:
+        return self.rng.choices(self.words, self.weights)[0]
+
+    def number(self) -> str:
+        r = self.rng.random()
+        if r < 0.3:
+            return str(self.rng.randint(0, 100))
+        if r < 0.5:
+            return f"{self.rng.randint(1000, 999999):,}"
+        if r < 0.7:
+            return f"{self.rng.uniform(0, 1000):.{self.rng.randint(1, 3)}f}"
+        if r < 0.85:
+            return str(self.rng.randint(1700, 2030))
+        return f"{self.rng.randint(1, 99)}-{self.rng.randint(1, 999)}"
+
+    def date(self) -> str:
+        month = self.rng.choice(MONTHS)
+        day = self.rng.randint(1, 31)
+        year = self.rng.randint(1850, 2030)
+        forms = [
+            f"{month} {day}, {year}.",
+            f"{month} {day}, {year}",
+            f"{day} {month} {year}",
+            f"{month[:3]}. {day}, {year}",
+            f"{day:02d}/{self.rng.randint(1, 12):02d}/{year}",
+            f"{year}-{self.rng.randint(1, 12):02d}-{day:02d}",
+            f"{month} {day}th",
+        ]
+        return self.rng.choice(forms)
+
+    def address(self) -> str:
+        return self.rng.choice(
+            [
+                f"{self.rng.randint(1, 9999)} {self.rng.choice(STREETS)} "
+                f"{self.rng.choice(STREET_KINDS)}",
+                f"{self.rng.choice(CITIES)}, {self.rng.choice(STATES)} "
+                f"{self.rng.randint(10000, 99999)}",
+                f"P.O. Box {self.rng.randint(1, 9999)}",
+                f"Tel. ({self.rng.randint(200, 999)}) {self.rng.randint(200, 999)}-"
+                f"{self.rng.randint(1000, 9999)}",
+            ]
+        )
+
+    def price(self) -> str:
+        amount = self.rng.uniform(0, 5000)
+        return self.rng.choice(
+            [
+                f"${amount:,.2f}",
+                f"£{amount:.2f}",
+                f"€{amount:.0f}",
+                f"{amount:.1f}%",
+                f"${int(amount)}",
+                f"{int(amount)}¢",
+            ]
+        )
+
+    def token(self) -> str:
+        r = self.rng.random()
+        if r < 0.80:
+            return self.word()
+        if r < 0.88:
+            return self.number()
+        if r < 0.91:
+            return self.rng.choice(ACCENTED_WORDS)
+        if r < 0.95:
+            return self.rng.choice(SYMBOL_SNIPPETS)
+        if r < 0.97:
+            return self.price()
+        return "".join(
+            self.rng.choice(TYPOGRAPHIC + ACCENTED + "!?;:'\"()[]-/&%$#*")
+            for _ in range(self.rng.randint(1, 3))
+        )
+
+    # -- lines --------------------------------------------------------------------------
+    def sentence_line(self, max_chars: int) -> str:
+        out: list[str] = []
+        capital_next = self.rng.random() < 0.5
+        length = 0
+        while length < max_chars:
+            token = self.token()
+            if capital_next and token[:1].isalpha():
+                token = token[:1].upper() + token[1:]
+                capital_next = False
+            elif self.rng.random() < 0.06 and token[:1].isalpha():
+                token = token[:1].upper() + token[1:]
+            r = self.rng.random()
+            if r < 0.02:
+                token = f"“{token}”"
+            elif r < 0.03:
+                token = f'"{token}"'
+            elif r < 0.045:
+                token = f"({token})"
+            elif r < 0.05:
+                token = f"‘{token}’"
+            elif r < 0.06 and token.isalpha():
+                token = token + self.rng.choice(["'s", "’s", "s'"])
+            r = self.rng.random()
+            if r < 0.08:
+                token += ","
+            elif r < 0.13:
+                token += "."
+                capital_next = True
+            elif r < 0.14:
+                token += ";"
+            elif r < 0.15:
+                token += ":"
+            elif r < 0.165:
+                token += "?"
+                capital_next = True
+            elif r < 0.17:
+                token += "!"
+                capital_next = True
+            elif r < 0.18:
+                token += self.rng.choice(["-", " -", " —", "—", " –"])
+            out.append(token)
+            length += len(token) + 1
+        line = " ".join(out)
+        if self.rng.random() < 0.1 and line[-1:].isalpha():
+            line += "-"  # hyphenated line end
+        return line
+
+    def prose_line(self, max_chars: int) -> str:
+        text = self.rng.choice(self.prose)
+        start = self.rng.randrange(max(1, len(text) - max_chars))
+        start = text.find(" ", start) + 1
+        piece = text[start : start + max_chars]
+        return piece.rsplit(" ", 1)[0] if " " in piece[5:] else piece
+
+    def line(self) -> str:
+        """One line of text, 1 to about 90 characters."""
+        r = self.rng.random()
+        max_chars = int(self.rng.choice([self.rng.uniform(3, 25), self.rng.uniform(15, 90)]))
+        if r < 0.45:
+            text = self.sentence_line(max_chars)
+        elif r < 0.60:
+            text = self.prose_line(max_chars)
+        elif r < 0.66:
+            text = self.date()
+        elif r < 0.71:
+            text = self.address()
+        elif r < 0.78:
+            text = self.sentence_line(max_chars).upper()
+        elif r < 0.82:
+            text = " ".join(
+                self.price() if self.rng.random() < 0.5 else self.number()
+                for _ in range(self.rng.randint(1, 6))
+            )
+        elif r < 0.86:
+            text = self.sentence_line(max(5, max_chars // 2)).title()
+        elif r < 0.90 and self.extra_lines:
+            text = self.rng.choice(self.extra_lines)
+        else:
+            label = self.sentence_line(self.rng.randint(5, 30))
+            text = f"{label} {'.' * self.rng.randint(0, 12)} {self.price()}"
+        text = " ".join(text.split())
+        return text[:120] if text else self.word()

@@ -1,0 +1,246 @@
+"""The training loop: CTC on width-bucketed batches, periodic dev CER, checkpoints, resume,
+early stop, ONNX export of the best model. Runs on the CPU; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from scandex.ocr.codec import Codec
+from scandex.ocr.ctc import decode_text
+from scandex.ocr.normalize import NormalizeParams, normalize_line
+from scandex.training.data import BatchStream, collate, load_line_dir
+from scandex.training.model import LineRecognizer, ModelConfig
+
+
+@dataclass
+class TrainOptions:
+    out_dir: Path
+    line_dirs: list[str] = field(default_factory=list)
+    dev_dir: str | None = None
+    synthetic: bool = True
+    real_fraction: float = 0.3
+    from_model: str | None = None
+    batch_size: int = 24
+    learning_rate: float = 1e-3
+    max_iterations: int = 100_000
+    max_seconds: float = math.inf
+    eval_every_seconds: float = 300.0
+    checkpoint_every_seconds: float = 300.0
+    patience_evals: int = 20  # early stop after this many evaluations without improvement
+    threads: int = 0  # 0 = torch's default
+    seed: int = 1
+    lstm_hidden: int = 128
+    lstm_layers: int = 1
+
+
+def character_error_rate(pairs: list[tuple[str, str]]) -> float:
+    """Total edit distance over total reference characters, for (reference, hypothesis) pairs."""
+    errors = sum(edit_distance(ref, hyp) for ref, hyp in pairs)
+    total = sum(len(ref) for ref, _ in pairs)
+    return errors / max(1, total)
+
+
+def edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def evaluate(model: LineRecognizer, codec: Codec, normalize: NormalizeParams, samples) -> float:
+    model.eval()
+    pairs = []
+    with torch.no_grad():
+        for start in range(0, len(samples), 16):
+            chunk = samples[start : start + 16]
+            images = [normalize_line(s.image, normalize).image for s in chunk]
+            batch = collate(images, [[1] for _ in chunk])
+            probs = model(batch["images"]).exp().numpy()
+            for sample, p, steps in zip(chunk, probs, batch["input_lengths"], strict=True):
+                pairs.append((sample.text, decode_text(p[: int(steps)], codec)))
+    model.train()
+    return character_error_rate(pairs)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
+    """Train (or resume, or fine-tune) and return a summary; the best model is out_dir/best.onnx."""
+    from scandex.training.export import export_onnx, load_torch_from_onnx
+
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    torch.manual_seed(options.seed)
+    out = Path(options.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = out / "checkpoint.pt"
+    normalize = NormalizeParams()
+    codec = Codec()
+    if options.from_model:
+        model, codec, normalize = load_torch_from_onnx(options.from_model)
+        log(f"starting from {options.from_model}")
+    else:
+        config = ModelConfig(
+            height_px=normalize.height_px,
+            num_classes=codec.num_classes,
+            lstm_hidden=options.lstm_hidden,
+            lstm_layers=options.lstm_layers,
+        )
+        model = LineRecognizer(config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+    state = {"iteration": 0, "best_cer": None, "evals_since_best": 0, "seconds": 0.0}
+    if checkpoint_path.exists():
+        saved = torch.load(checkpoint_path, weights_only=False)
+        model = LineRecognizer(ModelConfig.from_dict(saved["config"]))
+        model.load_state_dict(saved["model"])
+        optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+        optimizer.load_state_dict(saved["optimizer"])
+        for group in optimizer.param_groups:  # a resumed run may ask for a new learning rate
+            group["lr"] = options.learning_rate
+        codec = Codec(saved["alphabet"])
+        state = saved["state"]
+        log(f"resumed from {checkpoint_path} at iteration {state['iteration']}")
+    dev = load_line_dir(options.dev_dir) if options.dev_dir else []
+    dev = [s for s in dev if codec.can_encode(s.text)]
+    stream = BatchStream(
+        codec,
+        real_dirs=options.line_dirs,
+        synthetic=options.synthetic,
+        real_fraction=options.real_fraction,
+        batch_size=options.batch_size,
+        seed=options.seed + state["iteration"],
+        normalize=normalize,
+    )
+    loader = torch.utils.data.DataLoader(
+        stream, batch_size=None, num_workers=1, prefetch_factor=4, persistent_workers=False
+    )
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    model.train()
+
+    def save_checkpoint() -> None:
+        tmp = checkpoint_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "config": model.config.to_dict(),
+                "alphabet": codec.alphabet,
+                "state": state,
+                "options": {k: str(v) for k, v in asdict(options).items()},
+            },
+            tmp,
+        )
+        os.replace(tmp, checkpoint_path)
+
+    def evaluate_and_export() -> None:
+        cer = evaluate(model, codec, normalize, dev) if dev else float("nan")
+        improved = not dev or state["best_cer"] is None or cer < state["best_cer"]
+        if improved:
+            state["best_cer"] = cer if dev else None
+            state["evals_since_best"] = 0
+            export_onnx(
+                model,
+                codec,
+                normalize,
+                out / "best.onnx",
+                info={"iteration": state["iteration"], "dev_cer": cer},
+            )
+        else:
+            state["evals_since_best"] += 1
+        export_onnx(
+            model,
+            codec,
+            normalize,
+            out / "last.onnx",
+            info={"iteration": state["iteration"], "dev_cer": cer},
+        )
+        best = state["best_cer"]
+        log(
+            f"eval iteration {state['iteration']}: dev CER {cer:.2%} (best {best:.2%})"
+            if dev
+            else f"eval iteration {state['iteration']}: no dev set"
+        )
+
+    started = time.monotonic() - state["seconds"]
+    session_start = time.monotonic()
+    last_eval = last_checkpoint = time.monotonic()
+    loss_ema = None
+    lines_seen = 0
+    for batch in loader:
+        if state["iteration"] >= options.max_iterations:
+            break
+        if time.monotonic() - session_start > options.max_seconds:
+            break
+        log_probs = model(batch["images"])  # (B, T, C)
+        loss = ctc(
+            log_probs.permute(1, 0, 2),
+            batch["targets"],
+            batch["input_lengths"],
+            batch["target_lengths"],
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        state["iteration"] += 1
+        lines_seen += batch["images"].shape[0]
+        value = float(loss)
+        loss_ema = value if loss_ema is None else 0.98 * loss_ema + 0.02 * value
+        now = time.monotonic()
+        state["seconds"] = now - started
+        if state["iteration"] % 20 == 0:
+            rate = state["iteration"] / max(1e-9, state["seconds"])
+            remaining = (options.max_iterations - state["iteration"]) / max(rate, 1e-9)
+            best = state["best_cer"]
+            best_text = "-" if best is None else f"{best:.2%}"
+            log(
+                f"iteration {state['iteration']} loss {loss_ema:.3f} "
+                f"{lines_seen / (now - session_start):.1f} lines/s best dev CER {best_text} "
+                f"ETA {remaining / 3600:.1f} h"
+            )
+        if now - last_eval > options.eval_every_seconds:
+            evaluate_and_export()
+            last_eval = now
+            if dev and state["evals_since_best"] >= options.patience_evals:
+                log(
+                    f"early stop: dev CER has not improved for {options.patience_evals} evaluations"
+                )
+                break
+        if now - last_checkpoint > options.checkpoint_every_seconds:
+            save_checkpoint()
+            last_checkpoint = now
+    evaluate_and_export()
+    save_checkpoint()
+    summary = {
+        "iterations": state["iteration"],
+        "best_dev_cer": state["best_cer"],
+        "best_model": str(out / "best.onnx"),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def model_speed_probe(model: LineRecognizer, width_px: int = 1200, batch: int = 16) -> float:
+    """Lines per second of the torch model's forward pass on random input (for quick checks)."""
+    x = torch.from_numpy(np.random.default_rng(0).random((batch, 1, 32, width_px), np.float32))
+    with torch.no_grad():
+        model(x)
+        start = time.perf_counter()
+        model(x)
+    return batch / (time.perf_counter() - start)
