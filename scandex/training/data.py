@@ -124,7 +124,7 @@ class BatchStream(torch.utils.data.IterableDataset):
         seed: int,
         normalize: NormalizeParams = NormalizeParams(),
         buckets: int = 8,
-        max_width_px: int = 1600,
+        max_width_px: int = 3200,
     ) -> None:
         self.codec = codec
         self.real_dirs = real_dirs
