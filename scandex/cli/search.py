@@ -1,1 +1,164 @@
-"""`scandex search`: query the index and print matching scans, lines and boxes."""
+"""`scandex search` and `scandex reindex`: query the index; rebuild it from the hOCR files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from scandex.cli.app import EXIT_FAILED, app, error
+
+if TYPE_CHECKING:
+    from scandex.indexer import HitLine, SearchHit
+
+# How a hit word is marked in text output: reverse video on a terminal, brackets in a pipe.
+ANSI_MARK = ("\x1b[1;7m", "\x1b[0m")
+PLAIN_MARK = ("[[", "]]")
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Configuration file (default: $SCANDEX_CONFIG, ./config.toml)."),
+]
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "a phrase", prefix*, word~, AND OR NOT.')],
+    fuzzy: Annotated[
+        bool, typer.Option("--fuzzy", help="Tolerate OCR errors in every word (edit distance).")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many pages.")] = 10,
+    path: Annotated[
+        str | None, typer.Option("--path", help="Only scans whose path starts with PREFIX.")
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text for people, json for programs.")
+    ] = OutputFormat.text,
+    config: ConfigOption = None,
+) -> None:
+    """Find scans, pages, lines and word boxes matching QUERY.
+
+    Example: scandex search '"August 5" AND (treaty OR agreement)' --fuzzy --limit 5
+    """
+    from scandex.config import load_config
+    from scandex.indexer import open_index
+
+    settings = load_config(config)
+    index = open_index(settings.index_dir, writable=False)
+    try:
+        hits = index.search(
+            query, limit=limit, path_prefix=path_prefix(path) if path else None, fuzzy=fuzzy
+        )
+    finally:
+        index.close()
+    if output is OutputFormat.json:
+        typer.echo(json.dumps([hit_to_json(hit) for hit in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        typer.echo("no matches", err=True)
+        return
+    mark = ANSI_MARK if sys.stdout.isatty() else PLAIN_MARK
+    for hit in hits:
+        typer.echo(format_hit(hit, mark))
+
+
+@app.command()
+def reindex(config: ConfigOption = None) -> None:
+    """Rebuild the search index from the hOCR files beside the scans (and in state_dir/hocr).
+
+    Searches keep working on the old index until the new one is complete. Refuses while
+    `scandex run` is writing the index. Example: scandex reindex --config config.toml
+    """
+    from scandex.config import load_config
+    from scandex.indexer import find_hocr_files, open_index, rebuild_index
+
+    settings = load_config(config)
+    roots = [*settings.watch.paths, settings.fallback_hocr_dir]
+    files = find_hocr_files(
+        roots, name_pattern=settings.ocr.hocr_name, recursive=settings.watch.recursive
+    )
+    skipped: list[str] = []
+
+    def report(hocr_path: Path, reason: str) -> None:
+        skipped.append(str(hocr_path))
+        error(f"skipping {hocr_path}: {reason}")
+
+    documents = rebuild_index(settings.index_dir, files, on_error=report)
+    index = open_index(settings.index_dir, writable=False)
+    try:
+        stats = index.stats()
+    finally:
+        index.close()
+    typer.echo(
+        f"indexed {documents} scans ({stats.pages} pages) from {len(files) - len(skipped)} "
+        f"hOCR files into {settings.index_dir}"
+    )
+    if skipped:
+        raise typer.Exit(EXIT_FAILED)
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def path_prefix(text: str) -> str:
+    """The indexed-path prefix for what a user typed: absolute, and a folder means its files."""
+    given = Path(text).expanduser()
+    prefix = str(given.resolve())
+    if given.is_dir() or text.endswith(os.sep):
+        prefix = prefix.rstrip(os.sep) + os.sep
+    return prefix
+
+
+def hit_to_json(hit: SearchHit) -> dict[str, object]:
+    return {
+        "path": hit.path,
+        "page": hit.page,
+        "score": round(hit.score, 6),
+        "lines": [
+            {
+                "text": line.text,
+                "bbox": line.bbox.as_list(),
+                "words": [{"text": word.text, "bbox": word.bbox.as_list()} for word in line.words],
+            }
+            for line in hit.lines
+        ],
+    }
+
+
+def format_hit(hit: SearchHit, mark: tuple[str, str]) -> str:
+    header = f"{hit.path}  page {hit.page}  (score {hit.score:.2f})"
+    body = [f"    {highlight(line, mark)}  [{_box(line)}]" for line in hit.lines]
+    return "\n".join([header, *body])
+
+
+def _box(line: HitLine) -> str:
+    return ",".join(str(v) for v in line.bbox.as_list())
+
+
+def highlight(line: HitLine, mark: tuple[str, str]) -> str:
+    """The line's text with each hit word wrapped in `mark`, found left to right."""
+    start_mark, end_mark = mark
+    text = line.text
+    pieces: list[str] = []
+    cursor = 0
+    for word in line.words:
+        # As a whole word, so "a" does not mark the "a" inside "was".
+        found = re.compile(rf"(?<!\w){re.escape(word.text)}(?!\w)").search(text, cursor)
+        if found is None or not word.text:
+            continue  # the line text and its words disagree; leave this one unmarked
+        pieces += [text[cursor : found.start()], start_mark, word.text, end_mark]
+        cursor = found.end()
+    pieces.append(text[cursor:])
+    return "".join(pieces)

@@ -1,0 +1,201 @@
+"""The search index: one interface, one implementation (Whoosh), and a rebuild from hOCR.
+
+    index = open_index(config.index_dir, writable=True)   # only one writer process at a time
+    index.add(document, hocr_path="/scans/a.hocr")         # replaces that path's pages
+    index.commit()                                         # a batch becomes visible atomically
+    index.search('"August 5" OR Augnst~', limit=10)        # -> [SearchHit(path, page, ...)]
+
+Readers (`writable=False`) in other processes search while the writer commits. Whoosh is
+imported only by `whoosh_index`, and only when an index is opened, so `scandex --help` stays
+fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Protocol
+
+from scandex.errors import ScandexError
+from scandex.indexer.layout import IndexLockedError
+from scandex.page import BBox, Document
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HitWord:
+    """A word of a hit line that matches the query, with its box in the original image."""
+
+    text: str
+    bbox: BBox
+
+
+@dataclass(frozen=True)
+class HitLine:
+    """A line holding at least one match; `words` are its matching words, in order."""
+
+    text: str
+    bbox: BBox
+    words: tuple[HitWord, ...]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    path: str  # the scan (absolute image path)
+    page: int  # 1-based
+    score: float  # higher is better; only comparable within one search
+    lines: tuple[HitLine, ...]
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    documents: int
+    pages: int
+    size_bytes: int
+
+
+class NoIndexError(ScandexError):
+    """No index has been built at this directory yet."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        super().__init__(
+            f"no index at {directory} yet: start `scandex run` to OCR and index the watched "
+            f"folders, or run `scandex reindex` to build it from existing hOCR files"
+        )
+
+
+class Index(Protocol):
+    """What the daemon and the CLI need from an index."""
+
+    def add(self, doc: Document, *, hocr_path: str | None = None) -> None:
+        """Queue `doc` for the next commit, replacing every page stored for doc.path."""
+
+    def remove(self, path: str) -> None:
+        """Queue removing every page of `path` (no error if it is not indexed)."""
+
+    def rename(self, old_path: str, new_path: str) -> None:
+        """Queue moving `old_path`'s pages to `new_path` without re-OCR (no-op if absent)."""
+
+    def commit(self) -> None:
+        """Make every queued change visible to searches at once."""
+
+    def close(self) -> None:
+        """Release the index (and the writer lock); uncommitted changes are dropped."""
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        path_prefix: str | None = None,
+        fuzzy: bool = False,
+    ) -> list[SearchHit]:
+        """Best pages first; raises QueryError for a query that cannot be parsed."""
+
+    def stats(self) -> IndexStats: ...
+
+    def paths(self) -> set[str]:
+        """Every document path in the committed index."""
+
+
+def open_index(directory: Path, *, writable: bool) -> Index:
+    """Open the index at `directory`; a writable open creates it and takes the writer lock.
+
+    Raises NoIndexError (read-only, nothing there yet) and IndexLockedError (writable, another
+    process writes).
+    """
+    from scandex.indexer.whoosh_index import open_whoosh_index
+
+    return open_whoosh_index(Path(directory), writable=writable)
+
+
+def rebuild_index(
+    directory: Path,
+    hocr_files: Iterable[Path],
+    *,
+    on_error: Callable[[Path, str], None] | None = None,
+) -> int:
+    """Build a fresh index from `hocr_files`, swap it in atomically, return the document count.
+
+    A file that cannot be read or parsed is reported to `on_error(path, reason)` (or logged)
+    and skipped. When two hOCR files describe the same image, the first one given wins.
+    Raises IndexLockedError while another process writes the index.
+    """
+    from scandex.indexer.whoosh_index import build_and_swap
+
+    report = on_error or (lambda path, reason: log.warning("skipping %s: %s", path, reason))
+    return build_and_swap(Path(directory), _read_documents(hocr_files, report))
+
+
+def _read_documents(
+    hocr_files: Iterable[Path], report: Callable[[Path, str], None]
+) -> Iterator[tuple[Document, str | None]]:
+    from scandex.ocr.hocr import read_hocr
+
+    for hocr_path in hocr_files:
+        hocr_path = Path(hocr_path).absolute()
+        try:
+            doc = read_hocr(hocr_path.read_text(encoding="utf-8"), hocr_path)
+        except Exception as exc:  # one bad file must not stop a rebuild of thousands
+            report(hocr_path, _reason(exc))
+            continue
+        if not os.path.isabs(doc.path):
+            doc = replace(doc, path=str((hocr_path.parent / doc.path).resolve()))
+        yield doc, str(hocr_path)
+
+
+def _reason(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason else f"{type(exc).__name__}: {exc}"
+
+
+def find_hocr_files(
+    roots: Iterable[Path], *, name_pattern: str = "{stem}.hocr", recursive: bool = True
+) -> list[Path]:
+    """hOCR files under `roots`, newest first, each once; hidden folders are skipped.
+
+    `name_pattern` is the configured hOCR file name template (`ocr.hocr_name`), where
+    "{stem}" and "{name}" stand for the image's.
+    Newest first, so that when an image has two hOCR files the fresher one is indexed.
+    """
+    glob = name_pattern.replace("{stem}", "*").replace("{name}", "*")
+    found: dict[Path, float] = {}
+    for root in roots:
+        for path in _walk_files(Path(root), recursive=recursive):
+            if fnmatch(path.name, glob):
+                try:
+                    found.setdefault(path.resolve(), path.stat().st_mtime)
+                except OSError:
+                    continue
+    return sorted(found, key=lambda path: (-found[path], str(path)))
+
+
+def _walk_files(root: Path, *, recursive: bool) -> Iterator[Path]:
+    if not root.is_dir():
+        return
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        if not recursive:
+            subfolders.clear()
+        for name in sorted(files):
+            yield Path(folder) / name
+
+
+__all__ = [
+    "HitLine",
+    "HitWord",
+    "Index",
+    "IndexLockedError",
+    "IndexStats",
+    "NoIndexError",
+    "SearchHit",
+    "find_hocr_files",
+    "open_index",
+    "rebuild_index",
+]

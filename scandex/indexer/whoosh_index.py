@@ -1,0 +1,444 @@
+"""The Whoosh implementation of the index: the only module of scandex that imports whoosh.
+
+One Whoosh document per PAGE. Its text is indexed as the page's normalized tokens (see
+`query.index_tokens`) separated by spaces, with positions for phrases; what is needed to
+answer with boxes (every line's text and box, every word's text and box) is stored beside it
+as compressed JSON. The full text is not stored again: it is the lines' words.
+
+Crash safety is Whoosh's own: a commit writes new segment files and then renames a new table
+of contents into place, so a process killed at any moment leaves the previous commit intact,
+and the next writer deletes the orphaned files. Readers never lock; they open the newest table
+of contents (retrying if a merge deletes a file under them) and keep their open files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import whoosh.index
+from whoosh import fields
+from whoosh import query as wq
+from whoosh.analysis import SpaceSeparatedTokenizer
+from whoosh.index import FileIndex
+from whoosh.reading import IndexReader
+from whoosh.searching import Searcher
+
+from scandex.errors import QueryError, ScandexError
+from scandex.indexer import HitLine, HitWord, IndexStats, NoIndexError, SearchHit
+from scandex.indexer.layout import (
+    WriterLock,
+    directory_size_bytes,
+    live_directory,
+    new_generation,
+    remove_stale_generations,
+    swap_in,
+)
+from scandex.indexer.query import (
+    And,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Term,
+    index_tokens,
+    match_positions,
+    parse_query,
+    positive_leaves,
+)
+from scandex.page import BBox, Document
+
+log = logging.getLogger(__name__)
+
+CONTENT = "content"
+# Bumped whenever the schema or the stored layout changes; an index with another version
+# is rebuilt with `scandex reindex` rather than misread.
+LAYOUT_VERSION = 1
+# Exact matches outrank the OCR-tolerant variants of the same word.
+EXACT_BOOST = 2.0
+# The writer's in-memory pool before it spills to disk; bounds memory on big rebuilds.
+WRITER_LIMIT_MB = 64
+
+
+def _schema() -> fields.Schema:
+    return fields.Schema(
+        path=fields.ID(stored=True, sortable=True),
+        page=fields.NUMERIC(int, stored=True),
+        # Tokens are normalized before they reach Whoosh, so a whitespace split is the whole
+        # analyzer; nothing of ours has to be pickled into the index's schema.
+        content=fields.TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=True),
+        lines=fields.STORED(),
+        hocr=fields.STORED(),
+        layout=fields.STORED(),
+    )
+
+
+# ----------------------------------------------------------------------------- page records
+
+Record = dict[str, Any]
+
+
+def page_records(doc: Document, hocr_path: str | None) -> list[Record]:
+    """One Whoosh document per page of `doc`."""
+    records = []
+    for page in doc.pages:
+        lines = [
+            [
+                line.text or " ".join(word.text for word in line.words),
+                line.bbox.as_list(),
+                [[word.text, *word.bbox.as_list()] for word in line.words],
+            ]
+            for line in page.lines
+        ]
+        records.append(_record(doc.path, page.number, lines, hocr_path))
+    return records
+
+
+def _record(path: str, page: int, lines: list[Any], hocr_path: str | None) -> Record:
+    blob = zlib.compress(json.dumps(lines, separators=(",", ":")).encode("utf-8"))
+    tokens = [token for token, _, _ in _line_tokens(lines)]
+    return {
+        "path": path,
+        "page": page,
+        CONTENT: " ".join(tokens),
+        "lines": blob,
+        "hocr": hocr_path or "",
+        "layout": LAYOUT_VERSION,
+    }
+
+
+def _decode_lines(blob: bytes) -> list[Any]:
+    return json.loads(zlib.decompress(blob).decode("utf-8"))
+
+
+def _line_tokens(lines: Sequence[Any]) -> Iterator[tuple[str, int, int]]:
+    """(token, line index, word index) in reading order; word index -1 for lines without words.
+
+    The index text is built from exactly this stream, so any index match maps onto words.
+    """
+    for line_index, (text, _bbox, words) in enumerate(lines):
+        if words:
+            for word_index, word in enumerate(words):
+                for token in index_tokens(word[0]):
+                    yield token, line_index, word_index
+        else:
+            for token in index_tokens(text):
+                yield token, line_index, -1
+
+
+def _hit_lines(lines: Sequence[Any], patterns: list[list[frozenset[str]]]) -> tuple[HitLine, ...]:
+    stream = list(_line_tokens(lines))
+    marked = match_positions([token for token, _, _ in stream], patterns)
+    words_by_line: dict[int, list[int]] = {}
+    for position in sorted(marked):
+        _, line_index, word_index = stream[position]
+        hit_words = words_by_line.setdefault(line_index, [])
+        if word_index >= 0 and word_index not in hit_words:
+            hit_words.append(word_index)
+    result = []
+    for line_index in sorted(words_by_line):
+        text, bbox, words = lines[line_index]
+        hit_words = tuple(
+            HitWord(words[i][0], BBox(*words[i][1:5])) for i in words_by_line[line_index]
+        )
+        result.append(HitLine(text, BBox(*bbox), hit_words))
+    return tuple(result)
+
+
+# ----------------------------------------------------------------------------- queries
+
+
+def to_whoosh(node: Node) -> wq.Query:
+    """The Whoosh query for a parsed query tree."""
+    if isinstance(node, Term):
+        return _term_query(node, in_sequence=False)
+    if isinstance(node, Phrase):
+        if all(_is_exact(word) for word in node.words):
+            return wq.Phrase(CONTENT, [word.text for word in node.words])
+        return wq.Sequence([_term_query(word, in_sequence=True) for word in node.words])
+    if isinstance(node, And):
+        return wq.And([to_whoosh(child) for child in node.children])
+    if isinstance(node, Or):
+        return wq.Or([to_whoosh(child) for child in node.children])
+    if isinstance(node, Not):
+        return wq.Not(to_whoosh(node.child))
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def _is_exact(term: Term) -> bool:
+    return not (term.fuzzy or term.prefix or term.wildcard)
+
+
+def _term_query(term: Term, *, in_sequence: bool) -> wq.Query:
+    if term.prefix:
+        return wq.Prefix(CONTENT, term.text)
+    if term.wildcard:
+        return wq.Wildcard(CONTENT, term.text)
+    if term.fuzzy:
+        # prefixlength=0: OCR misreads the first letter as often as any other.
+        fuzzy = wq.FuzzyTerm(CONTENT, term.text, maxdist=term.fuzzy, prefixlength=0)
+        if in_sequence:
+            return fuzzy
+        return wq.Or([wq.Term(CONTENT, term.text, boost=EXACT_BOOST), fuzzy])
+    return wq.Term(CONTENT, term.text)
+
+
+def _allowed_tokens(term: Term, searcher: Searcher) -> frozenset[str]:
+    """Every indexed token this word of the query can match."""
+    if _is_exact(term):
+        return frozenset({term.text})
+    expanded = _term_query(term, in_sequence=True).expanded_terms(searcher.reader())
+    texts = {text.decode("utf-8") if isinstance(text, bytes) else text for _, text in expanded}
+    return frozenset(texts | ({term.text} if term.fuzzy else set()))
+
+
+def _patterns(node: Node, searcher: Searcher) -> list[list[frozenset[str]]]:
+    patterns = []
+    for leaf in positive_leaves(node):
+        words = leaf.words if isinstance(leaf, Phrase) else (leaf,)
+        patterns.append([_allowed_tokens(word, searcher) for word in words])
+    return patterns
+
+
+# ----------------------------------------------------------------------------- the index
+
+
+class WhooshIndex:
+    """An open index; see scandex.indexer.Index for the contract."""
+
+    def __init__(self, directory: Path, ix: FileIndex, lock: WriterLock | None) -> None:
+        self.directory = directory
+        self._ix = ix
+        self._lock = lock
+        self._searcher: Searcher | None = None
+        self._live: Path | None = None  # the generation the searcher reads (rebuilds swap it)
+        # Changes since the last commit, path -> its new pages (None: removed). Whoosh cannot
+        # delete documents added earlier in the same uncommitted writer, so the batch is
+        # collapsed here and applied in one writer at commit time.
+        self._pending: dict[str, list[Record] | None] = {}
+
+    # -- writing
+
+    def _require_writable(self) -> None:
+        if self._lock is None:
+            raise ScandexError(f"the index {self.directory} was opened read-only")
+
+    def add(self, doc: Document, *, hocr_path: str | None = None) -> None:
+        self._require_writable()
+        self._pending[doc.path] = page_records(doc, hocr_path)
+
+    def remove(self, path: str) -> None:
+        self._require_writable()
+        self._pending[path] = None
+
+    def rename(self, old_path: str, new_path: str) -> None:
+        self._require_writable()
+        if old_path == new_path:
+            return
+        if old_path in self._pending:
+            records = self._pending[old_path]
+        else:
+            records = self._stored_records(old_path)
+        self._pending[old_path] = None
+        if records:
+            self._pending[new_path] = [{**record, "path": new_path} for record in records]
+
+    def _stored_records(self, path: str) -> list[Record]:
+        searcher = self._current_searcher()
+        records = []
+        for stored in searcher.documents(path=path):
+            lines = _decode_lines(stored["lines"])
+            records.append(_record(path, stored["page"], lines, stored.get("hocr") or None))
+        return records
+
+    def commit(self) -> None:
+        self._require_writable()
+        if not self._pending:
+            return
+        writer = self._ix.writer(limitmb=WRITER_LIMIT_MB)
+        try:
+            for path, records in self._pending.items():
+                writer.delete_by_term("path", path)
+                for record in records or ():
+                    writer.add_document(**record)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        self._pending.clear()
+
+    def close(self) -> None:
+        """Release everything; changes not committed are dropped."""
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+        self._pending.clear()
+        self._ix.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> WhooshIndex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- reading
+
+    def _current_searcher(self) -> Searcher:
+        live = live_directory(self.directory)
+        if self._searcher is not None and (live != self._live or not self._searcher.up_to_date()):
+            # Not Searcher.refresh(): its reader reuse keeps segments (and deletion lists)
+            # of the old generation, so removed pages would still be found.
+            self._searcher.close()
+            self._searcher = None
+        if self._searcher is None:
+            self._searcher = self._ix.searcher()
+            self._live = live
+        return self._searcher
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        path_prefix: str | None = None,
+        fuzzy: bool = False,
+    ) -> list[SearchHit]:
+        if limit < 1:
+            raise QueryError(f"limit must be at least 1, not {limit}")
+        node = parse_query(query, fuzzy=fuzzy)
+        searcher = self._current_searcher()
+        only = wq.Prefix("path", path_prefix) if path_prefix else None
+        results = searcher.search(to_whoosh(node), limit=limit, filter=only)
+        patterns = _patterns(node, searcher)
+        hits = []
+        for result in results:
+            stored = result.fields()
+            lines = _decode_lines(stored["lines"])
+            hits.append(
+                SearchHit(
+                    path=stored["path"],
+                    page=stored["page"],
+                    score=float(result.score),
+                    lines=_hit_lines(lines, patterns),
+                )
+            )
+        return hits
+
+    def paths(self) -> set[str]:
+        return _paths_in(self._current_searcher().reader())
+
+    def stats(self) -> IndexStats:
+        # One reader for both numbers: the next call may already see a newer commit.
+        reader = self._current_searcher().reader()
+        live = live_directory(self.directory)
+        return IndexStats(
+            documents=len(_paths_in(reader)),
+            pages=reader.doc_count(),
+            size_bytes=directory_size_bytes(live) if live else 0,
+        )
+
+
+def _paths_in(reader: IndexReader) -> set[str]:
+    if reader.doc_count() == 0:
+        return set()  # an index without segments has no columns to read
+    column = reader.column_reader("path")
+    return {column[docnum] for docnum in reader.all_doc_ids()}
+
+
+# ----------------------------------------------------------------------------- opening
+
+
+def open_whoosh_index(directory: Path, *, writable: bool) -> WhooshIndex:
+    lock = WriterLock(directory) if writable else None
+    try:
+        ix = _open_or_create(directory, writable=writable)
+        _check_layout(directory, ix)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return WhooshIndex(directory, ix, lock)
+
+
+def _open_or_create(directory: Path, *, writable: bool) -> FileIndex:
+    live = live_directory(directory)
+    if live is not None and whoosh.index.exists_in(str(live)):
+        try:
+            # Through the link, so a long-lived reader follows a rebuild's swap.
+            return whoosh.index.open_dir(str(directory))
+        except Exception as exc:  # Whoosh raises many kinds for damaged files
+            raise ScandexError(
+                f"cannot open the index {directory} ({exc}); rebuild it with `scandex reindex`"
+            ) from exc
+    if not writable:
+        raise NoIndexError(directory)
+    if live is not None and not directory.is_symlink() and not any(live.iterdir()):
+        live.rmdir()  # an empty folder made by someone else: take its place
+    elif live is not None:
+        raise ScandexError(
+            f"{directory} exists but holds no scandex index; move it away or choose another "
+            f"state_dir"
+        )
+    generation = new_generation(directory)
+    whoosh.index.create_in(str(generation), _schema())
+    swap_in(directory, generation)
+    return whoosh.index.open_dir(str(directory))
+
+
+def _check_layout(directory: Path, ix: FileIndex) -> None:
+    if set(ix.schema.names()) != set(_schema().names()):
+        raise ScandexError(
+            f"the index {directory} was built by another version of scandex; "
+            f"rebuild it with `scandex reindex`"
+        )
+
+
+def build_and_swap(directory: Path, documents: Iterable[tuple[Document, str | None]]) -> int:
+    """Index `documents` into a new generation and make it live; return the document count.
+
+    Holds the writer lock throughout, so it refuses to run while a daemon writes.
+    """
+    lock = WriterLock(directory)
+    try:
+        remove_stale_generations(directory)
+        generation = new_generation(directory)
+        try:
+            count = _fill(generation, documents)
+        except BaseException:
+            shutil.rmtree(generation, ignore_errors=True)
+            raise
+        swap_in(directory, generation)
+        return count
+    finally:
+        lock.release()
+
+
+def _fill(generation: Path, documents: Iterable[tuple[Document, str | None]]) -> int:
+    ix = whoosh.index.create_in(str(generation), _schema())
+    writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+    paths: set[str] = set()
+    try:
+        for doc, hocr_path in documents:
+            if doc.path in paths:
+                # The same image seen through two hOCR files; the caller orders them so the
+                # one to keep comes first (a writer cannot delete what it added itself).
+                log.warning("skipping a second hOCR for %s", doc.path)
+                continue
+            for record in page_records(doc, hocr_path):
+                writer.add_document(**record)
+            paths.add(doc.path)
+    except BaseException:
+        writer.cancel()
+        ix.close()
+        raise
+    writer.commit()
+    ix.close()
+    return len(paths)
