@@ -1,0 +1,122 @@
+"""Per-stage time of binarize + deskew on a 300 dpi letter page (2550 x 3300), one core.
+
+    .venv/bin/python benchmarks/bench_binarize.py [--repeat 10] [--angle 2.7]
+
+Prints a table of median milliseconds per stage (the stages are the private steps of
+scandex.ocr.binarize, run in the same order as binarize() runs them), the total of one
+binarize() call, and for comparison OpenCV's Otsu threshold and a 33-rotation OCRopus-style
+skew search on the same page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from synth import render_page  # noqa: E402
+
+from scandex.ocr import binarize as bz  # noqa: E402
+
+
+def _median_ms(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm up (allocations, OpenCV's lazy init)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--angle", type=float, default=2.7, help="skew of the test page, degrees")
+    parser.add_argument("--layout", default="two_column")
+    args = parser.parse_args()
+
+    cv2.setNumThreads(1)
+    page = render_page(
+        args.layout, dpi=300, angle_deg=args.angle, illumination=0.4, noise_sigma=6.0, seed=1
+    )
+    image = page.image
+    params = bz.BinarizeParams()
+    r = args.repeat
+
+    # The stages, step by step, each fed with the previous stage's real output.
+    work, scale_xy = bz._working_image(image, params.work_long_side_px)
+    smooth = cv2.medianBlur(work, 3)
+    white = bz._white_level(smooth, params.background_kernel_px)
+    outside = bz._outside_mask(smooth, white, params)
+    flat = bz._flatten(image, white, outside)
+    levels = bz._levels(flat, outside, scale_xy, params)
+    stretched = cv2.LUT(flat, bz._stretch_lut(*levels))
+    threshold = round(255 * params.threshold)
+    ink_work = bz._ink_for_skew(stretched, work.shape, threshold)
+    angle = bz.estimate_skew_deg(ink_work, params)
+    h, w = image.shape
+    to_original, frame = bz.deskew_transform((w, h), angle)
+    forward = cv2.invertAffineTransform(to_original)
+
+    stages: list[tuple[str, Callable[[], object]]] = [
+        ("as_uint8", lambda: bz.as_uint8(image)),
+        ("working image (INTER_AREA)", lambda: bz._working_image(image, params.work_long_side_px)),
+        ("median 3 (working)", lambda: cv2.medianBlur(work, 3)),
+        ("white level (closing)", lambda: bz._white_level(smooth, params.background_kernel_px)),
+        ("outside-the-page mask", lambda: bz._outside_mask(smooth, white, params)),
+        ("flatten (full res)", lambda: bz._flatten(image, white, outside)),
+        ("levels (histogram)", lambda: bz._levels(flat, outside, scale_xy, params)),
+        ("stretch (LUT)", lambda: cv2.LUT(flat, bz._stretch_lut(*levels))),
+        ("ink for skew", lambda: bz._ink_for_skew(stretched, work.shape, threshold)),
+        ("skew search", lambda: bz.estimate_skew_deg(ink_work, params)),
+        (
+            "page mask",
+            lambda: bz._page_mask(outside, (w, h), to_original, frame, angle),
+        ),
+        (
+            "rotate once (warpAffine)",
+            lambda: cv2.warpAffine(stretched, forward, frame, flags=cv2.INTER_LINEAR),
+        ),
+        ("threshold + float gray", lambda: _finish(stretched, threshold)),
+    ]
+    rows = [(name, _median_ms(fn, r)) for name, fn in stages]
+    total = _median_ms(lambda: bz.binarize(image, params), r)
+
+    otsu = _median_ms(lambda: cv2.threshold(image, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU), r)
+    center = (w / 2.0, h / 2.0)
+    ocropus_like = _median_ms(
+        lambda: [
+            cv2.warpAffine(image, cv2.getRotationMatrix2D(center, a, 1.0), (w, h))
+            for a in np.linspace(-2, 2, 33)
+        ],
+        max(1, r // 5),
+    )
+
+    print(f"page: {args.layout}, {w}x{h}, skew {args.angle:+.2f} deg, found {angle:+.3f} deg")
+    print(f"{'stage':32s} {'ms':>8s}")
+    for name, ms in rows:
+        print(f"{name:32s} {ms:8.1f}")
+    print(f"{'sum of stages':32s} {sum(ms for _, ms in rows):8.1f}")
+    print(f"{'binarize() total':32s} {total:8.1f}")
+    print("peers on the same page, same core:")
+    print(f"{'cv2 Otsu threshold only':32s} {otsu:8.1f}")
+    print(f"{'33 full-page rotations (nlbin)':32s} {ocropus_like:8.1f}")
+    print(f"reproduce: .venv/bin/python benchmarks/bench_binarize.py --repeat {r}")
+
+
+def _finish(stretched: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    _, ink = cv2.threshold(stretched, threshold - 1, 1, cv2.THRESH_BINARY_INV)
+    return ink.view(bool), np.multiply(stretched, np.float32(1 / 255), dtype=np.float32)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,509 @@
+"""Binarization and deskew: from a whole, uncropped grayscale scan to ink on flat paper.
+
+The OCRopus "nlbin" idea (divide out a local white level, stretch between text-aware black
+and white levels, threshold), done on a small working image so that only a handful of cheap
+passes touch the full-resolution pixels:
+
+1. A working copy, about `work_long_side_px` on its long side (INTER_AREA), carries all the
+   estimation: the local white level (a morphological closing, which removes every dark
+   feature thinner than the kernel, i.e. text, and keeps large ones), the regions outside the
+   page (dark scanner margins, a photo's mount, large dark pictures) and the skew.
+2. At full resolution the scan is divided by the upsampled white level (paper -> constant),
+   stretched between the black level of the text and the paper level, with the outside set
+   to paper, then rotated ONCE into the deskewed frame and thresholded at the midpoint.
+
+Why a global threshold after flattening rather than Sauvola: once the white level is divided
+out, illumination is gone, and a fixed midpoint between the measured ink and paper levels
+keeps thin strokes in sparse regions that a local-variance rule (Sauvola, Niblack) thins or
+breaks, and never turns the noise of a blank region into ink.
+
+Coordinates: pixel centres are at integer (x, y), as in OpenCV; `to_original` maps a pixel
+of the deskewed frame to the original image. Boxes (`scandex.page.BBox`) are pixel edges,
+x1/y1 exclusive; `map_box_to_original` does the half-pixel bookkeeping.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from scandex.page import BBox
+
+__all__ = [
+    "BinarizeParams",
+    "Binarized",
+    "binarize",
+    "estimate_skew_deg",
+    "map_box_to_original",
+    "map_points_to_original",
+]
+
+# The flattened image puts paper at this level (not 255) so that paper noise brighter than
+# the white-level estimate is not clipped, which keeps the paper-noise estimate honest.
+_PAPER_LEVEL = 200
+
+
+@dataclass(frozen=True)
+class BinarizeParams:
+    """Knobs of `binarize`; the defaults suit 150-600 dpi pages and photos of cards."""
+
+    # Long side of the working image on which white level, page mask and skew are estimated.
+    work_long_side_px: int = 1024
+    # Side of the closing that estimates the white level, in working pixels: dark features
+    # thinner than this (text strokes) are removed, larger ones (mounts, margins) are kept.
+    background_kernel_px: int = 15
+    # Ink/paper decision, 0..1 between the text's black level (0) and the paper level (1).
+    threshold: float = 0.5
+    # The black level is this percentile of the pixels that are clearly darker than paper.
+    black_percentile: float = 10.0
+    # "Clearly darker than paper": below paper by this many noise sigmas and by at least
+    # `min_contrast` of the paper level.
+    noise_sigmas: float = 6.0
+    min_contrast: float = 0.12
+    # Fewer candidate ink pixels than this (full resolution): the page is blank.
+    min_ink_px: int = 20
+    # Outside-the-page detection (dark margins, mounts, pictures): a region counts when its
+    # white level is below `dark_ratio` of the paper level nearby and its edge is a step
+    # (edge contrast at least `edge_sharpness` of the region's contrast), not a vignette.
+    dark_ratio: float = 0.55
+    edge_sharpness: float = 0.3
+    # A dark strip touching the image border longer than this fraction of that side is a
+    # scanner margin even when it is thinner than the background kernel.
+    border_strip_frac: float = 0.2
+    detect_outside: bool = True
+    # Skew search range and precision.
+    deskew: bool = True
+    max_skew_deg: float = 7.0
+    coarse_step_deg: float = 0.25
+    fine_step_deg: float = 0.02
+    # Skews smaller than this are reported as 0 and the page is not rotated.
+    min_rotation_deg: float = 0.05
+    # At most this many ink points feed the skew search (a deterministic stride sample).
+    max_skew_points: int = 60_000
+    # A skew must sharpen the line profile by this factor over 0 degrees to be believed:
+    # a word or two, or a page of noise, cannot tell 2 degrees from 0.
+    min_skew_gain: float = 1.05
+    # ... and the ink must spread at least this far sideways (standard deviation, working px).
+    min_skew_spread_px: float = 8.0
+
+
+@dataclass(frozen=True)
+class Binarized:
+    """A page's ink in the deskewed frame and the way back to the original image."""
+
+    binary: np.ndarray  # bool HxW, True = ink, deskewed frame
+    gray: np.ndarray  # float32 HxW 0..1, 1 = paper, flattened background, deskewed frame
+    angle_deg: float  # skew found in the original, counter-clockwise positive
+    to_original: np.ndarray  # 2x3 float64 affine: deskewed (x, y) -> original (x, y)
+    original_size: tuple[int, int]  # (width, height) of the original image
+    # Beyond the contract: True where the deskewed frame shows the page (not a dark margin,
+    # mount or the canvas added by the rotation); binary is False and gray 1 elsewhere.
+    page_mask: np.ndarray | None = None
+    # Paper and black levels measured on the flattened page (0..1 of the paper level).
+    black_level: float = 0.0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the deskewed frame."""
+        return (int(self.binary.shape[1]), int(self.binary.shape[0]))
+
+
+def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Binarized:
+    """Flatten, threshold and deskew a grayscale page (uint8, uint16, float 0..1 or bool)."""
+    image = as_uint8(gray)
+    height, width = image.shape
+    work, scale_xy = _working_image(image, params.work_long_side_px)
+
+    smooth = cv2.medianBlur(work, 3)
+    white = _white_level(smooth, params.background_kernel_px)
+    outside_work = (
+        _outside_mask(smooth, white, params) if params.detect_outside else np.zeros_like(work)
+    )
+
+    flat = _flatten(image, white, outside_work)
+    levels = _levels(flat, outside_work, scale_xy, params)
+    stretched = cv2.LUT(flat, _stretch_lut(*levels))
+    ink_threshold = round(255 * params.threshold)
+
+    angle_deg = 0.0
+    if params.deskew and levels[2]:
+        ink_work = _ink_for_skew(stretched, work.shape, ink_threshold)
+        ink_work[outside_work > 0] = 0
+        angle_deg = estimate_skew_deg(ink_work, params)
+        if abs(angle_deg) < params.min_rotation_deg:
+            angle_deg = 0.0
+
+    to_original, frame_size = deskew_transform((width, height), angle_deg)
+    page_mask = _page_mask(outside_work, (width, height), to_original, frame_size, angle_deg)
+    if angle_deg:
+        forward = cv2.invertAffineTransform(to_original)
+        stretched = cv2.warpAffine(
+            stretched,
+            forward,
+            frame_size,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=255,
+        )
+    if levels[2]:
+        _, ink = cv2.threshold(stretched, ink_threshold - 1, 1, cv2.THRESH_BINARY_INV)
+        binary = ink.view(bool)
+    else:
+        binary = np.zeros(stretched.shape, bool)
+    flat_gray = np.multiply(stretched, np.float32(1.0 / 255.0), dtype=np.float32)
+    black = levels[0] / levels[1] if levels[1] else 0.0
+    return Binarized(
+        binary=binary,
+        gray=flat_gray,
+        angle_deg=float(angle_deg),
+        to_original=to_original,
+        original_size=(width, height),
+        page_mask=page_mask,
+        black_level=float(black),
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# Input
+
+
+def as_uint8(gray: np.ndarray) -> np.ndarray:
+    """A contiguous uint8 HxW copy or view of a grayscale image (0 = black, 255 = white).
+
+    uint16 is scaled by 1/257, floats are taken as 0..1 (clipped), bool as 1-bit images
+    where True is white (Pillow's mode "1"). An HxWx1 array is accepted as HxW.
+    """
+    array = np.asarray(gray)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim != 2:
+        raise ValueError(f"expected a 2-D grayscale image, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"empty image of shape {array.shape}")
+    if array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    if array.dtype == np.bool_:
+        return np.where(array, np.uint8(255), np.uint8(0))
+    if array.dtype == np.uint16:
+        return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.floating):
+        scaled = np.nan_to_num(array.astype(np.float32), nan=1.0, posinf=1.0, neginf=0.0)
+        return np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.integer):
+        return np.clip(array, 0, 255).astype(np.uint8)
+    raise TypeError(f"unsupported image dtype {array.dtype}; expected uint8, uint16 or float")
+
+
+def _working_image(image: np.ndarray, long_side_px: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """The image shrunk to about `long_side_px` (never enlarged) and its (x, y) scale."""
+    height, width = image.shape
+    factor = max(height, width) / max(long_side_px, 16)
+    if factor <= 1.0:
+        return image, (1.0, 1.0)
+    work_w = max(1, round(width / factor))
+    work_h = max(1, round(height / factor))
+    work = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
+    return work, (work_w / width, work_h / height)
+
+
+# ----------------------------------------------------------------------------------------
+# White level, outside regions, levels
+
+
+def _white_level(smooth: np.ndarray, kernel_px: int) -> np.ndarray:
+    """Local paper level: a closing removes dark features thinner than the kernel (text)."""
+    k = max(3, min(kernel_px, *smooth.shape) | 1)
+    element = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    closed = cv2.morphologyEx(smooth, cv2.MORPH_CLOSE, element, borderType=cv2.BORDER_REPLICATE)
+    # A light blur hides the closing's blocky plateaus, which would show as steps in the
+    # flattened paper.
+    return cv2.blur(closed, (3, 3))
+
+
+def _outside_mask(smooth: np.ndarray, white: np.ndarray, params: BinarizeParams) -> np.ndarray:
+    """uint8 working-size mask, 255 where the image shows no page: margins, mounts, pictures.
+
+    Two kinds: regions whose white level is far below the paper nearby with a step edge
+    (a mount, a thick margin, a large dark picture); and long dark strips glued to the image
+    border (a thin scanner margin), which the closing cannot see because they are thin.
+    """
+    height, width = white.shape
+    outside = np.zeros((height, width), np.uint8)
+    if min(height, width) < 8:
+        return outside
+
+    # Paper level nearby: the brightest white level within about 1/8 of the image, but never
+    # below 60 % of the page's brightest paper, so a wide mount far from the card still
+    # compares against paper rather than against itself.
+    reach = max(3, (max(height, width) // 8) | 1)
+    nearby = cv2.dilate(white, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach)))
+    brightest = float(np.percentile(white, 99))
+    reference = np.maximum(nearby, np.uint8(min(255, round(0.6 * brightest))))
+    dark = (white.astype(np.float32) < params.dark_ratio * reference.astype(np.float32)).astype(
+        np.uint8
+    )
+    if dark.any():
+        outside |= _sharp_dark_regions(dark, white, reference, params.edge_sharpness)
+
+    # Thin dark strips along the image border: dark against the local white level.
+    ink = (smooth.astype(np.float32) < params.dark_ratio * white.astype(np.float32)).astype(
+        np.uint8
+    )
+    outside |= _border_strips(ink, params.border_strip_frac)
+
+    # Grow by a working pixel or two: the upsampled white level is smeared across the
+    # step, and the smeared band would otherwise come out as a thin line of ink.
+    if outside.any():
+        outside = cv2.dilate(outside, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+    return outside
+
+
+def _sharp_dark_regions(
+    dark: np.ndarray, white: np.ndarray, reference: np.ndarray, sharpness: float
+) -> np.ndarray:
+    """255 on dark components whose boundary is a step edge (mounts), not a slow vignette."""
+    count, labels = cv2.connectedComponents(dark, connectivity=8)
+    element = np.ones((3, 3), np.uint8)
+    gradient = cv2.morphologyEx(white, cv2.MORPH_GRADIENT, element).astype(np.float64)
+    boundary = (dark > 0) & (cv2.erode(dark, element, borderType=cv2.BORDER_REPLICATE) == 0)
+    contrast = reference.astype(np.float64) - white.astype(np.float64)
+    lab = labels[boundary]
+    n_edge = np.bincount(lab, minlength=count).astype(np.float64)
+    grad_sum = np.bincount(lab, weights=gradient[boundary], minlength=count)
+    all_lab = labels.ravel()
+    n_px = np.bincount(all_lab, minlength=count).astype(np.float64)
+    contrast_sum = np.bincount(all_lab, weights=contrast.ravel(), minlength=count)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        edge_contrast = grad_sum / n_edge
+        region_contrast = contrast_sum / n_px
+        keep = (n_edge > 0) & (edge_contrast >= sharpness * region_contrast)
+    keep[0] = False
+    return np.where(keep[labels], np.uint8(255), np.uint8(0))
+
+
+def _border_strips(ink: np.ndarray, min_frac: float) -> np.ndarray:
+    """255 on ink components touching the image border and longer than min_frac of it."""
+    height, width = ink.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    touches = (x0 == 0) | (y0 == 0) | (x0 + w == width) | (y0 + h == height)
+    long = (w >= min_frac * width) | (h >= min_frac * height)
+    keep = touches & long
+    keep[0] = False
+    if not keep.any():
+        return np.zeros_like(ink)
+    return np.where(keep[labels], np.uint8(255), np.uint8(0))
+
+
+def _flatten(image: np.ndarray, white: np.ndarray, outside_work: np.ndarray) -> np.ndarray:
+    """Full-resolution uint8 image / white level, paper at _PAPER_LEVEL, outside = 255."""
+    height, width = image.shape
+    if white.shape != image.shape:
+        white = cv2.resize(white, (width, height), interpolation=cv2.INTER_LINEAR)
+    flat = cv2.divide(image, np.maximum(white, 1), scale=_PAPER_LEVEL)
+    if outside_work.any():
+        outside = outside_work
+        if outside.shape != image.shape:
+            outside = cv2.resize(outside, (width, height), interpolation=cv2.INTER_NEAREST)
+        flat[outside > 0] = 255
+    return flat
+
+
+def _levels(
+    flat: np.ndarray,
+    outside_work: np.ndarray,
+    scale_xy: tuple[float, float],
+    params: BinarizeParams,
+) -> tuple[float, float, bool]:
+    """(black level, paper level, has ink) of the flattened page, from its histogram.
+
+    Paper is the majority: its level is the median and its noise the spread above it. Ink is
+    what lies clearly below paper; its black level is a low percentile of those pixels, so
+    it follows the strokes' cores rather than their anti-aliased edges.
+    """
+    hist = cv2.calcHist([flat], [0], None, [256], [0, 256]).ravel()
+    if outside_work.any():
+        # Outside pixels were set to 255; take them out of the statistics.
+        outside_px = float(np.count_nonzero(outside_work)) / (scale_xy[0] * scale_xy[1])
+        hist[255] = max(0.0, hist[255] - outside_px)
+    total = hist.sum()
+    if total <= 0:
+        return 0.0, float(_PAPER_LEVEL), False
+    cdf = np.cumsum(hist) / total
+    paper = float(np.searchsorted(cdf, 0.5))
+    upper = float(np.searchsorted(cdf, 0.75))
+    sigma = max(1.0, (upper - paper) / 0.674)
+    limit = paper - max(params.noise_sigmas * sigma, params.min_contrast * paper)
+    candidates = hist[: max(0, int(math.floor(limit)))]
+    if candidates.sum() < params.min_ink_px:
+        return 0.0, paper, False
+    ccdf = np.cumsum(candidates) / candidates.sum()
+    black = float(np.searchsorted(ccdf, params.black_percentile / 100.0))
+    return black, paper, True
+
+
+def _stretch_lut(black: float, paper: float, has_ink: bool) -> np.ndarray:
+    """uint8 lookup table mapping black -> 0 and paper -> 255 (linear, clipped)."""
+    values = np.arange(256, dtype=np.float64)
+    low = black if has_ink else 0.0
+    span = max(paper - low, 1.0)
+    return np.clip((values - low) / span * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------------------
+# Skew
+
+
+def _ink_for_skew(stretched: np.ndarray, work_shape: tuple[int, int], threshold: int) -> np.ndarray:
+    """Working-size uint8 ink mask from the full-resolution threshold (keeps thin strokes)."""
+    _, ink = cv2.threshold(stretched, threshold - 1, 255, cv2.THRESH_BINARY_INV)
+    if ink.shape != work_shape:
+        ink = cv2.resize(ink, (work_shape[1], work_shape[0]), interpolation=cv2.INTER_AREA)
+    return (ink >= 48).astype(np.uint8)
+
+
+def estimate_skew_deg(ink: np.ndarray, params: BinarizeParams = BinarizeParams()) -> float:
+    """Counter-clockwise skew of the text lines in a binary image, in degrees.
+
+    Projection profiles of the ink points: for each candidate angle the points are projected
+    onto the direction perpendicular to the lines and histogrammed (linear binning, so the
+    score is smooth in the angle); lines that are level give the sharpest profile, measured
+    as the sum of squared differences of neighbouring bins. Coarse steps over the whole range,
+    then fine steps around the best, then a parabola through the best three. Returns 0 when
+    the evidence is too weak (too few points, too narrow, or no clear gain over 0 degrees).
+    """
+    ys, xs = np.nonzero(ink)
+    if len(xs) < 50:
+        return 0.0
+    stride = max(1, len(xs) // params.max_skew_points)
+    xs = xs[::stride].astype(np.float64)
+    ys = ys[::stride].astype(np.float64)
+    xs -= xs.mean()
+    ys -= ys.mean()
+    if float(xs.std()) < params.min_skew_spread_px:
+        return 0.0
+    # The profile is built on quarter-pixel bins and smoothed by a kernel wider than a pixel,
+    # so it does not depend on where the points fall between bins: with plain 1-pixel bins,
+    # at exactly 0 degrees every point of a pixel row falls on the same bin, and the pixel
+    # grid itself would pull small skews towards 0.
+    sub = 4
+    kernel = np.convolve(np.ones(sub) / sub, _gaussian(0.6 * sub))
+
+    def score(angle_deg: float) -> float:
+        a = math.radians(angle_deg)
+        proj = (xs * math.sin(a) + ys * math.cos(a)) * sub
+        proj -= proj.min()
+        base = np.floor(proj)
+        frac = proj - base
+        idx = base.astype(np.int64)
+        n = int(idx.max()) + 2
+        profile = np.bincount(idx, weights=1.0 - frac, minlength=n)
+        profile += np.bincount(idx + 1, weights=frac, minlength=n)
+        diff = np.diff(np.convolve(profile, kernel))
+        return float(np.dot(diff, diff))
+
+    limit = params.max_skew_deg
+    coarse = np.arange(-limit, limit + 1e-9, params.coarse_step_deg)
+    coarse_scores = [score(a) for a in coarse]
+    best = float(coarse[int(np.argmax(coarse_scores))])
+    step = params.fine_step_deg
+    fine = best + np.arange(-params.coarse_step_deg, params.coarse_step_deg + 1e-9, step)
+    fine_scores = np.array([score(a) for a in fine])
+    i = int(np.argmax(fine_scores))
+    angle = float(fine[i])
+    if 0 < i < len(fine) - 1:
+        left, mid, right = fine_scores[i - 1 : i + 2]
+        denom = left - 2 * mid + right
+        if denom < 0:
+            angle += step * 0.5 * (left - right) / denom
+    if fine_scores[i] < params.min_skew_gain * score(0.0):
+        return 0.0
+    return round(angle, 3)
+
+
+def _gaussian(sigma: float) -> np.ndarray:
+    radius = max(1, math.ceil(3 * sigma))
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / sigma) ** 2)
+    return g / g.sum()
+
+
+# ----------------------------------------------------------------------------------------
+# Geometry
+
+
+def deskew_transform(size: tuple[int, int], angle_deg: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """(to_original, (width, height) of the deskewed frame) for a page skewed by angle_deg.
+
+    The frame is just large enough to hold the whole rotated original; the original's centre
+    lands on the frame's centre.
+    """
+    width, height = size
+    if not angle_deg:
+        return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (width, height)
+    a = math.radians(angle_deg)
+    c, s = math.cos(a), math.sin(a)
+    frame_w = max(1, math.ceil(width * abs(c) + height * abs(s) - 1e-6))
+    frame_h = max(1, math.ceil(width * abs(s) + height * abs(c) - 1e-6))
+    # Deskewing rotates the baselines down to level: (u, v) = R (x, y) with
+    # R = [[c, -s], [s, c]]; to_original is its inverse, R^T, around the two centres.
+    inverse = np.array([[c, s], [-s, c]])
+    centre_frame = np.array([(frame_w - 1) / 2.0, (frame_h - 1) / 2.0])
+    centre_orig = np.array([(width - 1) / 2.0, (height - 1) / 2.0])
+    offset = centre_orig - inverse @ centre_frame
+    return np.hstack([inverse, offset[:, None]]), (frame_w, frame_h)
+
+
+def map_points_to_original(points: np.ndarray, to_original: np.ndarray) -> np.ndarray:
+    """Nx2 (x, y) pixel positions in the deskewed frame -> the original image."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return pts @ np.asarray(to_original, dtype=np.float64)[:, :2].T + to_original[:, 2]
+
+
+def map_box_to_original(box: BBox, to_original: np.ndarray, original_size: tuple[int, int]) -> BBox:
+    """A deskewed-frame box in the original image: bounding box of its corners, clipped."""
+    # Box edges sit half a pixel before the first / after the last pixel centre.
+    corners = np.array(
+        [
+            [box.x0 - 0.5, box.y0 - 0.5],
+            [box.x1 - 0.5, box.y0 - 0.5],
+            [box.x0 - 0.5, box.y1 - 0.5],
+            [box.x1 - 0.5, box.y1 - 0.5],
+        ]
+    )
+    mapped = map_points_to_original(corners, to_original)
+    eps = 1e-6
+    x0 = math.floor(mapped[:, 0].min() + 0.5 + eps)
+    y0 = math.floor(mapped[:, 1].min() + 0.5 + eps)
+    x1 = math.ceil(mapped[:, 0].max() + 0.5 - eps)
+    y1 = math.ceil(mapped[:, 1].max() + 0.5 - eps)
+    return BBox(x0, y0, x1, y1).clip(*original_size)
+
+
+def _page_mask(
+    outside_work: np.ndarray,
+    original_size: tuple[int, int],
+    to_original: np.ndarray,
+    frame_size: tuple[int, int],
+    angle_deg: float,
+) -> np.ndarray:
+    """bool mask of the deskewed frame: True where the original page shows."""
+    width, height = original_size
+    inside = np.where(outside_work > 0, np.uint8(0), np.uint8(255))
+    if inside.shape != (height, width):
+        inside = cv2.resize(inside, (width, height), interpolation=cv2.INTER_NEAREST)
+    if angle_deg:
+        forward = cv2.invertAffineTransform(to_original)
+        inside = cv2.warpAffine(
+            inside,
+            forward,
+            frame_size,
+            flags=cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+    return inside > 0

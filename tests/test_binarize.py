@@ -1,0 +1,382 @@
+"""Binarization and deskew: skew recovered, geometry round-trips, ink where the text is."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from synth import render_page
+
+from scandex.ocr.binarize import (
+    Binarized,
+    BinarizeParams,
+    binarize,
+    deskew_transform,
+    estimate_skew_deg,
+    map_box_to_original,
+    map_points_to_original,
+)
+from scandex.page import BBox
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _line_boxes(result: Binarized) -> list[BBox]:
+    """Text-line boxes in the deskewed frame: ink smeared along the (now level) lines."""
+    ink = result.binary.astype(np.uint8)
+    smear = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_RECT, (41, 1)))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(smear, connectivity=8)
+    boxes = []
+    for x, y, w, h, _area in stats[1:]:
+        if w > 100 and h > 5:
+            # Undo the smear's horizontal growth (20 px each side).
+            boxes.append(BBox(int(x) + 20, int(y), int(x + w) - 20, int(y + h)))
+    return boxes
+
+
+def _ink_inside(binary_original: np.ndarray, boxes: list[BBox]) -> int:
+    return sum(int(binary_original[b.y0 : b.y1, b.x0 : b.x1].sum()) for b in boxes)
+
+
+def _to_original_frame(result: Binarized) -> np.ndarray:
+    """The binary image warped back into the original image's pixels (for comparisons)."""
+    width, height = result.original_size
+    back = cv2.warpAffine(
+        result.binary.astype(np.uint8),
+        result.to_original,  # deskewed -> original, the direction warpAffine maps by default
+        (width, height),
+        flags=cv2.INTER_NEAREST,
+        borderValue=0,
+    )
+    return back.astype(bool)
+
+
+# --- skew --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("angle_deg", [0.0, 0.3, -0.3, 2.7, -2.7, 5.0, -5.0])
+def test_skew_is_recovered_within_0_15_degrees(angle_deg: float) -> None:
+    page = render_page("one_column", dpi=150, angle_deg=angle_deg, seed=2)
+    result = binarize(page.image)
+    assert abs(result.angle_deg - angle_deg) <= 0.15
+
+
+@pytest.mark.parametrize(
+    ("layout", "angle_deg", "dpi"),
+    [("two_column", 1.3, 300), ("letter", -4.1, 300), ("table", 3.7, 150), ("card", -2.2, 300)],
+)
+def test_skew_with_uneven_light_noise_and_specks(layout: str, angle_deg: float, dpi: int) -> None:
+    page = render_page(
+        layout,
+        dpi=dpi,
+        angle_deg=angle_deg,
+        illumination=0.5,
+        noise_sigma=8.0,
+        speckles=300,
+        seed=5,
+    )
+    result = binarize(page.image)
+    assert abs(result.angle_deg - angle_deg) <= 0.15
+
+
+def test_small_skews_are_not_pulled_to_zero_by_the_pixel_grid() -> None:
+    params = BinarizeParams(min_rotation_deg=0.0)
+    found = [
+        binarize(render_page("letter", dpi=150, angle_deg=a, seed=1).image, params).angle_deg
+        for a in (0.1, -0.1, 0.2)
+    ]
+    assert found == pytest.approx([0.1, -0.1, 0.2], abs=0.05)
+
+
+def test_skew_sign_is_counter_clockwise_for_baselines_rising_to_the_right() -> None:
+    ink = np.zeros((400, 600), np.uint8)
+    for y in range(60, 360, 40):  # lines rising by 5 % to the right
+        cv2.line(ink, (50, y + 25), (550, y), 1, 3)
+    assert estimate_skew_deg(ink) == pytest.approx(math.degrees(math.atan(25 / 500)), abs=0.1)
+
+
+# --- geometry ----------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    width=st.integers(1, 5000),
+    height=st.integers(1, 5000),
+    angle_deg=st.floats(-10, 10, allow_nan=False),
+    u=st.floats(0, 1),
+    v=st.floats(0, 1),
+)
+def test_deskew_transform_round_trips_and_keeps_every_pixel(
+    width: int, height: int, angle_deg: float, u: float, v: float
+) -> None:
+    to_original, (frame_w, frame_h) = deskew_transform((width, height), angle_deg)
+    forward = cv2.invertAffineTransform(to_original)
+    # A point of the original goes into the frame and comes back to where it was.
+    point = np.array([[u * (width - 1), v * (height - 1)]])
+    there = map_points_to_original(point, forward)
+    back = map_points_to_original(there, to_original)
+    np.testing.assert_allclose(back, point, atol=1e-6)
+    # Every corner of the original (pixel edges) lands inside the frame.
+    corners = np.array(
+        [[-0.5, -0.5], [width - 0.5, -0.5], [-0.5, height - 0.5], [width - 0.5, height - 0.5]]
+    )
+    mapped = map_points_to_original(corners, forward)
+    assert mapped[:, 0].min() >= -0.5 - 1e-6 and mapped[:, 0].max() <= frame_w - 0.5 + 1e-6
+    assert mapped[:, 1].min() >= -0.5 - 1e-6 and mapped[:, 1].max() <= frame_h - 0.5 + 1e-6
+    # A level segment in the frame rises to the right by angle_deg in the original.
+    (x0, y0), (x1, y1) = map_points_to_original(np.array([[0.0, 0.0], [100.0, 0.0]]), to_original)
+    assert math.degrees(math.atan2(y0 - y1, x1 - x0)) == pytest.approx(angle_deg, abs=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    angle_deg=st.floats(-7, 7, allow_nan=False),
+    x0=st.integers(0, 300),
+    y0=st.integers(0, 300),
+    w=st.integers(1, 200),
+    h=st.integers(1, 200),
+)
+def test_map_box_is_the_bounding_box_of_the_mapped_pixels(
+    angle_deg: float, x0: int, y0: int, w: int, h: int
+) -> None:
+    to_original, _ = deskew_transform((400, 500), angle_deg)
+    box = BBox(x0, y0, x0 + w, y0 + h)
+    mapped = map_box_to_original(box, to_original, (400, 500))
+    # Every pixel centre of the box maps inside the mapped box (or outside the image).
+    xs, ys = np.meshgrid(np.arange(box.x0, box.x1), np.arange(box.y0, box.y1))
+    pts = map_points_to_original(np.stack([xs.ravel(), ys.ravel()], 1), to_original)
+    inside_image = (
+        (pts[:, 0] >= -0.5) & (pts[:, 0] < 399.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] < 499.5)
+    )
+    pts = pts[inside_image]
+    if len(pts):
+        assert pts[:, 0].min() >= mapped.x0 - 0.5 and pts[:, 0].max() <= mapped.x1 - 0.5
+        assert pts[:, 1].min() >= mapped.y0 - 0.5 and pts[:, 1].max() <= mapped.y1 - 0.5
+    assert 0 <= mapped.x0 <= mapped.x1 <= 400 and 0 <= mapped.y0 <= mapped.y1 <= 500
+
+
+def test_identity_when_there_is_no_skew() -> None:
+    to_original, size = deskew_transform((300, 200), 0.0)
+    assert size == (300, 200)
+    box = BBox(10, 20, 30, 40)
+    assert map_box_to_original(box, to_original, size) == box
+
+
+def _rotated_box(box: BBox, angle_deg: float, size: tuple[int, int]) -> BBox:
+    """Bounding box of `box` turned counter-clockwise about the image centre, as synth does."""
+    rot = cv2.getRotationMatrix2D((size[0] / 2.0, size[1] / 2.0), angle_deg, 1.0)
+    corners = np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x0, box.y1], [box.x1, box.y1]])
+    pts = corners @ rot[:, :2].T + rot[:, 2]
+    return BBox(
+        math.floor(pts[:, 0].min()),
+        math.floor(pts[:, 1].min()),
+        math.ceil(pts[:, 0].max()),
+        math.ceil(pts[:, 1].max()),
+    )
+
+
+@pytest.mark.parametrize("angle_deg", [2.7, -5.0])
+def test_line_boxes_found_in_the_deskewed_frame_map_onto_the_true_boxes(angle_deg: float) -> None:
+    level = render_page("one_column", dpi=150, seed=4)
+    page = render_page("one_column", dpi=150, angle_deg=angle_deg, seed=4)
+    size = (page.image.shape[1], page.image.shape[0])
+    # Where each level line's box goes when the page is turned: the truth for a mapped box.
+    expected = [_rotated_box(line.bbox, angle_deg, size) for line in level.lines]
+    result = binarize(page.image)
+    found = [
+        map_box_to_original(b, result.to_original, result.original_size)
+        for b in _line_boxes(result)
+    ]
+    assert len(found) == len(expected)
+    for box in expected:
+        best = max(box.iou(b) for b in found)
+        assert best >= 0.9, (box, best)
+
+
+def test_frame_holds_the_whole_page_and_shapes_agree() -> None:
+    page = render_page("letter", dpi=150, angle_deg=4.0, seed=1)
+    result = binarize(page.image)
+    h, w = page.image.shape
+    a = math.radians(result.angle_deg)
+    assert result.binary.shape == result.gray.shape
+    assert result.binary.dtype == np.bool_ and result.gray.dtype == np.float32
+    assert result.original_size == (w, h)
+    assert result.binary.shape[1] >= w * math.cos(a) + h * abs(math.sin(a)) - 1
+    assert result.binary.shape[0] >= h * math.cos(a) + w * abs(math.sin(a)) - 1
+    assert float(result.gray.min()) >= 0.0 and float(result.gray.max()) <= 1.0
+
+
+# --- ink ---------------------------------------------------------------------------------
+
+
+def _clean_reference(layout: str, **kwargs: object) -> tuple[np.ndarray, list[BBox]]:
+    page = render_page(layout, **kwargs)  # type: ignore[arg-type]
+    return page.image < 128, page.boxes
+
+
+def test_uneven_light_and_noise_keep_the_ink_and_only_the_ink() -> None:
+    clean, boxes = _clean_reference("two_column", dpi=150, seed=3)
+    page = render_page("two_column", dpi=150, seed=3, illumination=0.6, noise_sigma=10.0)
+    result = binarize(page.image)
+    assert result.angle_deg == 0.0
+    ink = result.binary
+    in_text = _ink_inside(ink, boxes)
+    assert in_text == pytest.approx(_ink_inside(clean, boxes), rel=0.12)
+    assert ink.sum() - in_text <= 0.001 * ink.size
+
+
+def test_faded_low_contrast_typewriting_is_found() -> None:
+    page = render_page("one_column", dpi=150, seed=6, font="typewriter")
+    clean = page.image < 128
+    # Paper at 0.8, ink only 25 % darker: a faded carbon copy.
+    faded = (205 - (255 - page.image.astype(np.float32)) * 0.2).astype(np.uint8)
+    result = binarize(faded)
+    in_text = _ink_inside(result.binary, page.boxes)
+    assert in_text == pytest.approx(_ink_inside(clean, page.boxes), rel=0.2)
+    assert result.binary.sum() - in_text <= 0.001 * result.binary.size
+
+
+def test_already_binary_scan_is_left_as_it_was() -> None:
+    page = render_page("letter", dpi=150, seed=2)
+    binary_scan = np.where(page.image < 128, 0, 255).astype(np.uint8)
+    result = binarize(binary_scan)
+    assert result.angle_deg == 0.0
+    assert result.binary.shape == binary_scan.shape
+    differ = np.count_nonzero(result.binary != (binary_scan == 0))
+    assert differ <= 1e-4 * binary_scan.size
+
+
+def test_salt_and_pepper_noise_does_not_become_ink() -> None:
+    page = render_page("one_column", dpi=150, seed=8)
+    noisy = page.image.copy()
+    rng = np.random.default_rng(0)
+    salt = rng.random(noisy.shape) < 0.02
+    noisy[salt] = 255
+    result = binarize(noisy)
+    clean = page.image < 128
+    assert _ink_inside(result.binary, page.boxes) == pytest.approx(
+        _ink_inside(clean, page.boxes), rel=0.1
+    )
+    assert result.binary.sum() <= 1.1 * clean.sum()
+
+
+def _largest_component(binary: np.ndarray) -> tuple[int, int]:
+    """(area, longest side) of the largest ink component."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8))
+    if count <= 1:
+        return 0, 0
+    i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    area = int(stats[i, cv2.CC_STAT_AREA])
+    return area, int(max(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]))
+
+
+@pytest.mark.parametrize("angle_deg", [0.0, 1.5])
+def test_dark_scanner_border_is_not_ink_and_the_text_is(angle_deg: float) -> None:
+    clean, boxes = _clean_reference("one_column", dpi=150, seed=1, angle_deg=angle_deg)
+    page = render_page(
+        "one_column", dpi=150, seed=1, angle_deg=angle_deg, dark_border_in=0.4, noise_sigma=5
+    )
+    result = binarize(page.image)
+    assert abs(result.angle_deg - angle_deg) <= 0.15
+    area, side = _largest_component(result.binary)
+    assert side < 0.1 * min(page.image.shape), "the border became ink"
+    back = _to_original_frame(result)
+    assert _ink_inside(back, boxes) == pytest.approx(_ink_inside(clean, boxes), rel=0.15)
+    assert result.page_mask is not None and not result.page_mask.all()
+
+
+@pytest.mark.parametrize("width_px", [3, 12, 60])
+def test_scanner_margins_of_any_width_are_not_ink(width_px: int) -> None:
+    page = render_page("one_column", dpi=150, seed=1)
+    image = page.image.copy()
+    image[:, :width_px] = 10
+    image[:width_px, :] = 10
+    result = binarize(image)
+    _, side = _largest_component(result.binary)
+    assert side < 0.1 * min(image.shape)
+    clean = page.image < 128
+    assert _ink_inside(result.binary, page.boxes) == pytest.approx(
+        _ink_inside(clean, page.boxes), rel=0.1
+    )
+
+
+@pytest.mark.parametrize("angle_deg", [0.0, -2.0])
+def test_card_on_a_dark_mount_keeps_its_text_and_drops_the_mount(angle_deg: float) -> None:
+    page = render_page("card", dpi=300, angle_deg=angle_deg, noise_sigma=4, seed=2)
+    result = binarize(page.image)
+    assert abs(result.angle_deg - angle_deg) <= 0.15
+    back = _to_original_frame(result)
+    # The mount (outside the card, which is inset 0.6 inch) holds no ink at all.
+    inset = 180 + 20
+    mount = np.ones(back.shape, bool)
+    mount[inset:-inset, inset:-inset] = False
+    if angle_deg == 0.0:
+        assert back[mount].sum() == 0
+    else:
+        assert back[mount].mean() < 0.002
+    # No solid dark blob: nothing larger than the printed frame around the card.
+    area, _ = _largest_component(result.binary)
+    assert area < 40_000
+    # The typewritten lines are as much ink as on a clean white card.
+    clean = page.image < 0.6 * 0.87 * 255
+    for line in page.lines:
+        b = line.bbox
+        found = int(back[b.y0 : b.y1, b.x0 : b.x1].sum())
+        expected = int(clean[b.y0 : b.y1, b.x0 : b.x1].sum())
+        assert found == pytest.approx(expected, rel=0.25), line.text
+
+
+# --- degenerate input ----------------------------------------------------------------------
+
+
+def test_blank_page_has_no_skew_and_no_ink() -> None:
+    page = render_page("blank", dpi=150, noise_sigma=6.0, illumination=0.4, seed=1)
+    result = binarize(page.image)
+    assert result.angle_deg == 0.0
+    assert not result.binary.any()
+    assert result.binary.shape == page.image.shape
+
+
+def test_uniform_images_of_any_level_are_blank() -> None:
+    for level in (0, 128, 255):
+        result = binarize(np.full((300, 200), level, np.uint8))
+        assert not result.binary.any() and result.angle_deg == 0.0
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 50), (7, 3), (30, 30), (16, 2000)])
+def test_tiny_images_do_not_crash(shape: tuple[int, int]) -> None:
+    image = np.full(shape, 230, np.uint8)
+    image[shape[0] // 2, : max(1, shape[1] // 2)] = 20
+    result = binarize(image)
+    assert result.binary.shape == shape and result.gray.shape == shape
+
+
+def test_a_single_short_word_is_ink_and_does_not_crash() -> None:
+    image = np.full((1650, 1275), 240, np.uint8)
+    cv2.putText(image, "Hi", (600, 800), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 30, 2, cv2.LINE_AA)
+    result = binarize(image)
+    assert abs(result.angle_deg) <= 1.0
+    assert 100 < result.binary.sum() < 2000
+
+
+def test_other_dtypes_give_the_same_result() -> None:
+    page = render_page("letter", dpi=150, seed=3, angle_deg=1.0)
+    reference = binarize(page.image)
+    as_u16 = page.image.astype(np.uint16) * 257
+    as_float = page.image.astype(np.float32) / 255.0
+    for image in (as_u16, as_float, as_float.astype(np.float64), page.image[:, :, None]):
+        result = binarize(image)
+        assert result.angle_deg == reference.angle_deg
+        assert np.array_equal(result.binary, reference.binary)
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((0, 10), np.uint8), np.zeros((4, 4, 3), np.uint8), np.zeros(5, np.uint8)]
+)
+def test_bad_shapes_raise_a_clear_error(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="image"):
+        binarize(bad)
