@@ -1,1 +1,113 @@
-"""`scandex run`, `status`, `reindex`: the watch-folder daemon and its bookkeeping."""
+"""`scandex run` and `scandex status`: the watch-folder daemon and its bookkeeping."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scandex.cli.app import app
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $SCANDEX_CONFIG, else ./config.toml, else built-in defaults).",
+        dir_okay=False,
+    ),
+]
+
+# journald reads a "<N>" prefix as the syslog priority of the line.
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
+
+
+class _LogFormatter(logging.Formatter):
+    """One line per event: journald adds time stamps itself, a terminal gets them from us."""
+
+    def __init__(self, journal: bool) -> None:
+        super().__init__("%(message)s" if journal else "%(asctime)s %(levelname)s %(message)s")
+        self.journal = journal
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record).replace("\n", " | ")
+        if self.journal:
+            return f"<{_PRIORITY.get(record.levelno, 6)}>{text}"
+        return text
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormatter(journal=bool(os.environ.get("JOURNAL_STREAM"))))
+    logger = logging.getLogger("scandex")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", min=1, help="OCR worker processes.")
+    ] = None,
+) -> None:
+    """Watch folders: OCR every new scan, write hOCR next to it, and index it.
+
+    Runs until SIGTERM or Ctrl-C. Example: scandex run --config config.toml
+    """
+    from scandex.config import load_config
+    from scandex.daemon import run as run_daemon
+
+    _setup_logging(verbose)
+    settings = load_config(config)
+    if workers:
+        settings = dataclasses.replace(
+            settings, ocr=dataclasses.replace(settings.ocr, workers=workers)
+        )
+    stop, hurry = threading.Event(), threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():
+            hurry.set()  # a second signal: do not wait for the files in flight
+        stop.set()
+        logging.getLogger("scandex.daemon").info(
+            "%s received: stopping", signal.Signals(signum).name
+        )
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    raise typer.Exit(run_daemon(settings, stop=stop, hurry=hurry))
+
+
+@app.command()
+def status(
+    config: ConfigOption = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="text or json.", case_sensitive=False)
+    ] = "text",
+) -> None:
+    """Show the daemon's progress: files per state, queue, failures with reasons, index size.
+
+    Example: scandex status --format json
+    """
+    from scandex.config import load_config
+    from scandex.daemon.status import format_status, read_status
+    from scandex.errors import ScandexError
+
+    if output_format.lower() not in ("text", "json"):
+        raise ScandexError(f"--format: expected text or json, not {output_format!r}")
+    report = read_status(load_config(config))
+    if output_format.lower() == "json":
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        typer.echo(format_status(report))

@@ -1,0 +1,282 @@
+"""The only reader of config.toml: one typed, frozen Config, loaded once at the edge.
+
+Precedence: a CLI flag > the config file > the defaults below. Errors name the dotted key
+(`watch.settle_seconds`) and the file. Relative paths resolve against the config file's
+folder, or against the current directory when no file is used.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from scandex.errors import ConfigError
+
+CONFIG_ENV = "SCANDEX_CONFIG"
+DEFAULT_CONFIG_NAME = "config.toml"
+
+DEFAULT_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff", "*.pnm", "*.webp")
+DEFAULT_IGNORE = (".*", "*.tmp", "*.part", "~*")
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    paths: tuple[Path, ...] = (Path("scans"),)
+    recursive: bool = True
+    polling: bool = False  # the polling observer, for network shares where inotify is blind
+    settle_seconds: float = 2.0  # a file must be unchanged this long before it is read
+    rescan_seconds: float = 300.0  # full rescan, the safety net for missed events; 0 = never
+    patterns: tuple[str, ...] = DEFAULT_PATTERNS
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+
+
+@dataclass(frozen=True)
+class OcrConfig:
+    workers: int = 0  # 0 = one per CPU core
+    model: Path | None = None  # None = the built-in model
+    hocr_name: str = "{stem}.hocr"
+    timeout_seconds: float = 300.0  # per file; a worker that takes longer is stopped
+    columns: int | None = None  # None = detect
+    retries: int = 3  # further attempts after a failure, before the file is left failed
+    retry_seconds: float = 60.0  # wait before the first retry; doubles for each further one
+    max_pixels: int = 200_000_000  # larger images are refused (decompression bombs)
+
+    @property
+    def worker_count(self) -> int:
+        """How many worker processes to start: `workers`, or one per usable CPU core."""
+        if self.workers > 0:
+            return self.workers
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+
+    def hocr_file_name(self, image: Path) -> str:
+        """The hOCR file name for an image, from the `hocr_name` template."""
+        return self.hocr_name.format(stem=image.stem, name=image.name)
+
+
+@dataclass(frozen=True)
+class Config:
+    state_dir: Path = Path(".scandex")
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    ocr: OcrConfig = field(default_factory=OcrConfig)
+    source: Path | None = None  # the file this came from; None for built-in defaults
+
+    @property
+    def index_dir(self) -> Path:
+        return self.state_dir / "index"
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "state.sqlite3"
+
+    @property
+    def fallback_hocr_dir(self) -> Path:
+        """Where hOCR goes for images in folders scandex cannot write to."""
+        return self.state_dir / "hocr"
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths were resolved against."""
+        return self.source.parent if self.source else Path.cwd()
+
+
+def load_config(path: Path | None = None) -> Config:
+    """The configuration: `path`, else $SCANDEX_CONFIG, else ./config.toml, else defaults."""
+    source = _find_config_file(path)
+    if source is None:
+        return parse_config({}, base_dir=Path.cwd(), source=None)
+    try:
+        with source.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError("config", "file not found", source) from None
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read: {exc.strerror}", source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", f"not valid TOML: {exc}", source) from None
+    return parse_config(data, base_dir=source.parent, source=source)
+
+
+def _find_config_file(path: Path | None) -> Path | None:
+    if path is not None:
+        return Path(path).expanduser().absolute()
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env).expanduser().absolute()
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None) -> Config:
+    """Validate a parsed TOML table into a Config; every problem names its dotted key."""
+    reader = _Reader(data, "", source)
+    state_dir = reader.path("state_dir", ".scandex", base_dir)
+    watch_reader = reader.table("watch")
+    ocr_reader = reader.table("ocr")
+    reader.reject_unknown({"state_dir", "watch", "ocr"})
+
+    watch = WatchConfig(
+        paths=_watch_paths(watch_reader, base_dir),
+        recursive=watch_reader.boolean("recursive", True),
+        polling=watch_reader.boolean("polling", False),
+        settle_seconds=watch_reader.number("settle_seconds", 2.0, minimum=0.0),
+        rescan_seconds=watch_reader.number("rescan_seconds", 300.0, minimum=0.0),
+        patterns=watch_reader.strings("patterns", DEFAULT_PATTERNS, allow_empty=False),
+        ignore=watch_reader.strings("ignore", DEFAULT_IGNORE, allow_empty=True),
+    )
+    watch_reader.reject_unknown(set(WatchConfig.__dataclass_fields__))
+
+    model_text = ocr_reader.string("model", "")
+    columns = ocr_reader.integer("columns", 0, minimum=0)
+    ocr = OcrConfig(
+        workers=ocr_reader.integer("workers", 0, minimum=0),
+        model=_model_path(model_text, base_dir, source) if model_text else None,
+        hocr_name=_hocr_name(ocr_reader.string("hocr_name", "{stem}.hocr"), watch.patterns, source),
+        timeout_seconds=ocr_reader.number("timeout_seconds", 300.0, minimum=1.0),
+        columns=columns or None,
+        retries=ocr_reader.integer("retries", 3, minimum=0),
+        retry_seconds=ocr_reader.number("retry_seconds", 60.0, minimum=0.0),
+        max_pixels=ocr_reader.integer("max_pixels", 200_000_000, minimum=1),
+    )
+    ocr_reader.reject_unknown(set(OcrConfig.__dataclass_fields__))
+
+    if state_dir.exists() and not state_dir.is_dir():
+        raise ConfigError("state_dir", f"{state_dir} exists and is not a folder", source)
+    return Config(state_dir=state_dir, watch=watch, ocr=ocr, source=source)
+
+
+def _watch_paths(reader: _Reader, base_dir: Path) -> tuple[Path, ...]:
+    """Watched folders, resolved; each must exist, except a relative one whose parent does.
+
+    A missing relative folder (the default `scans` next to config.toml in a fresh checkout)
+    is created by `scandex run`. A missing absolute folder is an error instead: it is usually
+    an unmounted share or a typo, and creating it would hide that.
+    """
+    key = reader.key("paths")
+    texts = reader.strings("paths", ("scans",), allow_empty=False)
+    paths: list[Path] = []
+    for text in texts:
+        raw = Path(text).expanduser()
+        path = (base_dir / raw).resolve()
+        if path.exists() and not path.is_dir():
+            raise ConfigError(key, f"{path} is not a folder", reader.source)
+        if not path.exists() and (raw.is_absolute() or not path.parent.is_dir()):
+            raise ConfigError(
+                key, f"folder {path} does not exist (is the share mounted?)", reader.source
+            )
+        paths.append(path)
+    for i, a in enumerate(paths):
+        for b in paths[i + 1 :]:
+            if a == b or a.is_relative_to(b) or b.is_relative_to(a):
+                raise ConfigError(key, f"{a} and {b} overlap; list each folder once", reader.source)
+    return tuple(paths)
+
+
+def _model_path(text: str, base_dir: Path, source: Path | None) -> Path:
+    path = (base_dir / Path(text).expanduser()).resolve()
+    if not path.is_file():
+        raise ConfigError("ocr.model", f"model file {path} does not exist", source)
+    return path
+
+
+def _hocr_name(template: str, patterns: tuple[str, ...], source: Path | None) -> str:
+    """The hOCR name template, checked so its output can never look like a scan to watch."""
+    try:
+        sample = template.format(stem="scan", name="scan.png")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(
+            "ocr.hocr_name", f"{template!r}: only {{stem}} and {{name}} may be used", source
+        ) from None
+    if "{stem}" not in template and "{name}" not in template:
+        raise ConfigError("ocr.hocr_name", "must contain {stem} or {name}", source)
+    if "/" in template or "\\" in template or sample.startswith("."):
+        raise ConfigError("ocr.hocr_name", "must be a plain, visible file name", source)
+    if any(fnmatch(sample.lower(), p.lower()) for p in patterns):
+        raise ConfigError(
+            "ocr.hocr_name", f"{sample!r} would match watch.patterns and be OCRed again", source
+        )
+    return template
+
+
+class _Reader:
+    """Typed access to one TOML table, with errors naming the dotted key."""
+
+    def __init__(self, data: Mapping[str, Any], prefix: str, source: Path | None) -> None:
+        self.data = data
+        self.prefix = prefix
+        self.source = source
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def table(self, name: str) -> _Reader:
+        value = self.data.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(self.key(name), "must be a table ([section])", self.source)
+        return _Reader(value, f"{self.key(name)}.", self.source)
+
+    def reject_unknown(self, known: set[str]) -> None:
+        for name in self.data:
+            if name not in known:
+                hint = ", ".join(sorted(k for k in known if k != "source"))
+                raise ConfigError(self.key(name), f"unknown key (known: {hint})", self.source)
+
+    def _get(self, name: str, default: Any, check: Callable[[Any], bool], kind: str) -> Any:
+        value = self.data.get(name, default)
+        if not check(value):
+            raise ConfigError(
+                self.key(name), f"must be {kind}, not {_describe(value)}", self.source
+            )
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        return bool(self._get(name, default, lambda v: isinstance(v, bool), "true or false"))
+
+    def string(self, name: str, default: str) -> str:
+        return str(self._get(name, default, lambda v: isinstance(v, str), "a string"))
+
+    def integer(self, name: str, default: int, *, minimum: int) -> int:
+        value = self._get(name, default, _is_int, "a whole number")
+        if value < minimum:
+            raise ConfigError(self.key(name), f"must be at least {minimum}", self.source)
+        return int(value)
+
+    def number(self, name: str, default: float, *, minimum: float) -> float:
+        value = self._get(name, default, lambda v: _is_int(v) or isinstance(v, float), "a number")
+        if value < minimum:
+            raise ConfigError(self.key(name), f"must be at least {minimum:g}", self.source)
+        return float(value)
+
+    def strings(self, name: str, default: tuple[str, ...], *, allow_empty: bool) -> tuple[str, ...]:
+        value = self._get(
+            name,
+            list(default),
+            lambda v: isinstance(v, list) and all(isinstance(s, str) and s for s in v),
+            "a list of non-empty strings",
+        )
+        if not value and not allow_empty:
+            raise ConfigError(self.key(name), "must not be empty", self.source)
+        return tuple(value)
+
+    def path(self, name: str, default: str, base_dir: Path) -> Path:
+        text = self.string(name, default)
+        if not text:
+            raise ConfigError(self.key(name), "must not be empty", self.source)
+        return (base_dir / Path(text).expanduser()).resolve()
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _describe(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names |= {list: "a list", dict: "a table"}
+    return f"{names.get(type(value), type(value).__name__)} ({value!r})"[:80]

@@ -1,0 +1,377 @@
+"""The daemon's loop in-process: real files, real inotify, real worker processes, the real
+Whoosh index and hOCR writer, and a tiny real engine (it decodes every page and reports page
+sizes, no text), so the bookkeeping is tested without waiting for a recognizer.
+
+The acceptance tests with the real engine and `scandex run` as a process are in
+test_daemon_e2e.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pytest
+from synth import render_page
+
+from scandex.config import Config, OcrConfig, WatchConfig
+from scandex.daemon import run
+from scandex.daemon.lock import DaemonRunningError
+from scandex.daemon.state import DONE, FAILED, PENDING, FileRecord, StateStore
+from scandex.daemon.status import read_status
+from scandex.ocr.io import load_pages
+from scandex.page import Document, Page
+
+pytestmark = [pytest.mark.timeout(90)]
+
+
+@dataclass(frozen=True)
+class PageSizeEngine:
+    """A tiny real engine: decodes every page (bad files fail as they would in the real
+    one) and returns the page sizes. Each call is appended to `calls`, so tests can count
+    OCR runs across worker processes."""
+
+    calls: str
+    slow_seconds: float = 0.0  # files named slow* take this long
+
+    def __call__(self) -> PageSizeEngine:
+        return self
+
+    def ocr_file(self, path: Path) -> Document:
+        with open(self.calls, "a", encoding="utf-8") as log:
+            log.write(f"{path}\n")
+        if path.name.startswith("slow"):
+            time.sleep(self.slow_seconds)
+        pages = load_pages(path)
+        return Document(
+            str(path),
+            tuple(Page(p.number, p.gray.shape[1], p.gray.shape[0], dpi=p.dpi) for p in pages),
+        )
+
+
+def scan_png(seed: int) -> bytes:
+    page = render_page("one_column", dpi=60, seed=seed)
+    ok, data = cv2.imencode(".png", page.image)
+    assert ok
+    return data.tobytes()
+
+
+def make_config(tmp_path: Path, **ocr: Any) -> Config:
+    scans = tmp_path / "scans"
+    scans.mkdir(exist_ok=True)
+    ocr_config = OcrConfig(workers=1, retries=1, retry_seconds=0.2, timeout_seconds=60.0)
+    return Config(
+        state_dir=tmp_path / "state",
+        watch=WatchConfig(paths=(scans,), settle_seconds=0.5, rescan_seconds=0.0),
+        ocr=replace(ocr_config, **ocr),
+    )
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout_seconds: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def record(config: Config, path: Path) -> FileRecord | None:
+    if not config.db_path.exists():
+        return None
+    store = StateStore(config.db_path, readonly=True)
+    try:
+        return store.get(str(path))
+    finally:
+        store.close()
+
+
+def state_of(config: Config, path: Path) -> str | None:
+    found = record(config, path)
+    return found.state if found else None
+
+
+def calls(engine: PageSizeEngine) -> list[str]:
+    try:
+        return Path(engine.calls).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def indexed_paths(config: Config) -> set[str]:
+    from scandex.indexer import open_index
+
+    index = open_index(config.index_dir, writable=False)
+    try:
+        return index.paths()
+    finally:
+        index.close()
+
+
+@dataclass
+class Running:
+    stop: threading.Event
+    hurry: threading.Event
+    thread: threading.Thread
+    outcome: dict[str, Any]
+
+
+@contextlib.contextmanager
+def daemon(config: Config, engine: PageSizeEngine) -> Iterator[Running]:
+    """run() in a thread until the block ends; the block starts once the daemon is ready."""
+    stop, hurry = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["rc"] = run(config, stop=stop, hurry=hurry, engine=engine)
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="daemon")
+    thread.start()
+    running = Running(stop, hurry, thread, outcome)
+    try:
+        wait_for(lambda: "error" in outcome or _published(config), "the daemon to be ready")
+        if "error" in outcome:
+            raise outcome["error"]
+        yield running
+    finally:
+        stop.set()
+        thread.join(timeout=40)
+        assert not thread.is_alive(), "the daemon did not stop"
+    if "error" in outcome:
+        raise outcome["error"]
+    assert outcome["rc"] == 0
+
+
+def _published(config: Config) -> bool:
+    if not config.db_path.exists():
+        return False
+    store = StateStore(config.db_path, readonly=True)
+    try:
+        return "updated" in store.meta()
+    except Exception:
+        return False
+    finally:
+        store.close()
+
+
+def test_a_slow_copy_is_read_once_after_it_settles(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    config = replace(config, watch=replace(config.watch, settle_seconds=1.0))
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    image = config.watch.paths[0] / "slow-copy.png"
+    data = scan_png(1)
+    with daemon(config, engine):
+        with image.open("wb") as out:
+            # A scanner writing in bursts: each pause is shorter than settle_seconds, the
+            # whole write much longer.
+            step = len(data) // 8 + 1
+            for start in range(0, len(data), step):
+                out.write(data[start : start + step])
+                out.flush()
+                time.sleep(0.3)
+                assert state_of(config, image) is None, "read before the file settled"
+        wait_for(lambda: state_of(config, image) == DONE, "the copy to be indexed")
+    assert calls(engine) == [str(image)], "OCRed more than once: it was read half-written"
+    done = record(config, image)
+    assert done is not None and done.last_error is None
+    assert done.hocr_path == str(image.with_suffix(".hocr"))
+    assert Path(done.hocr_path).is_file()
+    assert indexed_paths(config) == {str(image)}
+
+
+def test_rename_copy_change_and_delete(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    scans = config.watch.paths[0]
+    a, b, c = scans / "a.png", scans / "sub" / "b.png", scans / "c.png"
+    with daemon(config, engine):
+        a.write_bytes(scan_png(1))
+        wait_for(lambda: state_of(config, a) == DONE, "a.png to be indexed")
+        assert a.with_suffix(".hocr").is_file()
+
+        # Renamed into a subfolder: the hOCR follows, the index follows, no OCR.
+        b.parent.mkdir()
+        a.rename(b)
+        wait_for(lambda: state_of(config, b) == DONE and record(config, a) is None, "rename")
+        assert b.with_suffix(".hocr").is_file() and not a.with_suffix(".hocr").exists()
+        assert calls(engine) == [str(a)]
+        assert indexed_paths(config) == {str(b)}
+
+        # An identical copy: its own hOCR and index entry, from the first one's OCR.
+        shutil.copyfile(b, c)
+        wait_for(lambda: state_of(config, c) == DONE, "the copy to be indexed")
+        assert c.with_suffix(".hocr").is_file()
+        assert calls(engine) == [str(a)]
+
+        # A changed file (new content) is OCRed again.
+        old_hash = record(config, b).sha256  # type: ignore[union-attr]
+        b.write_bytes(scan_png(2))
+        wait_for(
+            lambda: (r := record(config, b)) and r.sha256 != old_hash and r.state == DONE,
+            "the changed file to be redone",
+        )
+        assert calls(engine) == [str(a), str(b)]
+
+        # A deleted file leaves the index, and the hOCR scandex wrote for it goes too.
+        c.unlink()
+        wait_for(lambda: record(config, c) is None, "the deletion")
+        assert not c.with_suffix(".hocr").exists()
+        wait_for(lambda: indexed_paths(config) == {str(b)}, "the index to drop c.png")
+
+
+def test_bad_files_are_retried_then_reported_and_never_stop_the_daemon(tmp_path: Path) -> None:
+    config = make_config(tmp_path, retries=1, retry_seconds=0.3)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    scans = config.watch.paths[0]
+    png = scan_png(3)
+    bad = {
+        scans / "empty.png": b"",
+        scans / "truncated.png": png[: len(png) // 2],
+        scans / "text.png": b"this is a text file, not an image\n",
+    }
+    good = scans / "good.png"
+    with daemon(config, engine):
+        for path, data in bad.items():
+            path.write_bytes(data)
+        good.write_bytes(png)
+        for path in bad:
+            wait_for(lambda p=path: state_of(config, p) == FAILED, f"{path.name} to fail")
+        wait_for(lambda: state_of(config, good) == DONE, "the good file")
+        report = read_status(config)
+    reasons = {Path(f["path"]).name: f["error"] for f in report["failed"]}
+    assert set(reasons) == {"empty.png", "truncated.png", "text.png"}
+    assert "empty" in reasons["empty.png"]
+    assert len(set(reasons.values())) == 3, f"reasons should say what is wrong: {reasons}"
+    assert all(f["attempts"] == 2 for f in report["failed"])  # the first try and one retry
+    assert report["counts"] == {PENDING: 0, DONE: 1, FAILED: 3}
+    assert not any(scans.glob("empty.hocr")) and not (scans / "text.hocr").exists()
+
+
+def test_catch_up_after_a_restart(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    scans = config.watch.paths[0]
+    a, b, c, d = (scans / f"{name}.png" for name in "abcd")
+    with daemon(config, engine):
+        for i, path in enumerate((a, b, c)):
+            path.write_bytes(scan_png(10 + i))
+        for path in (a, b, c):
+            wait_for(lambda p=path: state_of(config, p) == DONE, f"{path.name}")
+
+    # While the daemon is down: one file added, one deleted, one renamed, one changed.
+    d.write_bytes(scan_png(20))
+    a.unlink()
+    b2 = scans / "b-renamed.png"
+    b.rename(b2)
+    c.write_bytes(scan_png(21))
+    with daemon(config, engine):
+        wait_for(lambda: state_of(config, d) == DONE, "the new file")
+        wait_for(lambda: state_of(config, b2) == DONE, "the renamed file")
+        wait_for(lambda: record(config, a) is None, "the deleted file to be forgotten")
+        wait_for(lambda: record(config, b) is None, "the old name to be forgotten")
+        wait_for(
+            lambda: calls(engine).count(str(c)) == 2 and state_of(config, c) == DONE,
+            "the changed file",
+        )
+    assert sorted(calls(engine)) == sorted(map(str, (a, b, c, c, d)))  # b-renamed: no OCR
+    assert indexed_paths(config) == {str(b2), str(c), str(d)}
+    assert not a.with_suffix(".hocr").exists() and not b.with_suffix(".hocr").exists()
+    assert b2.with_suffix(".hocr").is_file()
+
+
+def test_a_read_only_folder_gets_its_hocr_in_state_dir(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    scans = config.watch.paths[0]
+    image = scans / "scan.png"
+    image.write_bytes(scan_png(4))
+    with read_only(scans), caplog.at_level(logging.INFO, logger="scandex"):
+        with daemon(config, engine):
+            wait_for(lambda: state_of(config, image) == DONE, "the scan")
+        done = record(config, image)
+        assert done is not None and done.hocr_path is not None
+        assert Path(done.hocr_path).is_relative_to(config.fallback_hocr_dir)
+        assert Path(done.hocr_path).is_file()
+        assert sorted(p.name for p in scans.iterdir()) == ["scan.png"]
+    warnings = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+    assert "lacks write permission" in warnings and str(scans) in warnings
+    assert str(config.fallback_hocr_dir) in warnings
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Make `folder` unwritable, even for root (the immutable attribute)."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None:
+            pytest.skip("running as root without chattr: cannot make a folder read-only")
+        result = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+        if result.returncode != 0:
+            pytest.skip(f"chattr +i is not supported here: {result.stderr.decode().strip()}")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+
+
+def test_a_file_over_the_time_limit_fails_and_the_worker_is_replaced(tmp_path: Path) -> None:
+    config = make_config(tmp_path, timeout_seconds=1.0, retries=0)
+    engine = PageSizeEngine(str(tmp_path / "calls"), slow_seconds=60.0)
+    scans = config.watch.paths[0]
+    slow, fast = scans / "slow.png", scans / "fast.png"
+    with daemon(config, engine):
+        slow.write_bytes(scan_png(5))
+        wait_for(lambda: state_of(config, slow) == FAILED, "the slow file to time out")
+        fast.write_bytes(scan_png(6))
+        wait_for(lambda: state_of(config, fast) == DONE, "the next file, on a new worker")
+    failed = record(config, slow)
+    assert failed is not None and "ocr.timeout_seconds" in (failed.last_error or "")
+
+
+def test_shutdown_hands_back_the_file_in_flight(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    engine = PageSizeEngine(str(tmp_path / "calls"), slow_seconds=60.0)
+    slow = config.watch.paths[0] / "slow.png"
+    with daemon(config, engine) as running:
+        slow.write_bytes(scan_png(7))
+        wait_for(lambda: calls(engine) == [str(slow)], "the slow file to be in a worker")
+        running.hurry.set()  # as a second Ctrl-C does: do not wait for it
+        started = time.monotonic()
+        running.stop.set()
+        running.thread.join(timeout=20)
+        assert time.monotonic() - started < 15
+    handed_back = record(config, slow)
+    assert handed_back is not None
+    assert (handed_back.state, handed_back.attempts, handed_back.last_error) == (PENDING, 0, None)
+
+
+def test_a_second_daemon_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    with daemon(config, engine):
+        with pytest.raises(DaemonRunningError, match="already uses"):
+            run(config, stop=threading.Event(), engine=engine)
+        assert read_status(config)["daemon"]["pid"] == os.getpid()
+    assert read_status(config)["daemon"]["running"] is False
