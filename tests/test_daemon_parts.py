@@ -1,0 +1,251 @@
+"""The daemon's parts on their own: filters, state store, lock, sd_notify, event sources."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scandex.config import DEFAULT_IGNORE, DEFAULT_PATTERNS
+from scandex.daemon.events import HintQueue, WatchdogSource
+from scandex.daemon.filters import FilterRules, is_scan, is_watched_folder
+from scandex.daemon.folders import check_writable, walk_scans
+from scandex.daemon.lock import DaemonLock, DaemonRunningError, daemon_pid
+from scandex.daemon.notify import Notifier, sd_notify
+from scandex.daemon.state import DONE, PENDING, FileRecord, StateStore, file_sha256
+
+pytestmark = pytest.mark.timeout(60)
+
+RULES = FilterRules(DEFAULT_PATTERNS, DEFAULT_IGNORE)
+ROOT = PurePosixPath("/srv/scans")
+
+
+@pytest.mark.parametrize(
+    ("relative", "wanted"),
+    [
+        ("scan.png", True),
+        ("2024/March/SCAN 01.JPG", True),  # scanners shout
+        ("page.tiff", True),
+        ("notes.txt", False),
+        ("scan.hocr", False),  # our own output
+        (".scan.hocr.a1b2.tmp", False),  # the atomic writer's temp file
+        ("scan.png.part", False),
+        ("~scan.png", False),
+        (".hidden.png", False),
+        ("@eaDir/scan.png/SYNOFILE_THUMB_M.jpg", False),  # Synology thumbnails
+        (".stfolder/x.png", False),
+        ("._scan.png", False),  # AppleDouble
+        ("Thumbs.db", False),
+        (".DS_Store", False),
+        ("#recycle/old.png", False),
+        (".scandex/hocr/x.png", False),
+    ],
+)
+def test_filters(relative: str, wanted: bool) -> None:
+    assert is_scan(ROOT / relative, ROOT, RULES) is wanted
+
+
+def test_filters_outside_the_root_and_non_recursive() -> None:
+    assert not is_scan(PurePosixPath("/elsewhere/scan.png"), ROOT, RULES)
+    flat = FilterRules(DEFAULT_PATTERNS, DEFAULT_IGNORE, recursive=False)
+    assert is_scan(ROOT / "a.png", ROOT, flat)
+    assert not is_scan(ROOT / "sub" / "a.png", ROOT, flat)
+    assert is_watched_folder(ROOT, ROOT, flat) and not is_watched_folder(ROOT / "sub", ROOT, flat)
+    # A hidden watched folder itself is fine: only names below it are judged.
+    hidden_root = PurePosixPath("/home/me/.scans")
+    assert is_scan(hidden_root / "a.png", hidden_root, RULES)
+
+
+@given(st.lists(st.from_regex(r"[A-Za-z0-9 ._~@#-]{1,12}", fullmatch=True), min_size=1))
+def test_no_hocr_or_temp_file_is_ever_a_scan(parts: list[str]) -> None:
+    for suffix in (".hocr", ".tmp", ".part"):
+        assert not is_scan(ROOT.joinpath(*parts[:-1], parts[-1] + suffix), ROOT, RULES)
+
+
+def test_walk_skips_litter_and_symlinks(tmp_path: Path) -> None:
+    (tmp_path / "@eaDir").mkdir()
+    (tmp_path / "@eaDir" / "a.png").write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.png").write_bytes(b"x")
+    (tmp_path / "c.png").write_bytes(b"x")
+    (tmp_path / "link.png").symlink_to(tmp_path / "c.png")
+    (tmp_path / "loop").symlink_to(tmp_path)
+    walk = walk_scans(tmp_path, RULES)
+    assert sorted(walk.files) == [str(tmp_path / "c.png"), str(tmp_path / "sub" / "b.png")]
+    assert walk.unreadable == []
+
+
+def test_state_store_is_readable_while_written(tmp_path: Path) -> None:
+    db = tmp_path / "state.sqlite3"
+    writer = StateStore(db)
+    writer.put(FileRecord("/s/a.png", 3, 1, "h1", PENDING))
+    reader = StateStore(db, readonly=True)
+    writer.db.execute("BEGIN")
+    writer.put(FileRecord("/s/b.png", 3, 1, "h1", DONE, hocr_path="/s/b.hocr"))
+    # Uncommitted writes are invisible to the reader, and do not block it.
+    assert reader.counts() == {"pending": 1, "done": 0, "failed": 0}
+    writer.db.execute("COMMIT")
+    assert reader.counts() == {"pending": 1, "done": 1, "failed": 0}
+    assert {r.path for r in reader.with_hash("h1")} == {"/s/a.png", "/s/b.png"}
+    assert [r.path for r in reader.under("/s")] == ["/s/a.png", "/s/b.png"]
+    assert reader.under("/s/a") == []  # a prefix of a name is not a folder
+    assert [r.path for r in reader.due(time.time(), 10)] == ["/s/a.png"]
+    writer.rename("/s/a.png", "/s/c.png", None)
+    assert reader.get("/s/a.png") is None and reader.get("/s/c.png") is not None
+    reader.close()
+    writer.close()
+    assert db.exists()
+
+
+def test_file_sha256(tmp_path: Path) -> None:
+    path = tmp_path / "x"
+    path.write_bytes(b"abc")
+    expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert file_sha256(path, chunk_bytes=2) == expected
+
+
+def test_one_daemon_per_state_dir(tmp_path: Path) -> None:
+    assert daemon_pid(tmp_path) is None
+    lock = DaemonLock(tmp_path)
+    lock.acquire()
+    assert daemon_pid(tmp_path) == os.getpid()
+    with pytest.raises(DaemonRunningError, match=f"pid {os.getpid()}"):
+        DaemonLock(tmp_path).acquire()
+    lock.release()
+    assert daemon_pid(tmp_path) is None
+    DaemonLock(tmp_path).acquire()  # free again
+
+
+def _listen(tmp_path: Path) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    sock.settimeout(5.0)
+    return sock
+
+
+def test_sd_notify_speaks_the_protocol(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with _listen(tmp_path) as sock:
+        monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+        monkeypatch.setenv("WATCHDOG_USEC", "100000")
+        monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+        notifier = Notifier()
+        assert notifier.watchdog_seconds == pytest.approx(0.05)
+        notifier.ready("3 queued")
+        assert sock.recv(4096) == b"READY=1\nSTATUS=3 queued"
+        notifier.status("3 queued")  # unchanged: not sent again
+        notifier.status("2 queued")
+        assert sock.recv(4096) == b"STATUS=2 queued"
+        notifier.alive()
+        assert sock.recv(4096) == b"WATCHDOG=1"
+        notifier.stopping()
+        assert sock.recv(4096).startswith(b"STOPPING=1")
+
+
+def test_sd_notify_without_systemd_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert sd_notify("READY=1") is False
+    assert sd_notify("READY=1", "/nonexistent/socket") is False
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")
+    monkeypatch.setenv("WATCHDOG_PID", "1")  # another process's watchdog
+    assert Notifier().watchdog_seconds is None
+
+
+def test_hint_queue_is_bounded_and_reports_overflow() -> None:
+    hints = HintQueue(max_paths=3)
+    for i in range(5):
+        hints.put(Path(f"/s/{i}.png"))
+    hints.put(Path("/s/0.png"))
+    paths, lost = hints.take(0.0)
+    assert len(paths) == 3 and lost
+    assert hints.take(0.0) == (set(), False)
+
+
+class _LimitedObserver:
+    """An inotify observer at the kernel's watch limit: it fails to start like the real one."""
+
+    def __init__(self, err: int) -> None:
+        self.err = err
+
+    def schedule(self, handler: Any, path: str, recursive: bool) -> None:
+        pass
+
+    def start(self) -> None:
+        raise OSError(self.err, "inotify limit reached")
+
+    def is_alive(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("err", "sysctl"),
+    [
+        (errno.ENOSPC, "fs.inotify.max_user_watches"),
+        (errno.EMFILE, "fs.inotify.max_user_instances"),
+    ],
+)
+def test_inotify_limits_fall_back_to_polling_with_advice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, err: int, sysctl: str
+) -> None:
+    from scandex.daemon.events import _make_observer
+
+    def make(polling: bool) -> Any:
+        return _make_observer(True) if polling else _LimitedObserver(err)
+
+    source = WatchdogSource([tmp_path], recursive=True, polling=False, make_observer=make)
+    source.start()
+    try:
+        assert source.polling
+        assert sysctl in caplog.text and "polling" in caplog.text
+        (tmp_path / "new.png").write_bytes(b"x")
+        deadline = time.monotonic() + 20
+        seen: set[Path] = set()
+        while tmp_path / "new.png" not in seen and time.monotonic() < deadline:
+            seen |= source.get_hints(0.2)[0]
+        assert tmp_path / "new.png" in seen
+    finally:
+        source.stop()
+
+
+def test_inotify_source_reports_moves_by_both_names(tmp_path: Path) -> None:
+    source = WatchdogSource([tmp_path], recursive=True, polling=False)
+    source.start()
+    try:
+        (tmp_path / "a.png").write_bytes(b"x")
+        (tmp_path / "a.png").rename(tmp_path / "b.png")
+        deadline = time.monotonic() + 10
+        seen: set[Path] = set()
+        while not {tmp_path / "a.png", tmp_path / "b.png"} <= seen:
+            assert time.monotonic() < deadline, seen
+            seen |= source.get_hints(0.2)[0]
+    finally:
+        source.stop()
+
+
+def test_an_unwritable_folder_is_explained(tmp_path: Path) -> None:
+    import subprocess
+
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    assert check_writable(folder) is None
+    assert list(folder.iterdir()) == []  # the probe cleans up after itself
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot make a folder read-only for root here")
+    else:
+        folder.chmod(0o555)
+    try:
+        message = check_writable(folder)
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
+    assert message is not None
+    assert "lacks write permission" in message and str(folder) in message
+    assert f"uid {os.geteuid()}" in message and "mode drwx" in message
