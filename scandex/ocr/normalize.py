@@ -69,22 +69,32 @@ def _blank(params: NormalizeParams) -> NormalizedLine:
 
 
 def _centre_line(ink: np.ndarray, size_px: float) -> np.ndarray:
-    """Per-column y of the line's smoothed centre (the densest band of ink)."""
-    sigma_y = max(1.0, 0.25 * size_px)
-    sigma_x = max(1.0, 1.0 * size_px)
-    smoothed = cv2.GaussianBlur(ink, (0, 0), sigmaX=sigma_x, sigmaY=sigma_y)
+    """Per-column y of the line's smoothed centre (the densest band of ink).
+
+    Worked out on a copy shrunk so the line is about 12 px tall: the centre is a smooth curve,
+    and large Gaussian kernels at full resolution would dominate the cost of normalization.
+    """
+    height, width = ink.shape
+    shrink = max(1.0, size_px / 12.0)
+    small_w = max(1, int(round(width / shrink)))
+    small_h = max(1, int(round(height / shrink)))
+    small = cv2.resize(ink, (small_w, small_h), interpolation=cv2.INTER_AREA)
+    size = size_px / shrink
+    smoothed = cv2.GaussianBlur(small, (0, 0), sigmaX=max(1.0, size), sigmaY=max(0.7, 0.25 * size))
     # Columns far from any ink get a weak pull towards the line's overall centre.
-    row_profile = smoothed.mean(axis=1, keepdims=True)
-    smoothed = smoothed + 0.001 * row_profile
+    smoothed = smoothed + 0.001 * smoothed.mean(axis=1, keepdims=True)
     centre = np.argmax(smoothed, axis=0).astype(np.float32)
     # Smooth over about two line heights: the centre follows skew and wobble, not each word.
     centre = cv2.GaussianBlur(
         centre.reshape(1, -1),
         (0, 0),
-        sigmaX=max(1.0, 2.0 * size_px),
+        sigmaX=max(1.0, 2.0 * size),
         borderType=cv2.BORDER_REPLICATE,
     ).ravel()
-    return centre
+    # Back to full resolution: pixel centres of the small image map to (i + 0.5) * scale - 0.5.
+    small_x = (np.arange(small_w) + 0.5) * (width / small_w) - 0.5
+    full = np.interp(np.arange(width), small_x, centre)
+    return ((full + 0.5) * (height / small_h) - 0.5).astype(np.float32)
 
 
 def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()) -> NormalizedLine:

@@ -147,7 +147,10 @@ class BatchStream(torch.utils.data.IterableDataset):
             from scandex.training.fonts import find_fonts, split_fonts
             from scandex.training.text import TextSource
 
-            fonts, _ = split_fonts(find_fonts())
+            faces, _ = split_fonts(find_fonts())
+            fonts = {}
+            for face in faces:
+                fonts.setdefault(face.family, []).append(face)
             if not fonts:
                 raise RuntimeError("no fonts found for synthetic lines: install fonts-dejavu")
             text_source = TextSource(seed=rng.randrange(2**31), extra_lines=[s.text for s in real])
@@ -160,8 +163,8 @@ class BatchStream(torch.utils.data.IterableDataset):
             sample = rng.choice(real)
             return augment_real(sample.image, rng), sample.text
         # Family-balanced font choice: families with many files are not favoured.
-        family = rng.choice(sorted({f.family for f in fonts}))
-        face = rng.choice([f for f in fonts if f.family == family])
+        family = rng.choice(sorted(fonts))
+        face = rng.choice(fonts[family])
         allowed = supported_characters(face.path, self.codec.alphabet)
         for _ in range(10):
             text = normalize_text(text_source.line())

@@ -9,6 +9,7 @@ of real prose from the licence texts every Debian system carries.
 from __future__ import annotations
 
 import glob
+import itertools
 import random
 from dataclasses import dataclass, field
 
@@ -59,7 +60,7 @@ class TextSource:
     vocabulary_size: int = 40000
     rng: random.Random = field(init=False)
     words: list[str] = field(init=False)
-    weights: list[float] = field(init=False)
+    cumulative_weights: list[float] = field(init=False)
     prose: list[str] = field(init=False)
     extra_lines: list[str] = field(default_factory=list)
 
@@ -70,12 +71,14 @@ class TextSource:
         words = [w for w in wordfreq.top_n_list("en", self.vocabulary_size) if w.isprintable()]
         self.words = words
         # Flatten the Zipf curve a little so rarer words and their letter shapes appear.
-        self.weights = [wordfreq.word_frequency(w, "en") ** 0.7 for w in words]
+        weights = [wordfreq.word_frequency(w, "en") ** 0.7 for w in words]
+        # Cumulative weights once: random.choices would otherwise re-add 40,000 per word.
+        self.cumulative_weights = list(itertools.accumulate(weights))
         self.prose = _license_sentences()
 
     # -- pieces -------------------------------------------------------------------------
     def word(self) -> str:
-        return self.rng.choices(self.words, self.weights)[0]
+        return self.rng.choices(self.words, cum_weights=self.cumulative_weights)[0]
 
     def number(self) -> str:
         r = self.rng.random()

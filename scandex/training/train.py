@@ -181,6 +181,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     session_start = time.monotonic()
     last_eval = last_checkpoint = time.monotonic()
     loss_ema = None
+    first_loss = None
     lines_seen = 0
     for batch in loader:
         if state["iteration"] >= options.max_iterations:
@@ -201,6 +202,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         state["iteration"] += 1
         lines_seen += batch["images"].shape[0]
         value = float(loss)
+        first_loss = value if first_loss is None else first_loss
         loss_ema = value if loss_ema is None else 0.98 * loss_ema + 0.02 * value
         now = time.monotonic()
         state["seconds"] = now - started
@@ -231,6 +233,8 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         "iterations": state["iteration"],
         "best_dev_cer": state["best_cer"],
         "best_model": str(out / "best.onnx"),
+        "first_loss": first_loss,
+        "last_loss_avg": loss_ema,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -1,0 +1,206 @@
+"""The complete engine: image file -> pages -> blocks -> lines -> words -> characters.
+
+Page analysis finds the lines (in reading order, boxes in original pixels); the recognizer
+reads all of a page's lines in width-sorted batches; this module turns its per-character
+x-ranges (in each line image's pixels) into word and character boxes in the original image.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scandex.page import BBox, Block, Char, Document, Line, Page, Word
+
+
+@dataclass(frozen=True)
+class OcrParams:
+    model: Path | None = None  # None = the built-in English model
+    columns: int | None = None  # force this many columns instead of detecting them
+    max_pixels: int = 200_000_000  # refuse larger images (decompression bombs)
+    threads: int = 1  # onnxruntime threads per process
+
+
+_recognizers: dict[tuple[str, int], object] = {}
+_recognizers_lock = threading.Lock()
+
+
+def get_recognizer(model: Path | None = None, threads: int = 1):
+    """The recognizer for `model`, loaded once per process."""
+    from scandex.ocr.recognize import Recognizer, default_model_path
+
+    key = (str(model or default_model_path()), threads)
+    with _recognizers_lock:
+        if key not in _recognizers:
+            _recognizers[key] = Recognizer(model, threads=threads)
+        return _recognizers[key]
+
+
+def _apply(affine: np.ndarray, x: float, y: float) -> tuple[float, float]:
+    return (
+        float(affine[0, 0] * x + affine[0, 1] * y + affine[0, 2]),
+        float(affine[1, 0] * x + affine[1, 1] * y + affine[1, 2]),
+    )
+
+
+def line_box_to_original(
+    affine: np.ndarray, x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]
+) -> BBox:
+    """Axis-aligned box, in original pixels, around a rectangle of a line image."""
+    corners = [_apply(affine, x, y) for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))]
+    xs = [c[0] for c in corners]
+    ys = [c[1] for c in corners]
+    box = BBox(
+        int(np.floor(min(xs))),
+        int(np.floor(min(ys))),
+        int(np.ceil(max(xs))),
+        int(np.ceil(max(ys))),
+    )
+    return box.clip(*size)
+
+
+def _ink_extent(ink: np.ndarray, x0: int, x1: int) -> tuple[int, int, int, int] | None:
+    """Tight (x0, y0, x1, y1) of the ink between columns x0 and x1 of a line's ink mask."""
+    window = ink[:, x0:x1]
+    rows = np.flatnonzero(window.any(axis=1))
+    cols = np.flatnonzero(window.any(axis=0))
+    if rows.size == 0:
+        return None
+    return x0 + int(cols[0]), int(rows[0]), x0 + int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def split_words(chars: Sequence) -> list[list]:
+    """Group recognized characters into words at spaces."""
+    words: list[list] = [[]]
+    for ch in chars:
+        if ch.text == " ":
+            if words[-1]:
+                words.append([])
+        else:
+            words[-1].append(ch)
+    return [w for w in words if w]
+
+
+def word_confidence(char_confidences: Sequence[float]) -> float:
+    """A word is as trustworthy as its least certain character."""
+    return float(min(char_confidences)) if char_confidences else 0.0
+
+
+def build_line(line_image, result, size: tuple[int, int]) -> Line:
+    """Page-model Line (with words and characters) from a line image and its recognition."""
+    image = line_image.image
+    ink = image < 128 if image.dtype == np.uint8 else image < 0.5
+    height, width = image.shape[:2]
+    words = []
+    for chars in split_words(result.chars):
+        x0 = int(np.clip(np.floor(chars[0].x0), 0, width))
+        x1 = int(np.clip(np.ceil(chars[-1].x1), x0 + 1, width))
+        extent = _ink_extent(ink, x0, x1) or (x0, 0, x1, height)
+        wx0, wy0, wx1, wy1 = extent
+        char_models = tuple(
+            Char(
+                c.text,
+                line_box_to_original(
+                    line_image.to_original, max(c.x0, wx0), wy0, min(c.x1, wx1), wy1, size
+                ),
+                round(float(c.confidence), 4),
+                tuple((alt, round(float(p), 4)) for alt, p in c.alternatives),
+            )
+            for c in chars
+        )
+        words.append(
+            Word(
+                "".join(c.text for c in chars),
+                line_box_to_original(line_image.to_original, wx0, wy0, wx1, wy1, size),
+                round(word_confidence([c.confidence for c in chars]), 4),
+                char_models,
+            )
+        )
+    return Line(
+        bbox=line_image.bbox,
+        text=result.text,
+        confidence=round(float(result.confidence), 4),
+        words=tuple(words),
+        baseline=line_image.baseline,
+    )
+
+
+def group_blocks(lines: Sequence[Line], columns: Sequence[int]) -> tuple[Block, ...]:
+    """Consecutive lines (in reading order) of the same column form one block."""
+    blocks: list[Block] = []
+    current: list[Line] = []
+    current_column = None
+    for line, column in zip(lines, columns, strict=True):
+        if current and column != current_column:
+            blocks.append(Block(BBox.union_all(x.bbox for x in current), tuple(current)))
+            current = []
+        current.append(line)
+        current_column = column
+    if current:
+        blocks.append(Block(BBox.union_all(x.bbox for x in current), tuple(current)))
+    return tuple(blocks)
+
+
+def ocr_image(
+    gray: np.ndarray,
+    *,
+    number: int = 1,
+    dpi: float | None = None,
+    params: OcrParams = OcrParams(),
+    recognizer=None,
+) -> Page:
+    """OCR one decoded page (uint8 gray, 255 = paper) into the page model."""
+    from scandex.ocr.analyze import AnalyzeParams, analyze_page
+
+    recognizer = recognizer or get_recognizer(params.model, params.threads)
+    analysis = analyze_page(gray, _analyze_params(AnalyzeParams, params))
+    size = (gray.shape[1], gray.shape[0])
+    results = recognizer.recognize([line.image for line in analysis.lines])
+    lines = []
+    columns = []
+    for line_image, result in zip(analysis.lines, results, strict=True):
+        if not result.text.strip():
+            continue  # ink that reads as nothing (a smudge) is not a text line
+        lines.append(build_line(line_image, result, size))
+        columns.append(line_image.column)
+    return Page(
+        number=number,
+        width=size[0],
+        height=size[1],
+        angle_deg=round(float(analysis.angle_deg), 3),
+        dpi=dpi,
+        blocks=group_blocks(lines, columns),
+    )
+
+
+def _analyze_params(analyze_params_type, params: OcrParams):
+    if params.columns is None:
+        return analyze_params_type()
+    from dataclasses import fields, replace
+
+    base = analyze_params_type()
+    names = {f.name for f in fields(base)}
+    if "columns" in names:
+        return replace(base, columns=params.columns)
+    if "segment" in names:
+        return replace(base, segment=replace(base.segment, columns=params.columns))
+    return base
+
+
+def ocr_file(path: str | Path, params: OcrParams = OcrParams()) -> Document:
+    """OCR every page of an image file. Raises ScanError when the file cannot be read."""
+    from scandex.ocr.io import load_pages
+
+    pages = load_pages(path, max_pixels=params.max_pixels)
+    recognizer = get_recognizer(params.model, params.threads)
+    return Document(
+        path=str(path),
+        pages=tuple(
+            ocr_image(p.gray, number=p.number, dpi=p.dpi, params=params, recognizer=recognizer)
+            for p in pages
+        ),
+    )

@@ -1,0 +1,207 @@
+"""The line recognizer at run time: onnxruntime over normalized lines, batched by width.
+
+Loads a scandex ONNX model (network + codec + normalization parameters in one file), turns
+line images into text with per-character confidences, x-ranges in the ORIGINAL line image's
+pixels, and close alternatives. Needs only numpy, OpenCV and onnxruntime.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from scandex.errors import ModelError
+from scandex.ocr.codec import Codec
+from scandex.ocr.ctc import greedy_decode
+from scandex.ocr.normalize import NormalizedLine, NormalizeParams, normalize_line
+
+MODEL_FORMAT = "scandex-line-ctc"
+SUPPORTED_FORMAT_VERSION = 1
+WIDTH_DOWNSAMPLE = 4  # input columns per output step; fixed by the network's pooling
+DEFAULT_MODEL_NAME = "en.onnx"
+
+
+@dataclass(frozen=True)
+class CharResult:
+    text: str
+    confidence: float  # peak posterior, 0..1
+    x0: float  # extent in the input line image's pixels
+    x1: float
+    alternatives: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class LineResult:
+    text: str
+    confidence: float  # mean of the characters' confidences; 0 for an empty line
+    chars: tuple[CharResult, ...] = ()
+
+
+def default_model_path() -> Path:
+    """The English model shipped inside the package."""
+    return Path(str(resources.files("scandex.models").joinpath(DEFAULT_MODEL_NAME)))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    codec: Codec
+    normalize: NormalizeParams
+    architecture: dict
+    info: dict
+
+
+def _read_model(path: Path) -> tuple[bytes, ModelInfo]:
+    if not path.exists():
+        raise ModelError(path, "file not found")
+    if path.is_dir():
+        raise ModelError(path, "is a directory, not a model file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise ModelError(path, "file is empty")
+    metadata = _onnx_metadata(path, data)
+    if metadata.get("format") != MODEL_FORMAT:
+        raise ModelError(path, "an ONNX model, but not a scandex line recognizer")
+    try:
+        version = int(metadata.get("format_version", "0"))
+    except ValueError:
+        version = 0
+    if version > SUPPORTED_FORMAT_VERSION:
+        raise ModelError(
+            path, f"made by a newer scandex (model format {version}); upgrade scandex to use it"
+        )
+    if version < 1:
+        raise ModelError(path, "model format version missing or invalid")
+    try:
+        codec = Codec(json.loads(metadata["alphabet"]))
+        normalize = NormalizeParams(**json.loads(metadata["normalize"]))
+        architecture = json.loads(metadata["architecture"])
+        info = json.loads(metadata.get("info", "{}"))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ModelError(path, f"model metadata is incomplete or invalid ({exc})") from None
+    return data, ModelInfo(str(path), codec, normalize, architecture, info)
+
+
+def _onnx_metadata(path: Path, data: bytes) -> dict[str, str]:
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            path, f"not a valid ONNX model (corrupt or truncated?): {first_line[:200]}"
+        ) from None
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+class Recognizer:
+    """Loads a model once; `recognize` reads batches of line images."""
+
+    def __init__(self, model_path: str | Path | None = None, *, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        path = Path(model_path) if model_path else default_model_path()
+        data, self.model = _read_model(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        self._input_name = self._session.get_inputs()[0].name
+        classes = self._session.get_outputs()[0].shape[-1]
+        if isinstance(classes, int) and classes != self.model.codec.num_classes:
+            raise ModelError(
+                path,
+                f"network has {classes} outputs but its codec needs {self.model.codec.num_classes}",
+            )
+
+    @cached_property
+    def codec(self) -> Codec:
+        return self.model.codec
+
+    def posteriors(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 1, H, W) normalized images -> (N, W // 4, classes) probabilities."""
+        log_probs = self._session.run(None, {self._input_name: batch})[0]
+        return np.exp(log_probs)
+
+    def recognize(
+        self, images: Sequence[np.ndarray], *, max_batch: int = 32, max_pixels: int = 600_000
+    ) -> list[LineResult]:
+        """Recognize each image as one text line, in the order given."""
+        normalized = [normalize_line(image, self.model.normalize) for image in images]
+        order = sorted(range(len(images)), key=lambda i: normalized[i].image.shape[1])
+        results: list[LineResult | None] = [None] * len(images)
+        for batch_indices in _width_batches(
+            [normalized[i].image.shape[1] for i in order], max_batch, max_pixels
+        ):
+            indices = [order[k] for k in batch_indices]
+            lines = [normalized[i] for i in indices]
+            probs = self.posteriors(_stack(lines))
+            for index, line, p in zip(indices, lines, probs, strict=True):
+                steps = -(-line.image.shape[1] // WIDTH_DOWNSAMPLE)
+                results[index] = _line_result(p[:steps], line, self.codec)
+        return [r for r in results if r is not None]
+
+
+def _width_batches(widths: list[int], max_batch: int, max_pixels: int) -> list[list[int]]:
+    """Split a width-sorted list into batches whose padded size stays bounded."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for k, width in enumerate(widths):
+        # Sorted ascending, so `width` is the padded width if k joins the current batch.
+        if current and (
+            len(current) >= max_batch
+            or width * (len(current) + 1) > max_pixels
+            or width > 1.5 * widths[current[0]] + 64
+        ):
+            batches.append(current)
+            current = []
+        current.append(k)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _stack(lines: Sequence[NormalizedLine]) -> np.ndarray:
+    height = lines[0].image.shape[0]
+    width = max(line.image.shape[1] for line in lines)
+    width = -(-width // WIDTH_DOWNSAMPLE) * WIDTH_DOWNSAMPLE
+    batch = np.zeros((len(lines), 1, height, width), np.float32)
+    for i, line in enumerate(lines):
+        batch[i, 0, :, : line.image.shape[1]] = line.image
+    return batch
+
+
+def _line_result(probs: np.ndarray, line: NormalizedLine, codec: Codec) -> LineResult:
+    decoded = greedy_decode(probs, codec)
+    chars = tuple(
+        CharResult(
+            c.text,
+            c.confidence,
+            float(line.to_input_x(c.x0_step * WIDTH_DOWNSAMPLE)),
+            float(line.to_input_x(c.x1_step * WIDTH_DOWNSAMPLE)),
+            c.alternatives,
+        )
+        for c in decoded
+    )
+    # Two spaces in a row (split by a blank) mean one; spaces at the ends mean nothing.
+    chars = tuple(
+        c for i, c in enumerate(chars) if not (c.text == " " and i > 0 and chars[i - 1].text == " ")
+    )
+    while chars and chars[0].text == " ":
+        chars = chars[1:]
+    while chars and chars[-1].text == " ":
+        chars = chars[:-1]
+    text = "".join(c.text for c in chars)
+    confidence = float(np.mean([c.confidence for c in chars])) if chars else 0.0
+    return LineResult(text, confidence, chars)

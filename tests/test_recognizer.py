@@ -1,0 +1,314 @@
+"""Line recognizer: normalization, codec, CTC decoding, model files, ONNX runtime, training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scandex.errors import ModelError
+from scandex.ocr.codec import DEFAULT_ALPHABET, Codec, normalize_text
+from scandex.ocr.ctc import greedy_decode
+from scandex.ocr.normalize import NormalizeParams, normalize_line
+
+CODEC = Codec()
+
+
+def _text_line(text: str = "Hamburgefonts 1934", height_px: int = 40) -> np.ndarray:
+    """A dark text line on white paper, drawn with a system font."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("DejaVuSans.ttf", int(height_px * 0.7))
+    left, top, right, bottom = font.getbbox(text)
+    image = Image.new("L", (right - left + 20, height_px), 255)
+    ImageDraw.Draw(image).text(
+        (10 - left, (height_px - (bottom - top)) // 2 - top), text, font=font, fill=0
+    )
+    return np.asarray(image)
+
+
+# -- normalization ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("height_px", [12, 24, 40, 120, 300])
+def test_normalized_line_has_fixed_height_and_float_ink(height_px):
+    line = normalize_line(_text_line(height_px=height_px))
+    assert line.image.shape[0] == NormalizeParams().height_px
+    assert line.image.dtype == np.float32
+    assert line.image.min() >= 0.0 and line.image.max() <= 1.0
+    # Ink is bright: the text occupies a visible share of the image.
+    assert 0.05 < (line.image > 0.5).mean() < 0.6
+
+
+def test_normalization_keeps_aspect_so_widths_scale_with_height():
+    small = normalize_line(_text_line(height_px=30))
+    large = normalize_line(_text_line(height_px=120))
+    assert abs(small.image.shape[1] - large.image.shape[1]) < 0.15 * large.image.shape[1]
+
+
+def test_blank_and_degenerate_lines_normalize_to_blank_images():
+    for image in (
+        np.full((40, 300), 255, np.uint8),
+        np.zeros((0, 0), np.uint8),
+        np.full((1, 5), 0, np.uint8),
+        np.zeros((30, 200), bool),
+    ):
+        line = normalize_line(image)
+        assert line.image.shape[0] == NormalizeParams().height_px
+        assert line.image.max() == 0.0
+
+
+def test_binary_and_gray_inputs_normalize_alike():
+    gray = _text_line()
+    binary = gray < 128
+    a = normalize_line(gray).image
+    b = normalize_line(binary).image
+    assert a.shape == b.shape
+    assert np.abs(a - b).mean() < 0.08
+
+
+def test_to_input_x_maps_output_columns_back_to_the_line_image():
+    image = np.full((40, 400), 255, np.uint8)
+    image[8:32, 100:104] = 0  # two vertical bars at known columns
+    image[8:32, 300:304] = 0
+    line = normalize_line(image)
+    columns = np.flatnonzero(line.image.max(axis=0) > 0.5)
+    left_bar = columns[columns < line.image.shape[1] / 2]
+    right_bar = columns[columns > line.image.shape[1] / 2]
+    assert abs(line.to_input_x(left_bar.mean()) - 101.5) < 2.0
+    assert abs(line.to_input_x(right_bar.mean()) - 301.5) < 2.0
+
+
+# -- codec --------------------------------------------------------------------------------
+
+
+@given(st.text(alphabet=DEFAULT_ALPHABET, max_size=60))
+def test_codec_round_trip(text):
+    assert CODEC.decode(CODEC.encode(text)) == text
+
+
+def test_codec_covers_typographic_characters_and_blank_is_zero():
+    for ch in "“”‘’–—§°£€éÉçñüßæœ?":
+        assert CODEC.can_encode(ch)
+    assert min(CODEC.encode(DEFAULT_ALPHABET)) == 1
+    assert CODEC.num_classes == len(DEFAULT_ALPHABET) + 1
+
+
+def test_text_normalization_expands_ligatures_and_spaces():
+    assert normalize_text("ﬁne\u00a0 ﬂow\tﬀ") == "fine flow ff"
+    assert normalize_text("e\u0301t\u00e9") == "étét"
+
+
+# -- CTC decoding on hand-made posteriors -------------------------------------------------
+
+
+def _posteriors(frames: list[dict[str, float]]) -> np.ndarray:
+    """Rows of {char: prob}; the rest of each row's mass goes to the blank."""
+    probs = np.zeros((len(frames), CODEC.num_classes), np.float32)
+    for t, frame in enumerate(frames):
+        for ch, p in frame.items():
+            probs[t, CODEC.encode(ch)[0]] = p
+        probs[t, 0] = 1.0 - sum(frame.values())
+    return probs
+
+
+def test_greedy_decoding_merges_repeats_and_splits_at_blanks():
+    a, b = {"a": 0.9}, {"b": 0.8}
+    probs = _posteriors([{}, a, a, {}, a, {}, b, b, b, {}])
+    chars = greedy_decode(probs, CODEC)
+    assert "".join(c.text for c in chars) == "aab"
+    assert [(c.start_step, c.end_step) for c in chars] == [(1, 3), (4, 5), (6, 9)]
+
+
+def test_greedy_decoding_reports_peak_confidence_positions_and_close_alternatives():
+    probs = _posteriors([{}, {"c": 0.55, "e": 0.4}, {"c": 0.7, "e": 0.2}, {}, {}, {"l": 0.99}, {}])
+    c, ell = greedy_decode(probs, CODEC)
+    assert c.text == "c" and c.confidence == pytest.approx(0.7)
+    assert c.alternatives and c.alternatives[0][0] == "e"
+    assert c.alternatives[0][1] == pytest.approx(0.2)
+    assert ell.alternatives == ()
+    # Neighbouring characters meet halfway between their runs.
+    assert c.x1_step == pytest.approx(ell.x0_step) == pytest.approx((3 + 5) / 2)
+    assert c.x0_step < c.start_step and ell.x1_step > ell.end_step
+
+
+def test_greedy_decoding_of_all_blank_or_empty_input_is_empty():
+    assert greedy_decode(_posteriors([{}, {}, {}]), CODEC) == []
+    assert greedy_decode(np.zeros((0, CODEC.num_classes)), CODEC) == []
+
+
+# -- model files --------------------------------------------------------------------------
+
+
+def test_missing_empty_and_corrupt_model_files_give_clear_errors(tmp_path):
+    from scandex.ocr.recognize import Recognizer
+
+    with pytest.raises(ModelError, match="not found"):
+        Recognizer(tmp_path / "nope.onnx")
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    with pytest.raises(ModelError, match="empty"):
+        Recognizer(tmp_path / "empty.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\x01garbage" * 100)
+    with pytest.raises(ModelError, match="not a valid ONNX model"):
+        Recognizer(tmp_path / "junk.onnx")
+
+
+def _tiny_onnx(path: Path, metadata: dict[str, str]) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["images"], ["log_probs"])],
+        "g",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("log_probs", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+
+
+def test_foreign_and_newer_models_are_refused(tmp_path):
+    pytest.importorskip("onnx")
+    from scandex.ocr.recognize import Recognizer
+
+    _tiny_onnx(tmp_path / "foreign.onnx", {})
+    with pytest.raises(ModelError, match="not a scandex line recognizer"):
+        Recognizer(tmp_path / "foreign.onnx")
+    _tiny_onnx(tmp_path / "newer.onnx", {"format": "scandex-line-ctc", "format_version": "99"})
+    with pytest.raises(ModelError, match="newer scandex"):
+        Recognizer(tmp_path / "newer.onnx")
+
+
+# -- torch model, ONNX export, training ---------------------------------------------------
+
+
+def _small_torch_model():
+    torch = pytest.importorskip("torch")
+    from scandex.training.model import LineRecognizer, ModelConfig
+
+    torch.manual_seed(0)
+    return LineRecognizer(ModelConfig(num_classes=CODEC.num_classes, lstm_hidden=32))
+
+
+def test_onnx_runtime_matches_torch_and_round_trips_to_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    from scandex.ocr.recognize import Recognizer
+    from scandex.training.export import export_onnx, load_torch_from_onnx
+
+    model = _small_torch_model().eval()
+    path = tmp_path / "m.onnx"
+    export_onnx(model, CODEC, NormalizeParams(), path)
+    batch = np.random.default_rng(1).random((3, 1, 32, 160), np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(batch)).exp().numpy()
+    runtime = Recognizer(path)
+    np.testing.assert_allclose(runtime.posteriors(batch), expected, atol=1e-4)
+    rebuilt, codec, _ = load_torch_from_onnx(path)
+    with torch.no_grad():
+        again = rebuilt.eval()(torch.from_numpy(batch)).exp().numpy()
+    np.testing.assert_allclose(again, expected, atol=1e-4)
+    assert codec == CODEC
+    # Every input line gets a result, in the order given, with positions inside the image.
+    lines = [_text_line("ab"), np.full((30, 50), 255, np.uint8), _text_line("wide " * 20)]
+    results = runtime.recognize(lines)
+    assert len(results) == 3
+    for image, result in zip(lines, results, strict=True):
+        assert all(-1 <= c.x0 <= c.x1 <= image.shape[1] + 1 for c in result.chars)
+
+
+@pytest.mark.slow
+def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
+    pytest.importorskip("torch")
+    from scandex.training.train import TrainOptions, train
+
+    options = TrainOptions(
+        out_dir=tmp_path / "run",
+        synthetic=True,
+        batch_size=8,
+        max_iterations=40,
+        eval_every_seconds=1e9,
+        lstm_hidden=32,
+        threads=1,
+        seed=3,
+    )
+    summary = train(options, log=lambda _: None)
+    assert summary["iterations"] == 40
+    assert summary["last_loss_avg"] < 0.7 * summary["first_loss"]
+    assert (tmp_path / "run" / "best.onnx").is_file()
+    options.max_iterations = 45
+    assert train(options, log=lambda _: None)["iterations"] == 45
+
+
+# -- the shipped model --------------------------------------------------------------------
+
+# Fonts the shipped model never saw in training (see scandex.training.fonts).
+HELD_OUT_FONTS = [
+    "/usr/share/fonts/truetype/crosextra/Carlito-Regular.ttf",
+    "/usr/share/fonts/opentype/urw-base35/P052-Roman.otf",
+    "/usr/share/fonts/opentype/courier-prime/Courier Prime.otf",
+]
+SHIPPED_MODEL_MAX_CER = 0.05
+
+SENTENCES = [
+    "The committee met on August 5, 1934.",
+    "Please remit $12.50 to the address below.",
+    "WHERE IS THE REPORT? It was due in May.",
+    "Results improved by 37% over the previous quarter;",
+    "Mr. Smith's letter (dated 3/14/1952) arrived today.",
+    "hydrogen, oxygen and nitrogen were measured",
+]
+
+
+def test_shipped_model_reads_lines_in_fonts_it_never_saw():
+    from PIL import Image, ImageDraw, ImageFont
+
+    from scandex.ocr.pipeline import get_recognizer
+    from scandex.training.train import character_error_rate
+
+    fonts = [f for f in HELD_OUT_FONTS if Path(f).exists()]
+    if not fonts:
+        pytest.skip("held-out fonts not installed (apt-get install fonts-crosextra-carlito)")
+    images, truths = [], []
+    for font_path in fonts:
+        font = ImageFont.truetype(font_path, 32)
+        for text in SENTENCES:
+            left, top, right, bottom = font.getbbox(text)
+            image = Image.new("L", (right - left + 24, bottom - top + 16), 255)
+            ImageDraw.Draw(image).text((12 - left, 8 - top), text, font=font, fill=20)
+            images.append(np.asarray(image))
+            truths.append(text)
+    results = get_recognizer().recognize(images)
+    cer = character_error_rate([(t, r.text) for t, r in zip(truths, results, strict=True)])
+    assert cer < SHIPPED_MODEL_MAX_CER, [r.text for r in results]
+    assert all(0.0 <= c.confidence <= 1.0 for r in results for c in r.chars)
+
+
+def test_ocr_line_cli_prints_text_and_jsonl(tmp_path):
+    import cv2
+    from typer.testing import CliRunner
+
+    from scandex.cli import app
+
+    path = tmp_path / "line.png"
+    cv2.imwrite(str(path), _text_line("Hello world"))
+    runner = CliRunner()
+    result = runner.invoke(app, ["ocr", "--line", str(path), "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.splitlines()[0])
+    assert record["path"] == str(path)
+    assert set(record) >= {"path", "text", "confidence", "chars"}
+    assert {"char", "confidence", "x0", "x1", "alternatives"} <= set(record["chars"][0])
+    assert "".join(c["char"] for c in record["chars"]) == record["text"]
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    result = runner.invoke(app, ["ocr", "--line", str(bad), str(path)])
+    assert result.exit_code == 1
+    assert len(result.stdout.splitlines()) == 1
