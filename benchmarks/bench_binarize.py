@@ -53,15 +53,16 @@ def main() -> None:
     r = args.repeat
 
     # The stages, step by step, each fed with the previous stage's real output.
-    work, scale_xy = bz._working_image(image, params.work_long_side_px)
+    work, factor = bz._working_image(image, params.work_long_side_px)
     smooth = cv2.medianBlur(work, 3)
-    white = bz._white_level(smooth, params.background_kernel_px)
+    kernel_px = round(params.background_kernel_frac * max(work.shape))
+    white = bz._white_level(smooth, kernel_px)
     outside = bz._outside_mask(smooth, white, params)
-    flat = bz._flatten(image, white, outside)
-    levels = bz._levels(flat, outside, scale_xy, params)
+    flat = bz._flatten(image, white, outside, factor)
+    levels = bz._levels(flat, outside, factor, params)
     stretched = cv2.LUT(flat, bz._stretch_lut(*levels))
     threshold = round(255 * params.threshold)
-    ink_work = bz._ink_for_skew(stretched, work.shape, threshold)
+    ink_work = bz._ink_for_skew(stretched, factor, work.shape, threshold)
     angle = bz.estimate_skew_deg(ink_work, params)
     h, w = image.shape
     to_original, frame = bz.deskew_transform((w, h), angle)
@@ -71,16 +72,16 @@ def main() -> None:
         ("as_uint8", lambda: bz.as_uint8(image)),
         ("working image (INTER_AREA)", lambda: bz._working_image(image, params.work_long_side_px)),
         ("median 3 (working)", lambda: cv2.medianBlur(work, 3)),
-        ("white level (closing)", lambda: bz._white_level(smooth, params.background_kernel_px)),
+        ("white level (closing)", lambda: bz._white_level(smooth, kernel_px)),
         ("outside-the-page mask", lambda: bz._outside_mask(smooth, white, params)),
-        ("flatten (full res)", lambda: bz._flatten(image, white, outside)),
-        ("levels (histogram)", lambda: bz._levels(flat, outside, scale_xy, params)),
+        ("flatten (full res)", lambda: bz._flatten(image, white, outside, factor)),
+        ("levels (histogram)", lambda: bz._levels(flat, outside, factor, params)),
         ("stretch (LUT)", lambda: cv2.LUT(flat, bz._stretch_lut(*levels))),
-        ("ink for skew", lambda: bz._ink_for_skew(stretched, work.shape, threshold)),
+        ("ink for skew", lambda: bz._ink_for_skew(stretched, factor, work.shape, threshold)),
         ("skew search", lambda: bz.estimate_skew_deg(ink_work, params)),
         (
             "page mask",
-            lambda: bz._page_mask(outside, (w, h), to_original, frame, angle),
+            lambda: bz._page_mask(outside, factor, (w, h), to_original, frame),
         ),
         (
             "rotate once (warpAffine)",
