@@ -181,6 +181,13 @@ def test_jpeg_gray_and_color_and_jfif_resolution():
     assert np.abs(page.gray.astype(int) - blocks).max() <= 3
 
 
+def test_jpeg_cmyk():
+    image = Image.new("CMYK", (16, 8), (0, 0, 0, 0))  # no ink: white
+    image.paste((0, 0, 0, 255), (0, 0, 8, 8))  # full black ink on the left half
+    gray = one_page(pillow(image, "JPEG", quality=95)).gray
+    assert (gray[:, :6] <= 3).all() and (gray[:, 10:] >= 252).all()
+
+
 def orientation_test_image() -> np.ndarray:
     """An asymmetric 48x32 picture: every one of the 8 orientations gives a different image."""
     picture = np.full((32, 48), 255, np.uint8)
@@ -362,6 +369,21 @@ def test_truncated_png_is_not_a_half_black_page():
     data = encode(".png", noisy((200, 200)))
     expect_error(data[: len(data) // 2], "truncated PNG")
     expect_error(data[:-12], "truncated PNG")  # only the IEND chunk missing
+
+
+def test_png_with_too_few_rows_but_intact_chunks(capfd):
+    """Every chunk complete and checksummed, but the pixel stream holds only half the rows."""
+    width, height = 64, 64
+    rows = b"".join(b"\x00" + noisy((width,)).tobytes() for _ in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    short = (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(rows[: len(rows) // 2]))
+        + png_chunk(b"IEND", b"")
+    )
+    expect_error(short, "corrupt or truncated PNG data", "Not enough image data")
+    assert capfd.readouterr().err == ""
 
 
 def test_corrupt_png_chunk_and_no_stderr(capfd):

@@ -210,7 +210,7 @@ def _parse_png(data: bytes) -> ImageInfo:
         pos = end
     if size is None or not seen_idat:
         raise _Bad("corrupt PNG (no image data)")
-    _check_size(size)
+    size = _check_size(size)
     return ImageInfo("PNG", (size,), (dpi,), (orientation,))
 
 
@@ -268,7 +268,7 @@ def _parse_jpeg(data: bytes) -> ImageInfo:
                 raise _Bad("truncated JPEG (no end-of-image marker)")
             break
         pos = end
-    _check_size(size)
+    size = _check_size(size)
     exif = exif or _Exif()
     dpi = jfif_dpi if jfif_dpi is not None else exif.dpi
     return ImageInfo("JPEG", (size,), (dpi,), (exif.orientation,))
@@ -312,7 +312,7 @@ def _parse_webp(data: bytes) -> ImageInfo:
     size = canvas or bitstream
     if bitstream is None:
         raise _Bad("corrupt WebP (no image data)")
-    _check_size(size)
+    size = _check_size(size)
     return ImageInfo("WebP", (size,), (exif.dpi,), (exif.orientation,))
 
 
@@ -458,7 +458,10 @@ def _tiff_dpi(tags: dict[int, tuple]) -> float | None:
 
 def _parse_tiff(data: bytes) -> ImageInfo:
     directories = _tiff_directories(data)
-    sizes, dpis, orientations, indexes = [], [], [], []
+    sizes: list[tuple[int, int]] = []
+    dpis: list[float | None] = []
+    orientations: list[int] = []
+    indexes: list[int] = []
     for index, tags in enumerate(directories):
         # Reduced-resolution copies (thumbnails, previews) are not pages.
         if tags.get(254, (0,))[0] & 1 or tags.get(255, (1,))[0] == 2:
@@ -466,7 +469,7 @@ def _parse_tiff(data: bytes) -> ImageInfo:
         if 256 not in tags or 257 not in tags:
             raise _Bad(f"corrupt TIFF (page {len(sizes) + 1} has no width or height)")
         size = (tags[256][0], tags[257][0])
-        _check_size(size)
+        size = _check_size(size)
         for offsets_tag, counts_tag in ((273, 279), (324, 325)):
             offsets, counts = tags.get(offsets_tag, ()), tags.get(counts_tag, ())
             if any(o + c > len(data) for o, c in zip(offsets, counts, strict=False)):
@@ -510,11 +513,12 @@ def _mean_dpi(x_dpi: float, y_dpi: float) -> float | None:
     return round((x_dpi + y_dpi) / 2, 1)
 
 
-def _check_size(size: tuple[int, int] | None) -> None:
+def _check_size(size: tuple[int, int] | None) -> tuple[int, int]:
     if size is None:
         raise _Bad("corrupt image (no size in its header)")
     if size[0] <= 0 or size[1] <= 0:
         raise _Bad(f"corrupt image (its header says {size[0]}x{size[1]} pixels)")
+    return size
 
 
 _PARSERS = {
@@ -665,7 +669,7 @@ def _captured_stderr() -> Iterator[list[str]]:
                 os.close(saved)
                 sink.seek(0)
                 captured = sink.read().decode("utf-8", "replace")
-    foreign = []
+    foreign: list[str] = []
     # libpng ends its messages without a newline; split where the next one begins.
     for line in re.split(r"\n|(?<=\S)(?=libpng |Corrupt JPEG|\[ ?(?:WARN|ERROR))", captured):
         if line and line.strip():
