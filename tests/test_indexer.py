@@ -613,3 +613,24 @@ def test_rebuild_from_hocr_files(tmp_path: Path, index_dir: Path) -> None:
         assert reader.stats().pages == 3
     finally:
         reader.close()
+
+
+def test_whoosh_imports_without_warnings(tmp_path: Path) -> None:
+    # A fresh bytecode cache makes Python compile whoosh's sources again, which is when
+    # invalid escape sequences warn; -W error turns any warning into a failure.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-X",
+            f"pycache_prefix={tmp_path}",
+            "-c",
+            "import scandex.indexer.whoosh_index",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""

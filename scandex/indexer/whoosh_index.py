@@ -153,20 +153,42 @@ def _hit_lines(lines: Sequence[Any], patterns: list[list[frozenset[str]]]) -> tu
 # ----------------------------------------------------------------------------- queries
 
 
-def to_whoosh(node: Node) -> wq.Query:
+class Expansions:
+    """The indexed tokens each inexact word of one query stands for, looked up once.
+
+    Both the Whoosh query and the marking of hit words use them; a fuzzy lookup walks the
+    whole term list, so doing it twice would double the cost of a fuzzy search.
+    """
+
+    def __init__(self, reader: IndexReader) -> None:
+        self.reader = reader
+        self._cache: dict[Term, frozenset[str]] = {}
+
+    def __call__(self, term: Term) -> frozenset[str]:
+        if _is_exact(term):
+            return frozenset({term.text})
+        if term not in self._cache:
+            query = _inexact_query(term)
+            expanded = query.expanded_terms(self.reader)
+            texts = {t.decode("utf-8") if isinstance(t, bytes) else t for _, t in expanded}
+            self._cache[term] = frozenset(texts)
+        return self._cache[term]
+
+
+def to_whoosh(node: Node, expand: Expansions) -> wq.Query:
     """The Whoosh query for a parsed query tree."""
     if isinstance(node, Term):
-        return _term_query(node, in_sequence=False)
+        return _term_query(node, expand, in_sequence=False)
     if isinstance(node, Phrase):
         if all(_is_exact(word) for word in node.words):
             return wq.Phrase(CONTENT, [word.text for word in node.words])
-        return wq.Sequence([_term_query(word, in_sequence=True) for word in node.words])
+        return wq.Sequence([_term_query(word, expand, in_sequence=True) for word in node.words])
     if isinstance(node, And):
-        return wq.And([to_whoosh(child) for child in node.children])
+        return wq.And([to_whoosh(child, expand) for child in node.children])
     if isinstance(node, Or):
-        return wq.Or([to_whoosh(child) for child in node.children])
+        return wq.Or([to_whoosh(child, expand) for child in node.children])
     if isinstance(node, Not):
-        return wq.Not(to_whoosh(node.child))
+        return wq.Not(to_whoosh(node.child, expand))
     raise TypeError(f"not a query node: {node!r}")
 
 
@@ -174,34 +196,33 @@ def _is_exact(term: Term) -> bool:
     return not (term.fuzzy or term.prefix or term.wildcard)
 
 
-def _term_query(term: Term, *, in_sequence: bool) -> wq.Query:
+def _inexact_query(term: Term) -> wq.Query:
     if term.prefix:
         return wq.Prefix(CONTENT, term.text)
     if term.wildcard:
         return wq.Wildcard(CONTENT, term.text)
-    if term.fuzzy:
-        # prefixlength=0: OCR misreads the first letter as often as any other.
-        fuzzy = wq.FuzzyTerm(CONTENT, term.text, maxdist=term.fuzzy, prefixlength=0)
-        if in_sequence:
-            return fuzzy
-        return wq.Or([wq.Term(CONTENT, term.text, boost=EXACT_BOOST), fuzzy])
-    return wq.Term(CONTENT, term.text)
+    # prefixlength=0: OCR misreads the first letter as often as any other.
+    return wq.FuzzyTerm(CONTENT, term.text, maxdist=term.fuzzy, prefixlength=0)
 
 
-def _allowed_tokens(term: Term, searcher: Searcher) -> frozenset[str]:
-    """Every indexed token this word of the query can match."""
+def _term_query(term: Term, expand: Expansions, *, in_sequence: bool) -> wq.Query:
     if _is_exact(term):
-        return frozenset({term.text})
-    expanded = _term_query(term, in_sequence=True).expanded_terms(searcher.reader())
-    texts = {text.decode("utf-8") if isinstance(text, bytes) else text for _, text in expanded}
-    return frozenset(texts | ({term.text} if term.fuzzy else set()))
+        return wq.Term(CONTENT, term.text)
+    if not term.fuzzy:
+        return _inexact_query(term)  # Whoosh expands prefixes and wildcards cheaply itself
+    variants = wq.Or([wq.Term(CONTENT, text) for text in sorted(expand(term))])
+    if in_sequence:
+        return variants
+    # Every variant scores alike (a rare misreading must not outrank the real word by its
+    # rarity), and the exact spelling adds a bonus on top.
+    return wq.Or([wq.Term(CONTENT, term.text, boost=EXACT_BOOST), wq.ConstantScoreQuery(variants)])
 
 
-def _patterns(node: Node, searcher: Searcher) -> list[list[frozenset[str]]]:
+def _patterns(node: Node, expand: Expansions) -> list[list[frozenset[str]]]:
     patterns = []
     for leaf in positive_leaves(node):
         words = leaf.words if isinstance(leaf, Phrase) else (leaf,)
-        patterns.append([_allowed_tokens(word, searcher) for word in words])
+        patterns.append([expand(word) for word in words])
     return patterns
 
 
@@ -315,9 +336,10 @@ class WhooshIndex:
             raise QueryError(f"limit must be at least 1, not {limit}")
         node = parse_query(query, fuzzy=fuzzy)
         searcher = self._current_searcher()
+        expand = Expansions(searcher.reader())
         only = wq.Prefix("path", path_prefix) if path_prefix else None
-        results = searcher.search(to_whoosh(node), limit=limit, filter=only)
-        patterns = _patterns(node, searcher)
+        results = searcher.search(to_whoosh(node, expand), limit=limit, filter=only)
+        patterns = _patterns(node, expand)
         hits = []
         for result in results:
             stored = result.fields()
