@@ -24,7 +24,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -650,25 +650,26 @@ def _captured_stderr() -> Iterator[list[str]]:
     Decoding is serialized by a lock because the descriptor is process-wide.
     """
     messages: list[str] = []
-    with _STDERR_LOCK:
+    with _STDERR_LOCK, ExitStack() as cleanup:
         try:
-            sys.stderr.flush()
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            sink = cleanup.enter_context(tempfile.TemporaryFile())
             saved = os.dup(2)
-        except (OSError, AttributeError, ValueError):  # no stderr at all: nothing to protect
+        except (OSError, ValueError):  # no stderr, or nowhere to divert it: decode as is
             yield messages
             return
+        cleanup.callback(os.close, saved)
         level = cv2.utils.logging.getLogLevel()
-        with tempfile.TemporaryFile() as sink:
-            os.dup2(sink.fileno(), 2)
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_WARNING)
-            try:
-                yield messages
-            finally:
-                cv2.utils.logging.setLogLevel(level)
-                os.dup2(saved, 2)
-                os.close(saved)
-                sink.seek(0)
-                captured = sink.read().decode("utf-8", "replace")
+        os.dup2(sink.fileno(), 2)
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_WARNING)
+        try:
+            yield messages
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+            os.dup2(saved, 2)
+        sink.seek(0)
+        captured = sink.read().decode("utf-8", "replace")
     foreign: list[str] = []
     # libpng ends its messages without a newline; split where the next one begins.
     for line in re.split(r"\n|(?<=\S)(?=libpng |Corrupt JPEG|\[ ?(?:WARN|ERROR))", captured):
