@@ -18,14 +18,19 @@ Layout of what `to_hocr` writes (XHTML, built with xml.etree so every text is es
   recognizer's alphabet is NFC). A word whose characters are not single codepoints gets one
   `span.ocrx_cinfo` per character instead ("x_bboxes ...; x_conf C"), again like Tesseract.
 - `x_skew A` is the page's skew in degrees as found in the original image, counter-clockwise
-  positive (Page.angle_deg). hOCR has no property for it: `textangle` means text rotated
-  relative to the page, which is something else, and `x_` is the spec's prefix for
-  engine-specific properties.
+  positive (Page.angle_deg), three decimals at most. hOCR has no property for it:
+  `textangle` means text rotated relative to the page, which is something else, and `x_` is
+  the spec's prefix for engine-specific properties.
 - The image name is written in double quotes with `%`, `"`, `;` and control characters
   percent-encoded, so that titles split on `;` (as hocr-tools does) stay intact.
 - The text between and around a line's words is the line's own text (normally single
-  spaces), so the line's text content is exactly Line.text.
-- Char.alternatives are not written.
+  spaces), so the line's text content is exactly Line.text. (If the words cannot be found in
+  Line.text in order, single spaces are written, and read back.)
+- Not written: Char.alternatives; the characters of a word they do not spell. Characters
+  that XML cannot carry (control characters, lone surrogates) are written as U+FFFD.
+
+`read_hocr(to_hocr(doc))` gives `doc` back at the precision above; `write_hocr` writes
+atomically (temporary file in the same folder, fsync, rename).
 """
 
 from __future__ import annotations
@@ -43,7 +48,15 @@ import scandex
 from scandex.errors import ScandexError
 from scandex.page import BBox, Block, Char, Document, Line, Page, Word
 
-__all__ = ["HocrError", "read_hocr", "to_hocr", "write_hocr"]
+__all__ = [
+    "HocrError",
+    "atomic_write_text",
+    "parse_title",
+    "read_hocr",
+    "read_hocr_file",
+    "to_hocr",
+    "write_hocr",
+]
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 CAPABILITIES = "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrx_cinfo ocrp_wconf"
@@ -74,7 +87,7 @@ def to_hocr(doc: Document, *, hocr_dir: str | Path | None = None) -> str:
     when it lies inside that folder's tree, and by its absolute path otherwise; without it,
     the image is named by Document.path as given.
     """
-    html = ET.Element("html", {"xmlns": XHTML_NS, "xml:lang": "en", "lang": "en"})
+    html = ET.Element("html", {"xmlns": XHTML_NS})
     head = _child(html, "head", indent=1)
     _child(head, "title", indent=2).text = _xml_text(Path(doc.path).name)
     metas = {
