@@ -634,3 +634,17 @@ def test_whoosh_imports_without_warnings(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+def test_a_damaged_index_says_to_reindex_and_a_rebuild_replaces_it(filled, index_dir: Path) -> None:
+    from scandex.indexer.whoosh_index import build_and_swap
+
+    filled.close()
+    (toc,) = index_dir.resolve().glob("_MAIN_*.toc")
+    toc.write_bytes(toc.read_bytes()[:20])
+    with pytest.raises(ScandexError, match="rebuild it with `scandex reindex`"):
+        open_index(index_dir, writable=False)
+    assert build_and_swap(index_dir, [(TREATY, None)]) == 1
+    reader = open_index(index_dir, writable=False)
+    assert hit_paths(reader.search("Geneva")) == [TREATY.path]
+    reader.close()

@@ -13,9 +13,12 @@ of contents (retrying if a merge deletes a file under them) and keep their open 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import shutil
+import traceback
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -392,14 +395,16 @@ def open_whoosh_index(directory: Path, *, writable: bool) -> WhooshIndex:
 
 def _open_or_create(directory: Path, *, writable: bool) -> FileIndex:
     live = live_directory(directory)
-    if live is not None and whoosh.index.exists_in(str(live)):
-        try:
+    try:
+        if live is not None and whoosh.index.exists_in(str(live)):
             # Through the link, so a long-lived reader follows a rebuild's swap.
             return whoosh.index.open_dir(str(directory))
-        except Exception as exc:  # Whoosh raises many kinds for damaged files
-            raise ScandexError(
-                f"cannot open the index {directory} ({exc}); rebuild it with `scandex reindex`"
-            ) from exc
+    except Exception as exc:  # Whoosh raises many kinds for damaged files
+        reason = f"{type(exc).__name__}: {exc}"
+        _close_files_left_open(exc)
+        raise ScandexError(
+            f"cannot open the index {directory} ({reason}); rebuild it with `scandex reindex`"
+        ) from None
     if not writable:
         raise NoIndexError(directory)
     if live is not None and not directory.is_symlink() and not any(live.iterdir()):
@@ -413,6 +418,15 @@ def _open_or_create(directory: Path, *, writable: bool) -> FileIndex:
     whoosh.index.create_in(str(generation), _schema())
     swap_in(directory, generation)
     return whoosh.index.open_dir(str(directory))
+
+
+def _close_files_left_open(exc: BaseException) -> None:
+    """Close what Whoosh opened before it failed (it does not), without a ResourceWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        traceback.clear_frames(exc.__traceback__)
+        exc.__traceback__ = None
+        gc.collect()
 
 
 def _check_layout(directory: Path, ix: FileIndex) -> None:
