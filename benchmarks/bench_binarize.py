@@ -60,7 +60,7 @@ def main() -> None:
     outside = bz._outside_mask(smooth, white, params)
     flat = bz._flatten(image, white, outside, factor)
     levels = bz._levels(flat, outside, factor, params)
-    stretched = cv2.LUT(flat, bz._stretch_lut(*levels))
+    stretched = cv2.LUT(flat, bz._stretch_lut(levels))
     threshold = round(255 * params.threshold)
     ink_work = bz._ink_for_skew(stretched, factor, work.shape, threshold)
     angle = bz.estimate_skew_deg(ink_work, params)
@@ -76,7 +76,7 @@ def main() -> None:
         ("outside-the-page mask", lambda: bz._outside_mask(smooth, white, params)),
         ("flatten (full res)", lambda: bz._flatten(image, white, outside, factor)),
         ("levels (histogram)", lambda: bz._levels(flat, outside, factor, params)),
-        ("stretch (LUT)", lambda: cv2.LUT(flat, bz._stretch_lut(*levels))),
+        ("stretch (LUT)", lambda: cv2.LUT(flat, bz._stretch_lut(levels))),
         ("ink for skew", lambda: bz._ink_for_skew(stretched, factor, work.shape, threshold)),
         ("skew search", lambda: bz.estimate_skew_deg(ink_work, params)),
         (

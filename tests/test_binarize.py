@@ -250,6 +250,20 @@ def test_already_binary_scan_is_left_as_it_was() -> None:
     assert differ <= 1e-4 * binary_scan.size
 
 
+@pytest.mark.parametrize("dpi", [150, 300])
+def test_heavy_noise_neither_speckles_nor_loses_the_text(dpi: int) -> None:
+    clean = render_page("one_column", dpi=dpi, seed=1)
+    page = render_page("one_column", dpi=dpi, seed=1, noise_sigma=35.0, illumination=0.3)
+    result = binarize(page.image)
+    ink = result.binary
+    reference = _ink_inside(clean.image < 128, clean.boxes)
+    assert _ink_inside(ink, clean.boxes) == pytest.approx(reference, rel=0.12)
+    assert ink.sum() - _ink_inside(ink, clean.boxes) <= 1e-4 * ink.size
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8))
+    tiny = int((stats[1:, cv2.CC_STAT_AREA] <= 3).sum())
+    assert tiny <= 0.1 * count  # noise would add thousands of one-pixel components
+
+
 def test_salt_and_pepper_noise_does_not_become_ink() -> None:
     page = render_page("one_column", dpi=150, seed=8)
     noisy = page.image.copy()
@@ -339,6 +353,13 @@ def test_blank_page_has_no_skew_and_no_ink() -> None:
     assert result.angle_deg == 0.0
     assert not result.binary.any()
     assert result.binary.shape == page.image.shape
+
+
+def test_scattered_specks_have_no_skew() -> None:
+    page = render_page("blank", dpi=300, speckles=3000, noise_sigma=5.0, seed=2)
+    result = binarize(page.image)
+    assert result.angle_deg == 0.0
+    assert result.binary.any()  # the specks are ink; segmentation drops them by size
 
 
 def test_uniform_images_of_any_level_are_blank() -> None:
