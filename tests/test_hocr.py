@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -396,6 +397,25 @@ def test_malformed_hocr_gives_a_clear_error(text: str, reason: str):
     assert str(caught.value).startswith("/scans/bad.hocr: ")
     assert reason in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_damaged_hocr_reads_or_fails_cleanly(data: st.DataObject):
+    """Cut, spliced or scribbled-on files give a Document or an HocrError, nothing else."""
+    text = to_hocr(sample_document())
+    titles = [m.end() for m in re.finditer('title="', text)]
+    # Half the time anywhere, half the time inside a title, where the numbers are.
+    start = data.draw(
+        st.integers(0, len(text)) | st.tuples(st.sampled_from(titles), st.integers(0, 60)).map(sum)
+    )
+    end = data.draw(st.integers(start, min(len(text), start + 40)))
+    insert = data.draw(st.sampled_from(["", "x", "-1", "nan", "inf", "1e999", ";", '"', "<", ">"]))
+    damaged = text[:start] + insert + text[end:]
+    try:
+        read_hocr(damaged, "/scans/damaged.hocr")
+    except HocrError as error:
+        assert str(error).startswith("/scans/damaged.hocr: ")
 
 
 def test_reading_a_missing_file(tmp_path: Path):

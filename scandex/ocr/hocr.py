@@ -362,7 +362,7 @@ def read_hocr(text: str, hocr_path: str | Path | None = None) -> Document:
     for index, element in enumerate(_find(root, {"ocr_page"})):
         try:
             page, name = _read_page(element, index)
-        except (ValueError, IndexError, KeyError) as error:
+        except (ValueError, IndexError, KeyError, OverflowError) as error:
             raise HocrError(where, f"page {index + 1}: {error}") from None
         pages.append(page)
         image_names.append(name)
@@ -492,11 +492,13 @@ def _ints(value: str, count: int, name: str) -> list[int]:
 
 def _find(root: ET.Element, classes: set[str]) -> Iterator[ET.Element]:
     """Descendants whose class is one of `classes`, in document order, not nested in each other."""
-    for child in root:
-        if classes.intersection(child.get("class", "").split()):
-            yield child
+    stack = list(reversed(root))  # iterative: a deeply nested file must not exhaust the stack
+    while stack:
+        element = stack.pop()
+        if classes.intersection(element.get("class", "").split()):
+            yield element
         else:
-            yield from _find(child, classes)
+            stack.extend(reversed(element))
 
 
 _TITLE_PROPERTY = re.compile(r'\s*([^\s;]+)((?:[^;"]|"[^"]*")*)(?:;|$)')
