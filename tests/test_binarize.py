@@ -344,6 +344,48 @@ def test_card_on_a_dark_mount_keeps_its_text_and_drops_the_mount(angle_deg: floa
         assert found == pytest.approx(expected, rel=0.25), line.text
 
 
+def test_punched_holes_and_a_thick_margin_are_not_ink() -> None:
+    page = render_page("one_column", dpi=150, seed=5, angle_deg=-1.0)
+    image = page.image.copy()
+    for y in (400, 825, 1250):  # 6 mm holes, black where the scanner lid shows through
+        cv2.circle(image, (60, y), 20, 15, -1)
+    image[:, -45:] = 20
+    result = binarize(image)
+    back = _to_original_frame(result)
+    assert back[:, :90].sum() == 0 and back[:, -60:].sum() == 0
+    clean = binarize(page.image)
+    assert _ink_inside(back, page.boxes) == pytest.approx(
+        _ink_inside(_to_original_frame(clean), page.boxes), rel=0.02
+    )
+
+
+def test_photo_of_a_page_on_a_dark_table_keeps_only_the_page() -> None:
+    page = render_page("letter", dpi=100, seed=3, angle_deg=2.0)
+    h, w = page.image.shape
+    rng = np.random.default_rng(0)
+    table = 60 + 25 * cv2.resize(
+        rng.standard_normal((h // 10, w // 10)).astype(np.float32), (w + 200, h + 200)
+    )
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    placed = np.float32([[115, 90], [w + 75, 110], [w + 95, h + 125], [85, h + 105]])
+    warp = cv2.getPerspectiveTransform(corners, placed)
+    paper = cv2.warpPerspective(
+        page.image.astype(np.float32), warp, (w + 200, h + 200), borderValue=-1
+    )
+    photo = np.where(paper < 0, table, paper)
+    yy, xx = np.mgrid[0 : h + 200, 0 : w + 200].astype(np.float32)
+    vignette = 1 - 1.6 * (((xx / (w + 200)) - 0.5) ** 2 + ((yy / (h + 200)) - 0.5) ** 2)
+    photo = np.clip(photo * vignette + rng.normal(0, 4, photo.shape), 0, 255).astype(np.uint8)
+    result = binarize(photo)
+    page_area = cv2.warpPerspective(np.ones((h, w), np.uint8), warp, (w + 200, h + 200)) > 0
+    back = _to_original_frame(result)
+    assert back[~page_area].sum() == 0, "the table became ink"
+    # The same page photographed on white, under even light: the ink that should be found.
+    on_white = binarize(np.clip(np.where(paper < 0, 245, paper), 0, 255).astype(np.uint8))
+    expected = _to_original_frame(on_white)[page_area].sum()
+    assert back[page_area].sum() == pytest.approx(expected, rel=0.05)
+
+
 # --- degenerate input ----------------------------------------------------------------------
 
 

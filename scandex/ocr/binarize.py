@@ -285,7 +285,7 @@ def _outside_mask(smooth: np.ndarray, white: np.ndarray, params: BinarizeParams)
     # Grow by a working pixel or two: the upsampled white level is smeared across the
     # step, and the smeared band would otherwise come out as a thin line of ink.
     if outside.any():
-        outside = cv2.dilate(outside, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+        outside = cv2.dilate(outside, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
     return outside
 
 
