@@ -449,6 +449,38 @@ def test_reads_tesseract_style_hocr():
     assert line.text.split() == ["Hello", "world"]
 
 
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
+def test_reads_what_tesseract_writes(tmp_path: Path):
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.truetype("DejaVuSans.ttf", 40)
+    except OSError:
+        pytest.skip("DejaVu Sans not installed")
+    image = Image.new("L", (900, 200), 255)
+    draw = ImageDraw.Draw(image)
+    draw.text((30, 30), "Hello <world> & friends", font=font, fill=0)
+    draw.text((30, 110), "Second line here", font=font, fill=0)
+    image.save(tmp_path / "page.png", dpi=(300, 300))
+    subprocess.run(["tesseract", "page.png", "page", "--psm", "3", "hocr"], cwd=tmp_path,
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    doc = read_hocr_file(tmp_path / "page.hocr")
+    assert doc.path == str(tmp_path / "page.png")
+    [page] = doc.pages
+    assert (page.number, page.width, page.height, page.dpi) == (1, 900, 200, 300.0)
+    assert len(page.lines) == 2
+    for line in page.lines:
+        assert line.text == " ".join(w.text for w in line.words)  # not Tesseract's indentation
+        for word in line.words:
+            assert (
+                0 <= word.bbox.x0 < word.bbox.x1 <= 900 and 0 <= word.bbox.y0 < word.bbox.y1 <= 200
+            )
+            assert 0 < word.confidence <= 1
+    assert page.lines[1].text == "Second line here"
+    assert "<world>" in page.lines[0].text and "&" in page.lines[0].text
+    assert read_hocr(to_hocr(doc)) == doc  # and we write it back faithfully
+
+
 # --- JSON -------------------------------------------------------------------------------------
 
 

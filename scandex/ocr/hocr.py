@@ -437,9 +437,12 @@ def _read_line(element: ET.Element) -> Line:
             raise ValueError("baseline needs two numbers (slope offset)")
         baseline = (numbers[0], numbers[1])
     words = tuple(_read_word(word) for word in _find(element, {"ocrx_word"}))
+    text = "".join(element.itertext())
+    if "\n" in text:  # pretty-printed by another producer (Tesseract); ours never is
+        text = " ".join(text.split())
     return Line(
         bbox=BBox(*_ints(props["bbox"], 4, "bbox")),
-        text="".join(element.itertext()),
+        text=text,
         confidence=_confidence(props.get("x_wconf")),
         words=words,
         baseline=baseline,
