@@ -1,0 +1,237 @@
+"""Reading order of text-line boxes: columns left to right, each top to bottom, rows kept whole.
+
+The rule, on boxes alone (deskewed frame, any units):
+
+1. Lines wider than `spanning_fraction` of the text width (headings, full-width paragraphs)
+   cannot belong to one column of a multi-column layout; they cut the page into sections.
+2. In each section, gaps in the x-projection of its lines are column gutters when there are
+   at least `min_column_lines` lines on each side and those lines are wide compared to the
+   gap (text columns). Table cells and a right-aligned date also leave gaps, but their
+   fragments are short next to the gap, or there is only one of them, so they stay rows.
+3. A section with gutters is read column by column; anything else (and every column) is read
+   in rows: top to bottom, fragments of one physical row left to right.
+
+This differs from OCRopus's partial order (which reads a right-aligned date after the text
+below it and tables column by column) in deciding *whether* a gap is a column gutter before
+ordering, instead of treating every horizontally separated line as another column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scandex.page import BBox
+
+
+@dataclass(frozen=True)
+class OrderParams:
+    # A line wider than this fraction of the text width spans columns (heading, body text).
+    spanning_fraction: float = 0.55
+    # A column gutter needs this many lines on each side ...
+    min_column_lines: int = 4
+    # ... whose median width is at least this many times the gutter's width,
+    column_width_ratio: float = 2.5
+    # ... and the gutter itself is at least this many median line heights wide.
+    min_gutter_lines_height: float = 1.0
+    # Two boxes are on one row when their vertical overlap is at least this fraction of the
+    # lower one's height.
+    row_overlap: float = 0.5
+
+
+@dataclass(frozen=True)
+class ReadingBlock:
+    """Lines read together: one column of a section, or a run of full-width lines and rows."""
+
+    lines: tuple[int, ...]  # indices into the boxes, in reading order
+    is_column: bool
+
+
+def reading_order(
+    boxes: Sequence[BBox], *, columns: int | None = None, params: OrderParams = OrderParams()
+) -> list[int]:
+    """A permutation of range(len(boxes)): the order in which a person reads these lines.
+
+    columns: force this many columns in every multi-line section (1: never split columns).
+    """
+    return [
+        i for block in reading_blocks(boxes, columns=columns, params=params) for i in block.lines
+    ]
+
+
+def reading_blocks(
+    boxes: Sequence[BBox], *, columns: int | None = None, params: OrderParams = OrderParams()
+) -> list[ReadingBlock]:
+    """The lines grouped into blocks (columns and runs of rows), blocks in reading order."""
+    if not boxes:
+        return []
+    arr = _as_array(boxes)
+    blocks: list[ReadingBlock] = []
+    free: list[int] = []  # rows waiting to become one non-column block
+
+    def flush_free() -> None:
+        if free:
+            blocks.append(ReadingBlock(tuple(_rows_order(arr, free, params)), False))
+            free.clear()
+
+    for section, spanning in _sections(arr, params):
+        if spanning:
+            free.extend(section)
+            continue
+        gutters = _section_gutters(arr, section, columns, params)
+        if not gutters:
+            free.extend(section)
+            continue
+        flush_free()
+        for column in _split_columns(arr, section, gutters):
+            if column:
+                blocks.append(ReadingBlock(tuple(_rows_order(arr, column, params)), True))
+    flush_free()
+    return blocks
+
+
+def find_gutters(
+    boxes: Sequence[BBox], *, columns: int | None = None, params: OrderParams = OrderParams()
+) -> list[BBox]:
+    """The column gutters reading_blocks uses, as boxes spanning their section's lines."""
+    if not boxes:
+        return []
+    arr = _as_array(boxes)
+    out = []
+    for section, spanning in _sections(arr, params):
+        if spanning:
+            continue
+        y0 = int(arr[section, 1].min())
+        y1 = int(arr[section, 3].max())
+        for gx0, gx1 in _section_gutters(arr, section, columns, params):
+            out.append(BBox(int(gx0), y0, int(gx1), y1))
+    return out
+
+
+def _as_array(boxes: Sequence[BBox]) -> np.ndarray:
+    """(N, 4) float array x0, y0, x1, y1 with x1 >= x0 and y1 >= y0."""
+    arr = np.array([[b.x0, b.y0, b.x1, b.y1] for b in boxes], dtype=np.float64).reshape(-1, 4)
+    arr[:, 2] = np.maximum(arr[:, 2], arr[:, 0])
+    arr[:, 3] = np.maximum(arr[:, 3], arr[:, 1])
+    return arr
+
+
+def _sections(arr: np.ndarray, params: OrderParams) -> list[tuple[list[int], bool]]:
+    """Runs of lines between spanning lines, top to bottom; each spanning line is its own run."""
+    widths = arr[:, 2] - arr[:, 0]
+    text_width = arr[:, 2].max() - arr[:, 0].min()
+    spanning = widths > params.spanning_fraction * text_width
+    order = sorted(range(len(arr)), key=lambda i: (arr[i, 1], arr[i, 0], i))
+    sections: list[tuple[list[int], bool]] = []
+    current: list[int] = []
+    for i in order:
+        if spanning[i] and len(arr) > 1:
+            if current:
+                sections.append((current, False))
+                current = []
+            sections.append(([i], True))
+        else:
+            current.append(i)
+    if current:
+        sections.append((current, False))
+    return sections
+
+
+def _projection_gaps(arr: np.ndarray, idx: list[int]) -> list[tuple[float, float]]:
+    """Inner x-intervals covered by none of these boxes, left to right."""
+    spans = sorted((arr[i, 0], arr[i, 2]) for i in idx)
+    gaps = []
+    reach = spans[0][1]
+    for x0, x1 in spans[1:]:
+        if x0 > reach:
+            gaps.append((reach, x0))
+        reach = max(reach, x1)
+    return gaps
+
+
+def _section_gutters(
+    arr: np.ndarray, idx: list[int], columns: int | None, params: OrderParams
+) -> list[tuple[float, float]]:
+    if len(idx) < 2 or columns == 1:
+        return []
+    gaps = _projection_gaps(arr, idx)
+    if columns is not None:
+        widest = sorted(gaps, key=lambda g: g[1] - g[0], reverse=True)[: columns - 1]
+        return sorted(widest)
+    heights = arr[idx, 3] - arr[idx, 1]
+    line_height = float(np.median(heights))
+    gutters = []
+    for gx0, gx1 in gaps:
+        width = gx1 - gx0
+        if width < params.min_gutter_lines_height * line_height:
+            continue
+        left = [i for i in idx if arr[i, 2] <= gx0]
+        right = [i for i in idx if arr[i, 0] >= gx1]
+        # Only the lines next to the gutter say whether they are text columns: the nearest
+        # column on each side (lines between this gap and the neighbouring gaps), counted
+        # in rows so that a line broken into words counts once.
+        near_left = _nearest_group(arr, left, gaps, side="left", at=gx0)
+        near_right = _nearest_group(arr, right, gaps, side="right", at=gx1)
+        rows_left = _count_rows(arr, near_left, line_height)
+        rows_right = _count_rows(arr, near_right, line_height)
+        if min(rows_left, rows_right) < params.min_column_lines:
+            continue
+        need = params.column_width_ratio * width
+        left_width = float(np.median(arr[near_left, 2] - arr[near_left, 0]))
+        right_width = float(np.median(arr[near_right, 2] - arr[near_right, 0]))
+        if left_width >= need and right_width >= need:
+            gutters.append((gx0, gx1))
+    return gutters
+
+
+def _count_rows(arr: np.ndarray, idx: list[int], line_height: float) -> int:
+    """How many rows these boxes stand in (centres more than half a line apart)."""
+    if not idx:
+        return 0
+    centres = np.sort((arr[idx, 1] + arr[idx, 3]) / 2.0)
+    return 1 + int(np.count_nonzero(np.diff(centres) > 0.5 * line_height))
+
+
+def _nearest_group(
+    arr: np.ndarray, idx: list[int], gaps: list[tuple[float, float]], *, side: str, at: float
+) -> list[int]:
+    """Lines of `idx` between the gap ending/starting `at` and the next gap on that side."""
+    if side == "left":
+        bounds = [g[1] for g in gaps if g[1] <= at - 1e-9]
+        limit = max(bounds) if bounds else -np.inf
+        return [i for i in idx if arr[i, 0] >= limit]
+    bounds = [g[0] for g in gaps if g[0] >= at + 1e-9]
+    limit = min(bounds) if bounds else np.inf
+    return [i for i in idx if arr[i, 2] <= limit]
+
+
+def _split_columns(
+    arr: np.ndarray, idx: list[int], gutters: list[tuple[float, float]]
+) -> list[list[int]]:
+    """Lines of a section per column, columns left to right, by their centre's x."""
+    cuts = [(g0 + g1) / 2.0 for g0, g1 in gutters]
+    columns: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+    for i in idx:
+        cx = (arr[i, 0] + arr[i, 2]) / 2.0
+        columns[int(np.searchsorted(cuts, cx))].append(i)
+    return columns
+
+
+def _rows_order(arr: np.ndarray, idx: list[int], params: OrderParams) -> list[int]:
+    """Top to bottom by rows; boxes of one row (overlapping vertically) left to right."""
+    order = sorted(idx, key=lambda i: (arr[i, 1], arr[i, 0], i))
+    rows: list[list[int]] = []
+    band = (0.0, 0.0)
+    for i in order:
+        y0, y1 = arr[i, 1], arr[i, 3]
+        if rows:
+            overlap = min(y1, band[1]) - max(y0, band[0])
+            shorter = min(y1 - y0, band[1] - band[0])
+            if overlap > 0 and overlap >= params.row_overlap * shorter:
+                rows[-1].append(i)
+                continue
+        rows.append([i])
+        band = (y0, y1)
+    return [i for row in rows for i in sorted(row, key=lambda j: (arr[j, 0], arr[j, 1], j))]
