@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -483,3 +485,20 @@ def test_total_pixel_limit_over_all_pages():
     data = pillow(images[0], "TIFF", save_all=True, append_images=images[1:])
     expect_error(data, "6 pages", "ocr.max_pixels", max_pixels=100)  # 600 > 5 x 100
     assert len(decode_pages(data, "x", max_pixels=120)) == 6
+
+
+def test_opencv_own_pixel_limit_is_explained():
+    """OpenCV reads OPENCV_IO_MAX_IMAGE_PIXELS once per process: try it in a fresh one."""
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import cv2, numpy as np\n"
+        "from scandex.ocr.io import decode_pages\n"
+        "data = cv2.imencode('.png', np.zeros((100, 100), np.uint8))[1].tobytes()\n"
+        "decode_pages(data, 'big.png')\n"
+    )
+    env = dict(os.environ, OPENCV_IO_MAX_IMAGE_PIXELS="5000", PYTHONPATH=str(root))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, timeout=120)  # fmt: skip
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("scandex.errors.ScanError: big.png: too many pixels for OpenCV's")
+    assert "OPENCV_IO_MAX_IMAGE_PIXELS" in last

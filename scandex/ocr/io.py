@@ -48,6 +48,15 @@ DEFAULT_MAX_PIXELS = 200_000_000
 TOTAL_PIXELS_FACTOR = 5
 MAX_TIFF_DIRECTORIES = 10_000
 
+
+def _opencv_max_pixels() -> int:
+    """OpenCV's own pixel limit: it refuses larger images unless OPENCV_IO_MAX_IMAGE_PIXELS."""
+    value = os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", "").strip()
+    return int(value) if value.isdigit() else 1 << 30
+
+
+_OPENCV_MAX_PIXELS = _opencv_max_pixels()
+
 SUPPORTED = "PNG, JPEG, TIFF, PNM and WebP"
 
 # OpenCV's own logging (not the C libraries' fprintf, see _captured_stderr) stays quiet.
@@ -577,6 +586,11 @@ def _decode(data: bytes, info: ImageInfo) -> list[PageImage]:
             messages.append(str(error).strip().splitlines()[-1])
             decoded = []
     problem = _decoder_problem(messages)
+    if not decoded and max(w * h for w, h in info.sizes) > _OPENCV_MAX_PIXELS:
+        raise _Bad(
+            f"too many pixels for OpenCV's decoder (over {_megapixels(_OPENCV_MAX_PIXELS)}); "
+            "set the environment variable OPENCV_IO_MAX_IMAGE_PIXELS to decode it"
+        )
     if not decoded:
         problem = problem or (_tidy_message(messages[0]) if messages else "the decoder failed")
     if problem:
