@@ -597,12 +597,12 @@ def _decode(data: bytes, info: ImageInfo) -> list[PageImage]:
         raise _Bad(f"corrupt or truncated {info.format} data ({problem})")
     if info.format == "TIFF":
         decoded = _select_tiff_pages(decoded, info)
+    # OpenCV's TIFF decoder applies the orientation tag itself; for the rest we do.
+    applied_by_decoder = info.format == "TIFF"
     pages = []
     for number, (image, size, dpi, orientation) in enumerate(
         zip(decoded, info.sizes, info.dpi, info.orientations, strict=True), start=1
     ):
-        # OpenCV's TIFF decoder applies the orientation tag itself; for the rest we do.
-        applied_by_decoder = info.format == "TIFF"
         expected = size[::-1] if applied_by_decoder and orientation >= 5 else size
         if (image.shape[1], image.shape[0]) != tuple(expected):
             raise _Bad(
