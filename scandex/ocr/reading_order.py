@@ -118,12 +118,21 @@ def _as_array(boxes: Sequence[BBox]) -> np.ndarray:
     return arr
 
 
+def _top_first(box: np.ndarray) -> tuple[float, ...]:
+    """Sort key on the box alone (never the input position), top edge first."""
+    return (box[1], box[0], box[3], box[2])
+
+
+def _left_first(box: np.ndarray) -> tuple[float, ...]:
+    return (box[0], box[1], box[2], box[3])
+
+
 def _sections(arr: np.ndarray, params: OrderParams) -> list[tuple[list[int], bool]]:
     """Runs of lines between spanning lines, top to bottom; each spanning line is its own run."""
     widths = arr[:, 2] - arr[:, 0]
     text_width = arr[:, 2].max() - arr[:, 0].min()
     spanning = widths > params.spanning_fraction * text_width
-    order = sorted(range(len(arr)), key=lambda i: (arr[i, 1], arr[i, 0], i))
+    order = sorted(range(len(arr)), key=lambda i: (*_top_first(arr[i]), i))
     sections: list[tuple[list[int], bool]] = []
     current: list[int] = []
     for i in order:
@@ -221,7 +230,7 @@ def _split_columns(
 
 def _rows_order(arr: np.ndarray, idx: list[int], params: OrderParams) -> list[int]:
     """Top to bottom by rows; boxes of one row (overlapping vertically) left to right."""
-    order = sorted(idx, key=lambda i: (arr[i, 1], arr[i, 0], i))
+    order = sorted(idx, key=lambda i: (*_top_first(arr[i]), i))
     rows: list[list[int]] = []
     band = (0.0, 0.0)
     for i in order:
@@ -234,4 +243,4 @@ def _rows_order(arr: np.ndarray, idx: list[int], params: OrderParams) -> list[in
                 continue
         rows.append([i])
         band = (y0, y1)
-    return [i for row in rows for i in sorted(row, key=lambda j: (arr[j, 0], arr[j, 1], j))]
+    return [i for row in rows for i in sorted(row, key=lambda j: (*_left_first(arr[j]), j))]
