@@ -40,6 +40,8 @@ class Timed:
     cpu_s: float  # user + system, all processes and threads of the engine
     note: str = ""  # how it was run, briefly
     about: str = ""  # versions and models, where the engine reports them
+    item_wall_s: tuple[float, ...] = ()  # per image, where each was timed on its own
+    item_cpu_s: tuple[float, ...] = ()
 
 
 def _children_cpu_s() -> float:
@@ -78,12 +80,15 @@ def _tesseract_command(image: str, psm: int, dpi: int | None) -> list[str]:
 def tesseract_each(paths: Sequence[str], *, psm: int, dpi: int | None = None) -> Timed:
     """One `tesseract IMG -` process per image; times include each process's start-up."""
     env = {**os.environ, **_ONE_THREAD}
-    texts, wall, cpu = [], 0.0, 0.0
+    texts, walls, cpus = [], [], []
     for path in paths:
-        text, w, c = _run_timed(_tesseract_command(path, psm, dpi), env)
+        text, wall, cpu = _run_timed(_tesseract_command(path, psm, dpi), env)
         texts.append(text.replace("\f", "").strip())
-        wall, cpu = wall + w, cpu + c
-    return Timed(texts, wall, cpu, "one process per image")
+        walls.append(wall)
+        cpus.append(cpu)
+    return Timed(
+        texts, sum(walls), sum(cpus), "one process per image", "", tuple(walls), tuple(cpus)
+    )
 
 
 def tesseract_list(paths: Sequence[str], *, psm: int, dpi: int | None = None) -> Timed | None:
@@ -146,12 +151,16 @@ def rapidocr(paths: Sequence[str], *, mode: str, python: str) -> Timed:
     report = json.loads(done.stdout)
     items = report["items"]
     how = "one batched call" if mode == "line-batch" else "in-process, per image"
+    walls = tuple(item["seconds"] for item in items)
+    cpus = tuple(item["cpu_seconds"] for item in items)
     return Timed(
         [item["text"] for item in items],
-        sum(item["seconds"] for item in items),
-        sum(item["cpu_seconds"] for item in items),
+        sum(walls),
+        sum(cpus),
         how,
         report["about"],
+        () if mode == "line-batch" else walls,
+        () if mode == "line-batch" else cpus,
     )
 
 
