@@ -130,6 +130,22 @@ def test_structure_follows_hocr_1_2():
     assert len(ids) == len(set(ids))
 
 
+@pytest.mark.skipif(shutil.which("xmllint") is None, reason="xmllint not installed")
+def test_valid_xhtml_against_the_dtd(tmp_path: Path):
+    """Validated by libxml2 against the XHTML 1.0 Transitional DTD (from the local catalog)."""
+    evil = Word('<script>"&"</script>', BBox(0, 0, 10, 10), 0.5)
+    line = Line(BBox(0, 0, 10, 10), evil.text, 0.5, (evil,))
+    odd = Document("/s/x.png", (Page(1, 10, 10, blocks=(Block(line.bbox, (line,)),)),))
+    for number, doc in enumerate([sample_document(), odd, Document("/s/empty.png", ())]):
+        path = tmp_path / f"{number}.hocr"
+        path.write_text(to_hocr(doc), encoding="utf-8")
+        result = subprocess.run(["xmllint", "--noout", "--valid", "--nonet", str(path)],
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        if "failed to load" in result.stderr:
+            pytest.skip("the XHTML DTD is not installed (apt-get install w3c-sgml-lib)")
+        assert result.returncode == 0, result.stderr
+
+
 def test_image_name_relative_to_the_hocr_folder():
     def image_in(text: str) -> str:
         return parse_title(by_class(ET.fromstring(text), "ocr_page")[0].get("title"))["image"]
