@@ -148,6 +148,14 @@ def test_sd_notify_speaks_the_protocol(tmp_path: Path, monkeypatch: pytest.Monke
         assert sock.recv(4096).startswith(b"STOPPING=1")
 
 
+def test_sd_notify_never_blocks_on_a_receiver_that_stopped_reading(tmp_path: Path) -> None:
+    with _listen(tmp_path):
+        started = time.monotonic()
+        sent = [sd_notify("STATUS=" + "x" * 1000, str(tmp_path / "notify")) for _ in range(2000)]
+        assert time.monotonic() - started < 10
+    assert sent[0] and not sent[-1]  # the queue filled up; later messages were dropped
+
+
 def test_sd_notify_without_systemd_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     assert sd_notify("READY=1") is False

@@ -19,9 +19,11 @@ def sd_notify(message: str, socket_path: str | None = None) -> bool:
         address = "\0" + address[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Never block: a receiver that stops reading must not stall the daemon's loop.
+            sock.setblocking(False)
             sock.connect(address)
-            sock.sendall(message.encode("utf-8", "replace"))
-    except OSError:
+            sock.send(message.encode("utf-8", "replace"))
+    except OSError:  # including BlockingIOError when the receiver's queue is full
         return False
     return True
 

@@ -487,7 +487,7 @@ class Daemon:
             delay_seconds = self.config.ocr.retry_seconds * 2 ** (attempts - 1)
             state, next_attempt = PENDING, time.time() + delay_seconds
             log.warning(
-                "failed: %s: %s (attempt %d of %d; retry in %.0f s)",
+                "failed: %s: %s (attempt %d of %d; retry in %.3g s)",
                 record.path,
                 reason,
                 attempts,

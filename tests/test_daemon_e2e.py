@@ -1,0 +1,324 @@
+"""Acceptance: `scandex run` as a real process on a temporary config, with the real OCR
+engine, real files, the real index; checked through `scandex search`, `scandex status`, the
+hOCR files, the daemon's log and its sd_notify messages.
+
+These tests skip until the real engine (scandex.ocr.ocr_file and its model) is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pytest
+from synth import SynthPage, render_page
+
+from scandex.page import BBox
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+OCR_DEADLINE_SECONDS = 240.0  # generous: real OCR on a shared 2-core machine
+
+
+@pytest.fixture(scope="module", autouse=True)
+def real_engine() -> None:
+    """Skip unless the real engine and its model load."""
+    try:
+        from scandex.ocr import get_recognizer, ocr_file  # noqa: F401
+        from scandex.ocr.hocr import read_hocr_file  # noqa: F401
+
+        get_recognizer()
+    except Exception as exc:
+        pytest.skip(f"the real OCR engine is not ready: {type(exc).__name__}: {exc}")
+
+
+def page(seed: int) -> SynthPage:
+    return render_page("one_column", dpi=150, font="sans", seed=seed)
+
+
+def png_bytes(synth: SynthPage) -> bytes:
+    ok, data = cv2.imencode(".png", synth.image)
+    assert ok
+    return data.tobytes()
+
+
+def a_distinct_word(synth: SynthPage, others: list[SynthPage]) -> tuple[str, BBox]:
+    """A long word of this page (and its line's box) that no other page has."""
+    taken = {w.strip(".,;:").lower() for other in others for line in other.lines for w in
+             line.text.split()}  # fmt: skip
+    for line in synth.lines:
+        for word in line.text.split():
+            word = word.strip(".,;:!?\"'()")
+            if len(word) >= 7 and word.isalpha() and word.lower() not in taken:
+                return word, line.bbox
+    raise AssertionError("no distinct word on the page")
+
+
+def scandex(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scandex", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = OCR_DEADLINE_SECONDS) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+class Service:
+    """A temp folder with config.toml and scans/, and `scandex run` on it as a process."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.scans = root / "scans"
+        self.scans.mkdir(parents=True, exist_ok=True)
+        self.config = root / "config.toml"
+        self.config.write_text(
+            'state_dir = ".scandex"\n'
+            "[watch]\n"
+            'paths = ["scans"]\n'
+            "settle_seconds = 1.0\n"
+            "rescan_seconds = 30.0\n"
+            "[ocr]\n"
+            "retries = 1\n"
+            "retry_seconds = 0.5\n"
+            "timeout_seconds = 300.0\n",
+            encoding="utf-8",
+        )
+        self.log_path = root / "daemon.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.notify: socket.socket | None = None
+        self.notifications: list[bytes] = []  # every sd_notify datagram, in order
+
+    def start(self, workers: int = 1) -> None:
+        notify_path = self.root / f"notify-{time.monotonic_ns()}"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(notify_path))
+        threading.Thread(target=self._listen, args=(self.notify,), daemon=True).start()
+        env = dict(os.environ, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="2000000")
+        env.pop("SCANDEX_CONFIG", None)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "scandex",
+                    "run",
+                    "--config",
+                    str(self.config),
+                    "--workers",
+                    str(workers),
+                    "--verbose",
+                ],  # fmt: skip
+                stdout=log,
+                stderr=log,
+                env=env,
+                start_new_session=True,
+            )
+        self.wait_notify(b"READY=1", 120.0)
+
+    def _listen(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                self.notifications.append(sock.recv(4096))
+            except OSError:  # closed
+                return
+
+    def wait_notify(self, wanted: bytes, timeout: float) -> None:
+        def seen() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"the daemon exited early:\n{self.log()}")
+            return any(wanted in message for message in self.notifications)
+
+        wait_for(seen, f"{wanted!r} from the daemon", timeout)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            if self.notify is not None:
+                self.notify.close()
+        return code
+
+    def kill_everything(self) -> None:
+        """kill -9 the daemon and its workers (its process group), as a crash or OOM would."""
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        if self.notify is not None:
+            self.notify.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def status(self) -> dict[str, Any]:
+        result = scandex("status", "--format", "json", "--config", str(self.config))
+        assert result.returncode == 0, result.stderr
+        report: dict[str, Any] = json.loads(result.stdout)
+        return report
+
+    def search(self, query: str, *extra: str) -> list[dict[str, Any]]:
+        result = scandex("search", "--format", "json", "--config", str(self.config), *extra,
+                         query)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        hits: list[dict[str, Any]] = json.loads(result.stdout)
+        return hits
+
+    def found(self, word: str) -> set[str]:
+        return {hit["path"] for hit in self.search(word, "--fuzzy")}
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    svc = Service(tmp_path)
+    try:
+        yield svc
+    finally:
+        if svc.process is not None and svc.process.poll() is None:
+            svc.kill_everything()
+
+
+def slow_copy(data: bytes, target: Path, chunks: int = 6, pause_seconds: float = 0.3) -> None:
+    """Write like a scanner: in bursts, each pause shorter than settle_seconds."""
+    step = len(data) // chunks + 1
+    with target.open("wb") as out:
+        for start in range(0, len(data), step):
+            out.write(data[start : start + step])
+            out.flush()
+            time.sleep(pause_seconds)
+
+
+def test_the_service_end_to_end(service: Service) -> None:
+    one, two = page(1), page(2)
+    word_one, box_one = a_distinct_word(one, [two])
+    word_two, _ = a_distinct_word(two, [one])
+    service.start()
+    scans = service.scans
+
+    # A slow copy, and files that must fail with a reason without stopping anything.
+    first = scans / "first.png"
+    slow_copy(png_bytes(one), first)
+    (scans / "empty.png").write_bytes(b"")
+    data = png_bytes(two)
+    (scans / "truncated.png").write_bytes(data[: len(data) // 2])
+    (scans / "notes.png").write_text("a text file with an image name\n", encoding="utf-8")
+    report = wait_for(
+        lambda: (s := service.status())["counts"]["done"] == 1 and s["counts"]["failed"] == 3 and s,
+        "one scan done and three failed",
+    )
+    reasons = {Path(f["path"]).name: f["error"] for f in report["failed"]}
+    assert set(reasons) == {"empty.png", "truncated.png", "notes.png"}
+    assert all(reasons.values()) and len(set(reasons.values())) == 3, reasons
+    assert report["daemon"]["running"] and report["index"]["documents"] == 1
+    log = service.log()
+    assert f"failed: {first}" not in log and f"changed: {first}" not in log, "read too early"
+
+    # The hOCR is next to the scan, and search finds the word with its line's box.
+    assert first.with_suffix(".hocr").is_file()
+    hits = service.search(word_one, "--fuzzy")
+    assert hits and hits[0]["path"] == str(first) and hits[0]["page"] == 1
+    line_box = BBox(*hits[0]["lines"][0]["bbox"])
+    assert line_box.iou(box_one) > 0.5, (line_box, box_one)
+    word_box = BBox(*hits[0]["lines"][0]["words"][0]["bbox"])
+    assert word_box.intersection_area(box_one) > 0.8 * word_box.area
+
+    # Renamed: found under the new name, without OCR.
+    renamed = scans / "renamed.png"
+    first.rename(renamed)
+    wait_for(lambda: service.found(word_one) == {str(renamed)}, "the rename in the index")
+    assert renamed.with_suffix(".hocr").is_file() and not first.with_suffix(".hocr").exists()
+    assert "(no OCR needed)" in service.log()
+
+    # An identical copy: its own hOCR and search hit, OCR reused.
+    copy = scans / "copy.png"
+    shutil.copyfile(renamed, copy)
+    wait_for(lambda: service.found(word_one) == {str(renamed), str(copy)}, "the copy")
+    assert copy.with_suffix(".hocr").is_file() and "reused its OCR" in service.log()
+
+    # Changed content: redone; the old text is no longer found under that name.
+    renamed.write_bytes(png_bytes(two))
+    wait_for(lambda: str(renamed) in service.found(word_two), "the change")
+    wait_for(lambda: service.found(word_one) == {str(copy)}, "the old text to go")
+
+    # Deleted: gone from search, and the hOCR scandex wrote for it too.
+    copy.unlink()
+    wait_for(lambda: service.found(word_one) == set(), "the deletion")
+    assert not copy.with_suffix(".hocr").exists()
+
+    # Searching while the daemon writes works.
+    for i in range(3):
+        (scans / f"more-{i}.png").write_bytes(png_bytes(page(10 + i)))
+    for _ in range(5):
+        assert service.search("the") is not None
+    wait_for(lambda: service.status()["counts"]["done"] == 4, "the last three scans")
+
+    assert service.stop() == 0
+    assert "stopped" in service.log()
+    kinds = {message.split(b"=")[0] for message in service.notifications}
+    assert {b"READY", b"STATUS", b"WATCHDOG", b"STOPPING"} <= kinds, service.notifications
+    assert service.status()["daemon"]["running"] is False
+
+
+def test_restart_after_kill_9_catches_up_with_nothing_lost_or_doubled(service: Service) -> None:
+    pages = {f"p{i}.png": page(20 + i) for i in range(5)}
+    service.start(workers=1)
+    for name, synth in pages.items():
+        (service.scans / name).write_bytes(png_bytes(synth))
+    wait_for(lambda: service.status()["counts"]["done"] >= 1, "the first scan")
+    service.kill_everything()  # mid-batch: some done, some in flight, some queued
+
+    # While it is down: one scan added, one deleted.
+    added = page(40)
+    (service.scans / "added.png").write_bytes(png_bytes(added))
+    (service.scans / "p0.png").unlink()
+    expected = {str(service.scans / n) for n in pages if n != "p0.png"}
+    expected.add(str(service.scans / "added.png"))
+
+    service.start(workers=2)
+    report = wait_for(
+        lambda: (
+            (s := service.status())["counts"]["done"] == len(expected)
+            and s["counts"]["pending"] == 0
+            and s
+        ),
+        "the catch-up",
+    )
+    assert report["counts"]["failed"] == 0
+    assert report["index"]["documents"] == len(expected)
+    assert report["index"]["pages"] == len(expected)  # one page each: nothing doubled
+    assert not (service.scans / "p0.hocr").exists()
+    for path in expected:
+        assert Path(path).with_suffix(".hocr").is_file()
+    word = max((w.strip(".,;:!?") for w in added.lines[0].text.split()), key=len)
+    assert str(service.scans / "added.png") in service.found(word)
+    assert service.stop(signal.SIGINT) == 0
