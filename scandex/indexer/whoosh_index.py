@@ -17,6 +17,7 @@ import gc
 import json
 import logging
 import shutil
+import time
 import traceback
 import warnings
 import zlib
@@ -66,6 +67,11 @@ LAYOUT_VERSION = 1
 EXACT_BOOST = 2.0
 # The writer's in-memory pool before it spills to disk; bounds memory on big rebuilds.
 WRITER_LIMIT_MB = 64
+# Opening races with a concurrent commit at most a few times in a row.
+OPEN_ATTEMPTS = 20
+OPEN_RETRY_SECONDS = 0.02
+# Whoosh's table-of-contents files (default index name); their presence means "an index".
+TOC_GLOB = "_MAIN_*.toc"
 
 
 def _schema() -> fields.Schema:
@@ -396,9 +402,8 @@ def open_whoosh_index(directory: Path, *, writable: bool) -> WhooshIndex:
 def _open_or_create(directory: Path, *, writable: bool) -> FileIndex:
     live = live_directory(directory)
     try:
-        if live is not None and whoosh.index.exists_in(str(live)):
-            # Through the link, so a long-lived reader follows a rebuild's swap.
-            return whoosh.index.open_dir(str(directory))
+        if live is not None and any(live.glob(TOC_GLOB)):
+            return _open_existing(directory)
     except Exception as exc:  # Whoosh raises many kinds for damaged files
         reason = f"{type(exc).__name__}: {exc}"
         _close_files_left_open(exc)
@@ -418,6 +423,21 @@ def _open_or_create(directory: Path, *, writable: bool) -> FileIndex:
     whoosh.index.create_in(str(generation), _schema())
     swap_in(directory, generation)
     return whoosh.index.open_dir(str(directory))
+
+
+def _open_existing(directory: Path) -> FileIndex:
+    # A commit in another process can delete the table of contents this open has just chosen
+    # as the newest; the next attempt finds the newer one. (Whoosh retries this for readers,
+    # not for opening the index.)
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            # Through the link, so a long-lived reader follows a rebuild's swap.
+            return whoosh.index.open_dir(str(directory))
+        except FileNotFoundError:
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise
+            time.sleep(OPEN_RETRY_SECONDS)
+    raise AssertionError("unreachable")
 
 
 def _close_files_left_open(exc: BaseException) -> None:
