@@ -64,7 +64,7 @@ def search(
     finally:
         index.close()
     if output is OutputFormat.json:
-        typer.echo(json.dumps([hit_to_json(hit) for hit in hits], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([hit_to_json(hit) for hit in hits], ensure_ascii=False))
         return
     if not hits:
         typer.echo("no matches", err=True)
