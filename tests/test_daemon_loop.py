@@ -24,9 +24,11 @@ import cv2
 import pytest
 from synth import render_page
 
-from scandex.config import Config, OcrConfig, WatchConfig
+from scandex.config import Config, OcrConfig, WatchConfig, load_config
 from scandex.daemon import run
+from scandex.daemon.events import NoEvents
 from scandex.daemon.lock import DaemonRunningError
+from scandex.daemon.service import prepare_folders
 from scandex.daemon.state import DONE, FAILED, PENDING, FileRecord, StateStore
 from scandex.daemon.status import read_status
 from scandex.ocr.io import load_pages
@@ -129,14 +131,14 @@ class Running:
 
 
 @contextlib.contextmanager
-def daemon(config: Config, engine: PageSizeEngine) -> Iterator[Running]:
+def daemon(config: Config, engine: PageSizeEngine, **options: Any) -> Iterator[Running]:
     """run() in a thread until the block ends; the block starts once the daemon is ready."""
     stop, hurry = threading.Event(), threading.Event()
     outcome: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            outcome["rc"] = run(config, stop=stop, hurry=hurry, engine=engine)
+            outcome["rc"] = run(config, stop=stop, hurry=hurry, engine=engine, **options)
         except BaseException as exc:  # re-raised in the test's thread
             outcome["error"] = exc
 
@@ -375,3 +377,24 @@ def test_a_second_daemon_on_the_same_state_dir_is_refused(tmp_path: Path) -> Non
             run(config, stop=threading.Event(), engine=engine)
         assert read_status(config)["daemon"]["pid"] == os.getpid()
     assert read_status(config)["daemon"]["running"] is False
+
+
+def test_the_periodic_rescan_catches_what_events_missed(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    config = replace(config, watch=replace(config.watch, rescan_seconds=1.0))
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    image = config.watch.paths[0] / "unseen.png"
+    with daemon(config, engine, events=NoEvents()):  # a share where inotify is blind
+        image.write_bytes(scan_png(8))
+        wait_for(lambda: state_of(config, image) == DONE, "the rescan to find the file")
+        image.unlink()
+        wait_for(lambda: record(config, image) is None, "the rescan to notice the deletion")
+
+
+def test_a_missing_relative_watch_folder_is_created_at_start(tmp_path: Path) -> None:
+    config_path = tmp_path / "config.toml"
+    config_path.write_text('[watch]\npaths = ["inbox"]\n', encoding="utf-8")
+    config = load_config(config_path)
+    assert not (tmp_path / "inbox").exists()
+    prepare_folders(config)
+    assert (tmp_path / "inbox").is_dir()

@@ -257,3 +257,44 @@ def test_an_unwritable_folder_is_explained(tmp_path: Path) -> None:
     assert message is not None
     assert "lacks write permission" in message and str(folder) in message
     assert f"uid {os.geteuid()}" in message and "mode drwx" in message
+
+
+def test_status_command_reports_counts_and_reasons(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "scans").mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text('state_dir = "state"\n[watch]\npaths = ["scans"]\n', encoding="utf-8")
+    store = StateStore(tmp_path / "state" / "state.sqlite3")
+    scans = tmp_path / "scans"
+    store.put(FileRecord(str(scans / "a.png"), 1, 1, "h1", DONE, hocr_path=str(scans / "a.hocr")))
+    store.put(FileRecord(str(scans / "b.png"), 1, 1, "h2", "failed", 4, "truncated PNG"))
+    retry_at = time.time() + 600
+    store.put(FileRecord(str(scans / "c.png"), 1, 1, "h3", PENDING, 1, "OCR error", None, retry_at))
+    store.close()
+
+    def status(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "scandex", "status", "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    report = json.loads(status("--format", "json"))
+    assert report["daemon"] == {"running": False, "pid": None}
+    assert report["counts"] == {"pending": 1, "done": 1, "failed": 1}
+    assert (report["queued"], report["waiting_retry"]) == (0, 1)
+    assert report["failed"] == [{"path": str(scans / "b.png"), "error": "truncated PNG",
+                                 "attempts": 4}]  # fmt: skip
+    assert report["retrying"][0]["error"] == "OCR error"
+    assert 590 < report["retrying"][0]["retry_in_seconds"] <= 600
+    assert report["index"] == {"documents": 0, "pages": 0, "size_bytes": 0}
+    text = status()
+    assert "daemon:   not running" in text
+    assert f"{scans / 'b.png'}: truncated PNG (after 4 attempts)" in text
+    assert "1 done, 1 pending (0 queued, 0 in progress, 1 waiting to retry), 1 failed" in text

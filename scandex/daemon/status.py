@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
 
 from scandex.config import Config
 from scandex.daemon.lock import daemon_pid
 from scandex.daemon.state import DONE, FAILED, PENDING, StateStore
+from scandex.errors import ScandexError
 
 # A daemon's numbers older than this are stale (it publishes every second).
 STALE_AFTER_SECONDS = 30.0
@@ -16,8 +18,9 @@ STALE_AFTER_SECONDS = 30.0
 def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
     """Counts per state, queue, failed files with reasons, index size, daemon liveness."""
     pid = daemon_pid(config.state_dir)
+    daemon: dict[str, Any] = {"running": pid is not None, "pid": pid if pid and pid > 0 else None}
     report: dict[str, Any] = {
-        "daemon": {"running": pid is not None, "pid": pid if pid and pid > 0 else None},
+        "daemon": daemon,
         "state_dir": str(config.state_dir),
         "watch": [str(p) for p in config.watch.paths],
         "counts": {PENDING: 0, DONE: 0, FAILED: 0},
@@ -31,7 +34,20 @@ def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
     }
     if not config.db_path.exists():
         return report
-    store = StateStore(config.db_path, readonly=True)
+    try:
+        store = StateStore(config.db_path, readonly=True)
+        return _fill(report, store, pid, problem_limit)
+    except sqlite3.Error as exc:
+        raise ScandexError(
+            f"cannot read the state database {config.db_path}: {exc} (run as the daemon's user,"
+            " or a member of its group)"
+        ) from None
+
+
+def _fill(
+    report: dict[str, Any], store: StateStore, pid: int | None, problem_limit: int
+) -> dict[str, Any]:
+    daemon = report["daemon"]
     try:
         now = time.time()
         counts = store.counts()
@@ -42,11 +58,15 @@ def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
         report["queued"] = max(0, counts[PENDING] - waiting)
         live = pid is not None and now - float(meta.get("updated", "0")) < STALE_AFTER_SECONDS
         if live:
-            report["daemon"]["started"] = float(meta.get("started", "0"))
+            daemon["started"] = float(meta.get("started", "0"))
             for key in ("queued", "in_progress", "settling"):
                 report[key] = int(meta.get(key, "0"))
         for record in store.problems(problem_limit):
-            entry = {"path": record.path, "error": record.last_error, "attempts": record.attempts}
+            entry: dict[str, Any] = {
+                "path": record.path,
+                "error": record.last_error,
+                "attempts": record.attempts,
+            }
             if record.state == FAILED:
                 report["failed"].append(entry)
             else:

@@ -83,22 +83,12 @@ class ScandexEngine:
     def __call__(self) -> OcrEngine:
         import scandex.ocr as ocr  # heavy (onnxruntime): imported in the worker only
 
-        wanted = {"model": self.model, "columns": self.columns, "max_pixels": self.max_pixels}
-        wanted = {k: v for k, v in wanted.items() if v is not None}
-        params_class = getattr(ocr, "OcrParams", None)
-        if params_class is None or not dataclasses.is_dataclass(params_class):
-            params = None
-            supported: set[str] = set()
-        else:
-            supported = {f.name for f in dataclasses.fields(params_class)}
-            params = params_class(**{k: v for k, v in wanted.items() if k in supported})
-        if self.model is not None and "model" not in supported:
-            raise ModelError(self.model, "this OCR engine cannot load a configured model")
-        load_model = getattr(ocr, "get_recognizer", None)
-        if load_model is not None and params is not None:
-            # Load the model now, once per worker, so a bad model stops the daemon at start
-            # and the first scan does not pay for it.
-            load_model(getattr(params, "model", None), getattr(params, "threads", 1))
+        params = ocr.OcrParams(model=self.model, columns=self.columns)
+        if self.max_pixels is not None:
+            params = dataclasses.replace(params, max_pixels=self.max_pixels)
+        # Load the model now, once per worker: a bad model stops the daemon at start, and
+        # the first scan does not pay for it.
+        ocr.get_recognizer(params.model, params.threads)
         return _BoundEngine(ocr.ocr_file, params)
 
 
