@@ -180,6 +180,7 @@ def test_highlight_marks_whole_words_only() -> None:
 
 
 def test_reindex_refuses_while_another_process_writes(workspace: Path, indexed) -> None:
+    (workspace / "scans" / "2024" / "treaty.hocr").write_text("not read: the lock comes first")
     daemon_like = open_index(load_config(workspace / "config.toml").index_dir, writable=True)
     try:
         result = run_scandex(workspace, "reindex")
@@ -205,3 +206,19 @@ def test_reindex_rebuilds_from_hocr_files(workspace: Path) -> None:
     assert [(hit["path"], hit["page"]) for hit in hits] == [(letter.path, 1)]
     word = letter.pages[0].lines[0].words[-1]
     assert hits[0]["lines"][0]["words"] == [{"text": word.text, "bbox": word.bbox.as_list()}]
+
+
+def test_reindex_without_hocr_files_keeps_the_index(workspace: Path, indexed) -> None:
+    result = run_scandex(workspace, "reindex")
+    assert result.returncode == 2
+    assert "found no hOCR files" in result.stderr and "keeping the current index of 3" in (
+        result.stderr
+    )
+    assert json.loads(invoke(workspace, "search", "Geneva", "--format", "json").stdout) != []
+
+
+def test_reindex_without_hocr_files_and_without_index_makes_an_empty_one(workspace: Path) -> None:
+    result = run_scandex(workspace, "reindex")
+    assert result.returncode == 0, result.stderr
+    assert "indexed 0 scans (0 pages)" in result.stdout
+    assert json.loads(invoke(workspace, "search", "Geneva", "--format", "json").stdout) == []

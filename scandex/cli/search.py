@@ -89,6 +89,8 @@ def reindex(config: ConfigOption = None) -> None:
     files = find_hocr_files(
         roots, name_pattern=settings.ocr.hocr_name, recursive=settings.watch.recursive
     )
+    if not files:
+        _refuse_to_empty(settings.index_dir, roots)
     skipped: list[str] = []
 
     def report(hocr_path: Path, reason: str) -> None:
@@ -107,6 +109,27 @@ def reindex(config: ConfigOption = None) -> None:
     )
     if skipped:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _refuse_to_empty(index_dir: Path, roots: list[Path]) -> None:
+    """No hOCR found: a wrong config, an unmounted share? Never trade an index for nothing."""
+    from scandex.errors import ScandexError
+    from scandex.indexer import NoIndexError, open_index
+
+    try:
+        index = open_index(index_dir, writable=False)
+    except NoIndexError:
+        return
+    try:
+        documents = index.stats().documents
+    finally:
+        index.close()
+    if documents:
+        where = ", ".join(str(root) for root in roots)
+        raise ScandexError(
+            f"found no hOCR files in {where}; keeping the current index of {documents} scans "
+            f"(check watch.paths and ocr.hocr_name, or delete {index_dir} to start empty)"
+        )
 
 
 # ----------------------------------------------------------------------------- formatting
