@@ -420,6 +420,11 @@ def _compose(b: _Builder, shape: tuple[int, int], paper: np.ndarray) -> np.ndarr
     page = paper.copy()
     for ink in b.inks:
         h, w = ink.coverage.shape
+        if ink.x < 0 or ink.y < 0 or ink.x + w > shape[1] or ink.y + h > shape[0]:
+            raise ValueError(
+                f"line {ink.text!r} does not fit a {shape[1]}x{shape[0]} px page; "
+                "give a larger size_in"
+            )
         region = page[ink.y : ink.y + h, ink.x : ink.x + w]
         region *= 1.0 - ink.coverage * (1.0 - ink.darkness)
     return page

@@ -187,7 +187,11 @@ def _section_gutters(
         rows_right = _count_rows(arr, near_right, line_height)
         if min(rows_left, rows_right) < params.min_column_lines:
             continue
-        need = params.column_width_ratio * width
+        # The gap as the lines see it, from the typical right end on the left to the typical
+        # start on the right: one long line beside a table narrows the projection gap but
+        # not this.
+        typical = float(np.median(arr[near_right, 0]) - np.median(arr[near_left, 2]))
+        need = params.column_width_ratio * max(width, typical)
         left_width = float(np.median(arr[near_left, 2] - arr[near_left, 0]))
         right_width = float(np.median(arr[near_right, 2] - arr[near_right, 0]))
         if left_width >= need and right_width >= need:

@@ -50,6 +50,8 @@ class SegmentParams:
     # A page without text lines is blank when at most this fraction of it is ink; with more
     # ink it is noise or a picture, and segment() says so instead of returning no lines.
     max_blank_ink: float = 0.25
+    # ... or when it has more marks (3 px or taller) than this per million pixels.
+    max_blank_marks_per_mp: float = 600.0
     # Upper/lower quartile of line components' heights above which the page is noise.
     max_height_spread: float = 1.9
     # Components per occupied 2x2-scale cell above which the page is noise, not text.
@@ -129,7 +131,9 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     line_of_comp = _drop_marks_in_outlines(comps, kind, line_of_comp, float(binary.size))
     line_boxes = _union_boxes(comps, line_of_comp)
 
-    loose = np.flatnonzero((kind == _SMALL) | (kind == _TALL))
+    # Everything not yet in a line that could be text: dots, commas, tall glyphs, and the
+    # characters of fragments too small to stand alone (a comma after a word).
+    loose = np.flatnonzero((kind <= _TALL) & (line_of_comp < 0))
     line_of_comp[loose] = _attach(comps[loose], line_boxes, scale)
     line_boxes = _union_boxes(comps, line_of_comp)
     baselines = _baselines(comps, line_of_comp, kind, len(line_boxes))
@@ -247,11 +251,19 @@ def _check_line_heights(
 
 
 def _check_blank(comps: np.ndarray, shape: tuple[int, int], params: SegmentParams) -> None:
-    """No lines were found: fine for a blank page, an error for a page full of ink."""
-    ink = float(comps[:, 4].sum()) / float(shape[0] * shape[1])
+    """No lines were found: fine for a blank page (a few specks, a frame, a stamp), an
+    error for a page full of ink or of marks that do not form text."""
+    pixels = float(shape[0] * shape[1])
+    ink = float(comps[:, 4].sum()) / pixels
     if ink > params.max_blank_ink:
         raise SegmentationError(
             f"no text lines found although {ink:.0%} of the page is ink: noise or a picture"
+        )
+    marks_per_mp = np.count_nonzero(comps[:, 3] >= 3) / (pixels / 1e6)
+    if marks_per_mp > params.max_blank_marks_per_mp:
+        raise SegmentationError(
+            f"no text lines found among {marks_per_mp:.0f} marks per megapixel:"
+            " the page looks like noise"
         )
 
 
@@ -503,22 +515,32 @@ def _dense(group: np.ndarray) -> np.ndarray:
 
 
 def _attach(loose: np.ndarray, line_boxes: np.ndarray, scale: float) -> np.ndarray:
-    """Line of each loose component (speck, dot, tall glyph) whose centre lies in a line box
-    widened by a little, the one with the nearest vertical centre; -1 if none."""
+    """Line of each loose component (dot, comma, accent, tall glyph, speck), or -1.
+
+    A component joins a line when its centre is within the line's x-range (widened by 0.6
+    scale for quotes and final stops) and it overlaps the line's rows, reaching up to 0.25
+    scale above it for the dot of an "i" in a line without ascenders; of several such
+    lines, the one with the nearest centre wins. Specks beside a line do not touch it.
+    """
+    out = np.full(len(loose), -1, np.int64)
     if len(loose) == 0 or len(line_boxes) == 0:
-        return np.full(len(loose), -1, np.int64)
-    cx = loose[:, 0] + loose[:, 2] / 2.0
-    cy = loose[:, 1] + loose[:, 3] / 2.0
-    pad_x, pad_y = 0.6 * scale, 0.1 * scale
-    lx0 = line_boxes[:, 0] - pad_x
-    lx1 = line_boxes[:, 2] + pad_x
-    ly0 = line_boxes[:, 1] - pad_y
-    ly1 = line_boxes[:, 3] + pad_y
-    inside = (cx[:, None] >= lx0) & (cx[:, None] < lx1) & (cy[:, None] >= ly0) & (cy[:, None] < ly1)
+        return out
+    lx0 = line_boxes[:, 0] - 0.6 * scale
+    lx1 = line_boxes[:, 2] + 0.6 * scale
+    ly0 = line_boxes[:, 1] - 0.25 * scale
+    ly1 = line_boxes[:, 3]
     line_cy = (line_boxes[:, 1] + line_boxes[:, 3]) / 2.0
-    dist = np.where(inside, np.abs(cy[:, None] - line_cy[None, :]), np.inf)
-    best = dist.argmin(axis=1)
-    return np.where(np.isfinite(dist[np.arange(len(loose)), best]), best, -1).astype(np.int64)
+    for start in range(0, len(loose), 4096):  # bounded memory on pages full of specks
+        part = loose[start : start + 4096]
+        cx = (part[:, 0] + part[:, 2] / 2.0)[:, None]
+        top, bottom = part[:, 1][:, None], (part[:, 1] + part[:, 3])[:, None]
+        near = (cx >= lx0) & (cx < lx1) & (bottom > ly0) & (top < ly1)
+        cy = (top + bottom) / 2.0
+        dist = np.where(near, np.abs(cy - line_cy[None, :]), np.inf)
+        best = dist.argmin(axis=1)
+        found = np.isfinite(dist[np.arange(len(part)), best])
+        out[start : start + len(part)] = np.where(found, best, -1)
+    return out
 
 
 def _baselines(

@@ -1,0 +1,230 @@
+"""Page segmentation on synthetic scans whose lines and reading order are known.
+
+Every page goes through the whole analysis (binarize, deskew, segment, reading order, line
+extraction) and is checked in ORIGINAL image coordinates: every rendered line is found
+(IoU >= 0.7 with its true box), nothing else is, and the order is exactly the true one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from synth import SynthPage, render_page
+
+from scandex.errors import SegmentationError
+from scandex.ocr.analyze import AnalyzeParams, PageAnalysis, analyze_page
+from scandex.ocr.binarize import Binarized
+from scandex.ocr.segment import SegmentParams, segment
+from scandex.page import BBox
+
+MIN_IOU = 0.7
+
+
+def match(page: SynthPage, analysis: PageAnalysis) -> list[int]:
+    """For each true line (in true order), the index of the found line it matches best."""
+    found = [line.bbox for line in analysis.lines]
+    best = []
+    for truth in page.lines:
+        ious = [truth.bbox.iou(box) for box in found]
+        j = int(np.argmax(ious)) if ious else -1
+        assert j >= 0 and ious[j] >= MIN_IOU, (
+            f"line {truth.text!r} at {truth.bbox} not found "
+            f"(best {found[j] if j >= 0 else None}, IoU {ious[j] if j >= 0 else 0:.2f})"
+        )
+        best.append(j)
+    return best
+
+
+def assert_page_read_right(page: SynthPage, analysis: PageAnalysis) -> None:
+    best = match(page, analysis)
+    extra = sorted(set(range(len(analysis.lines))) - set(best))
+    assert not extra, f"spurious lines: {[analysis.lines[i].bbox for i in extra]}"
+    assert best == list(range(len(page.lines))), f"reading order {best}"
+
+
+CASES = [
+    ("one_column", {}),
+    ("two_column", {}),
+    ("letter", {}),
+    ("table", {}),
+    ("headings", {}),
+    ("picture", {}),
+    ("card", {}),
+    ("letter", {"angle_deg": -5.0}),
+    ("two_column", {"angle_deg": 5.0}),
+    ("table", {"angle_deg": 3.3}),
+    ("headings", {"angle_deg": -2.7}),
+    ("picture", {"angle_deg": 1.0}),
+    ("letter", {"dpi": 150}),
+    ("headings", {"dpi": 150, "angle_deg": 3.0}),
+    ("table", {"dpi": 150, "angle_deg": -1.5}),
+    ("letter", {"dpi": 600, "size_in": (8.5, 7.0), "angle_deg": 1.2}),
+    ("two_column", {"illumination": 0.6, "angle_deg": 1.5}),
+    ("table", {"illumination": 0.5, "noise_sigma": 8.0}),
+    ("letter", {"noise_sigma": 12.0, "speckles": 800}),
+    ("headings", {"noise_sigma": 12.0, "speckles": 800, "dpi": 150}),
+    ("one_column", {"dark_border_in": 0.4, "angle_deg": -1.0}),
+    ("card", {"angle_deg": -3.0, "noise_sigma": 10.0, "speckles": 400}),
+    ("card", {"dpi": 150, "angle_deg": 2.0}),
+    ("card", {"dpi": 600, "illumination": 0.4}),
+]
+
+
+@pytest.mark.parametrize(("layout", "kwargs"), CASES, ids=lambda v: str(v))
+def test_every_line_found_once_in_reading_order(layout, kwargs):
+    page = render_page(layout, seed=len(layout) + len(kwargs), **kwargs)
+    analysis = analyze_page(page.image)
+    assert_page_read_right(page, analysis)
+    assert abs(analysis.angle_deg - page.angle_deg) <= 0.15
+    assert (analysis.width, analysis.height) == (page.image.shape[1], page.image.shape[0])
+
+
+@pytest.mark.parametrize("layout", ["two_column", "headings", "letter", "table"])
+def test_lines_carry_their_column_block(layout):
+    page = render_page(layout)
+    analysis = analyze_page(page.image)
+    best = match(page, analysis)
+    found_columns = [analysis.lines[j].column for j in best]
+    assert found_columns == [line.column for line in page.lines]
+    for line in analysis.lines:
+        block = analysis.columns[line.column]
+        assert block.union(line.bbox) == block
+
+
+def test_text_scale_follows_the_resolution():
+    scales = {
+        dpi: analyze_page(render_page("letter", dpi=dpi).image).scale_px for dpi in (150, 300)
+    }
+    assert 10 <= scales[150] <= 16
+    assert scales[300] == pytest.approx(2 * scales[150], rel=0.15)
+
+
+def test_blank_page_has_no_lines():
+    for page in (render_page("blank"), render_page("blank", speckles=300, noise_sigma=6.0)):
+        analysis = analyze_page(page.image)
+        assert analysis.lines == ()
+        assert analysis.columns == ()
+
+
+def test_card_without_text_has_no_lines():
+    """The mount, printed frame and rubber stamp of a card are not text."""
+    page = render_page("card")
+    image = page.image.copy()
+    for line in page.lines:  # paint the typewritten lines over with the card's paper
+        b = line.bbox
+        paper = np.median(image[b.y0 - 30 : b.y0 - 10, b.x0 : b.x1])
+        image[b.y0 - 5 : b.y1 + 5, b.x0 - 5 : b.x1 + 5] = paper
+    assert analyze_page(image).lines == ()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: rng.integers(0, 256, (1650, 1275)).astype(np.uint8),
+        lambda rng: cv2.normalize(
+            cv2.GaussianBlur(rng.integers(0, 256, (1650, 1275)).astype(np.uint8), (0, 0), 3),
+            None,
+            0,
+            255,
+            cv2.NORM_MINMAX,
+        ),
+    ],
+    ids=["white-noise", "blotches"],
+)
+def test_noise_is_an_error_that_says_why(make):
+    image = make(np.random.default_rng(7))
+    with pytest.raises(SegmentationError, match="noise"):
+        analyze_page(image)
+
+
+def test_columns_override():
+    page = render_page("two_column")
+    detected = analyze_page(page.image)
+    assert len(detected.columns) == 2
+    forced = analyze_page(page.image, AnalyzeParams(segment=SegmentParams(columns=1)))
+    assert len(forced.columns) == 1
+    left_top, right_top = page.lines[0].bbox, page.lines[22].bbox
+    second = forced.lines[1].bbox
+    assert second.iou(right_top) >= MIN_IOU  # row by row: left line 1, then right line 1
+    assert forced.lines[0].bbox.iou(left_top) >= MIN_IOU
+
+
+def test_segment_works_on_any_binarized_page():
+    """segment() needs only the contract: here a plain threshold, no deskew."""
+    page = render_page("letter", dpi=200)
+    gray = page.image
+    identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    binarized = Binarized(
+        binary=gray < 128,
+        gray=gray.astype(np.float32) / 255.0,
+        angle_deg=0.0,
+        to_original=identity,
+        original_size=(gray.shape[1], gray.shape[0]),
+    )
+    layout = segment(binarized)
+    assert len(layout.lines) == len(page.lines)
+    for line in page.lines:
+        assert max(line.bbox.iou(found.bbox) for found in layout.lines) >= 0.85
+    # Every labelled component of a line lies inside that line's box.
+    for index, found in enumerate(layout.lines):
+        comps = layout.components[np.flatnonzero(layout.line_of_label == index)]
+        box = BBox.union_all(BBox(x, y, x + w, y + h) for x, y, w, h, _ in comps)
+        assert box == found.bbox
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_cli_jsonl_reports_each_file_and_fails_on_bad_ones(tmp_path):
+    from typer.testing import CliRunner
+
+    from scandex.cli import app
+
+    page = render_page("letter", dpi=150, angle_deg=2.0)
+    good = tmp_path / "letter.png"
+    cv2.imwrite(str(good), page.image)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    result = CliRunner().invoke(app, ["segment", str(good), str(bad), "--format", "jsonl"])
+    assert result.exit_code == 1
+    assert "broken.png" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 1
+    record = records[0]
+    assert record["path"] == str(good)
+    (p,) = record["pages"]
+    assert (p["page"], p["width"], p["height"]) == (1, page.image.shape[1], page.image.shape[0])
+    assert abs(p["angle"] - 2.0) <= 0.15
+    boxes = [BBox(*line["bbox"]) for line in p["lines"]]
+    assert len(boxes) == len(page.lines)
+    for truth, box in zip(page.lines, boxes, strict=True):
+        assert truth.bbox.iou(box) >= MIN_IOU
+    assert len(p["columns"]) == 1
+
+
+def test_cli_draws_the_view_and_honours_columns(tmp_path):
+    from typer.testing import CliRunner
+
+    from scandex.cli import app
+
+    page = render_page("two_column", dpi=150)
+    image = tmp_path / "two.png"
+    cv2.imwrite(str(image), page.image)
+    view = tmp_path / "view.png"
+    runner = CliRunner()
+    result = runner.invoke(app, ["segment", str(image), "--out", str(view)])
+    assert result.exit_code == 0, result.output
+    drawn = cv2.imread(str(view))
+    assert drawn.shape == (*page.image.shape, 3)
+    assert (drawn[:, :, 2] > drawn[:, :, 0] + 100).any()  # red line boxes were drawn
+    assert result.stdout == ""
+    result = runner.invoke(app, ["segment", str(image), "--columns", "1"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert len(record["pages"][0]["columns"]) == 1
+    result = runner.invoke(app, ["segment", str(image), str(image), "--out", str(view)])
+    assert result.exit_code == 2
