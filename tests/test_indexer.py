@@ -648,3 +648,16 @@ def test_a_damaged_index_says_to_reindex_and_a_rebuild_replaces_it(filled, index
     reader = open_index(index_dir, writable=False)
     assert hit_paths(reader.search("Geneva")) == [TREATY.path]
     reader.close()
+
+
+def test_an_index_with_another_layout_asks_for_a_reindex(index_dir: Path, monkeypatch) -> None:
+    from scandex.indexer import whoosh_index
+
+    with monkeypatch.context() as patch:
+        patch.setattr(whoosh_index, "LINES", "lines_v0")  # as an older scandex wrote it
+        older = open_index(index_dir, writable=True)
+        older.add(TREATY)
+        older.commit()
+        older.close()
+    with pytest.raises(ScandexError, match="another version of scandex.*scandex reindex"):
+        open_index(index_dir, writable=False)

@@ -60,9 +60,10 @@ from scandex.page import BBox, Document
 log = logging.getLogger(__name__)
 
 CONTENT = "content"
-# Bumped whenever the schema or the stored layout changes; an index with another version
-# is rebuilt with `scandex reindex` rather than misread.
-LAYOUT_VERSION = 1
+# The stored lines' field carries the layout version in its name, so an index written with
+# another layout fails the schema check (and gets `scandex reindex`) instead of being misread.
+# Bump the number whenever the stored layout changes.
+LINES = "lines_v1"
 # Exact matches outrank the OCR-tolerant variants of the same word.
 EXACT_BOOST = 2.0
 # The writer's in-memory pool before it spills to disk; bounds memory on big rebuilds.
@@ -81,9 +82,8 @@ def _schema() -> fields.Schema:
         # Tokens are normalized before they reach Whoosh, so a whitespace split is the whole
         # analyzer; nothing of ours has to be pickled into the index's schema.
         content=fields.TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=True),
-        lines=fields.STORED(),
         hocr=fields.STORED(),
-        layout=fields.STORED(),
+        **{LINES: fields.STORED()},
     )
 
 
@@ -115,9 +115,8 @@ def _record(path: str, page: int, lines: list[Any], hocr_path: str | None) -> Re
         "path": path,
         "page": page,
         CONTENT: " ".join(tokens),
-        "lines": blob,
+        LINES: blob,
         "hocr": hocr_path or "",
-        "layout": LAYOUT_VERSION,
     }
 
 
@@ -282,7 +281,7 @@ class WhooshIndex:
         searcher = self._current_searcher()
         records = []
         for stored in searcher.documents(path=path):
-            lines = _decode_lines(stored["lines"])
+            lines = _decode_lines(stored[LINES])
             records.append(_record(path, stored["page"], lines, stored.get("hocr") or None))
         return records
 
@@ -352,7 +351,7 @@ class WhooshIndex:
         hits = []
         for result in results:
             stored = result.fields()
-            lines = _decode_lines(stored["lines"])
+            lines = _decode_lines(stored[LINES])
             hits.append(
                 SearchHit(
                     path=stored["path"],
