@@ -25,13 +25,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import whoosh.index
-from whoosh import fields
-from whoosh import query as wq
-from whoosh.analysis import SpaceSeparatedTokenizer
-from whoosh.index import FileIndex
-from whoosh.reading import IndexReader
-from whoosh.searching import Searcher
+# Whoosh ships no type information.
+import whoosh.index  # type: ignore[import-untyped]
+from whoosh import fields  # type: ignore[import-untyped]
+from whoosh import query as wq  # type: ignore[import-untyped]
+from whoosh.analysis import SpaceSeparatedTokenizer  # type: ignore[import-untyped]
+from whoosh.index import FileIndex  # type: ignore[import-untyped]
+from whoosh.reading import IndexReader  # type: ignore[import-untyped]
+from whoosh.searching import Searcher  # type: ignore[import-untyped]
 
 from scandex.errors import QueryError, ScandexError
 from scandex.indexer import HitLine, HitWord, IndexStats, NoIndexError, SearchHit
@@ -151,10 +152,10 @@ def _hit_lines(lines: Sequence[Any], patterns: list[list[frozenset[str]]]) -> tu
     result = []
     for line_index in sorted(words_by_line):
         text, bbox, words = lines[line_index]
-        hit_words = tuple(
+        marked_words = tuple(
             HitWord(words[i][0], BBox(*words[i][1:5])) for i in words_by_line[line_index]
         )
-        result.append(HitLine(text, BBox(*bbox), hit_words))
+        result.append(HitLine(text, BBox(*bbox), marked_words))
     return tuple(result)
 
 
