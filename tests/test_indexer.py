@@ -661,3 +661,15 @@ def test_an_index_with_another_layout_asks_for_a_reindex(index_dir: Path, monkey
         older.close()
     with pytest.raises(ScandexError, match="another version of scandex.*scandex reindex"):
         open_index(index_dir, writable=False)
+
+
+def test_a_failed_commit_can_be_retried(filled) -> None:
+    # A record Whoosh refuses stands in for a disk error in the middle of a commit.
+    filled.add(make_doc("/x/good.png", ["recovered"]))
+    filled._pending["/x/bad.png"] = [{"no_such_field": "x"}]
+    with pytest.raises(ScandexError, match="cannot commit to the index"):
+        filled.commit()
+    assert filled.search("recovered") == []
+    del filled._pending["/x/bad.png"]
+    filled.commit()  # Whoosh's own write lock was released by the failed attempt
+    assert hit_paths(filled.search("recovered")) == ["/x/good.png"]

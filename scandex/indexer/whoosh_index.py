@@ -13,6 +13,7 @@ of contents (retrying if a merge deletes a file under them) and keep their open 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -296,10 +297,13 @@ class WhooshIndex:
                 writer.delete_by_term("path", path)
                 for record in records or ():
                     writer.add_document(**record)
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
+            writer.commit()
+        except Exception as exc:
+            # A failed Whoosh commit keeps its own write lock; cancelling releases it, so the
+            # next commit (the batch is still pending) can succeed once the cause is gone.
+            with contextlib.suppress(Exception):
+                writer.cancel()
+            raise ScandexError(f"cannot commit to the index {self.directory}: {exc}") from exc
         self._pending.clear()
 
     def close(self) -> None:
