@@ -173,7 +173,11 @@ def _worker_main(conn: Connection, make_engine: EngineFactory, hocr: HocrFiles) 
             return
         if job is None:
             return
-        conn.send(("result", run_job(engine, hocr, job)))
+        result = run_job(engine, hocr, job)
+        try:
+            conn.send(("result", result))
+        except OSError:  # the daemon died while we worked; it redoes the file on restart
+            return
 
 
 @dataclass
@@ -300,7 +304,7 @@ class WorkerPool:
         results: list[JobResult] = []
         deadline = time.monotonic() + grace_seconds
         while self.busy_paths and time.monotonic() < deadline and not hurry():
-            results.extend(r for r in self.collect(timeout_seconds=0.2) if r.document or r.error)
+            results.extend(self.collect(timeout_seconds=0.2))
         return results
 
     def close(self) -> None:
