@@ -100,7 +100,7 @@ def test_codec_covers_typographic_characters_and_blank_is_zero():
 
 def test_text_normalization_expands_ligatures_and_spaces():
     assert normalize_text("ﬁne\u00a0 ﬂow\tﬀ") == "fine flow ff"
-    assert normalize_text("e\u0301t\u00e9") == "étét"
+    assert normalize_text("e\u0301t\u00e9") == "été"
 
 
 # -- CTC decoding on hand-made posteriors -------------------------------------------------

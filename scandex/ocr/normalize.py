@@ -31,10 +31,12 @@ class NormalizedLine:
     scale: float  # output pixels per input pixel
     crop_x0: int  # input column that output column `pad_px` came from
     pad_px: int
+    input_width: int = 0  # width of the line image that was normalized
 
     def to_input_x(self, x_out: float | np.ndarray) -> float | np.ndarray:
-        """Map an output column position back to the input line image's x coordinate."""
-        return self.crop_x0 + (x_out - self.pad_px) / self.scale
+        """Map an output column position back to the input line image's x (clipped to it)."""
+        x = self.crop_x0 + (x_out - self.pad_px) / self.scale
+        return np.clip(x, 0, self.input_width) if self.input_width else x
 
 
 def ink_map(line: np.ndarray) -> np.ndarray:
@@ -63,9 +65,10 @@ def ink_map(line: np.ndarray) -> np.ndarray:
     return np.clip((paper - gray) / contrast, 0.0, 1.0)
 
 
-def _blank(params: NormalizeParams) -> NormalizedLine:
+def _blank(params: NormalizeParams, input_width: int) -> NormalizedLine:
     width = 2 * params.pad_px + 1
-    return NormalizedLine(np.zeros((params.height_px, width), np.float32), 1.0, 0, params.pad_px)
+    image = np.zeros((params.height_px, width), np.float32)
+    return NormalizedLine(image, 1.0, 0, params.pad_px, input_width)
 
 
 def _centre_line(ink: np.ndarray, size_px: float) -> np.ndarray:
@@ -100,13 +103,14 @@ def _centre_line(ink: np.ndarray, size_px: float) -> np.ndarray:
 def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()) -> NormalizedLine:
     """Dewarp, scale and pad one text-line image for the recognizer."""
     ink = ink_map(np.asarray(line))
+    input_width = int(ink.shape[1]) if ink.ndim == 2 else 0
     if ink.size == 0 or ink.shape[0] < 2 or ink.shape[1] < 2:
-        return _blank(params)
+        return _blank(params, input_width)
     strong = ink > 0.5
     rows = np.flatnonzero(strong.any(axis=1))
     cols = np.flatnonzero(strong.any(axis=0))
     if rows.size == 0:
-        return _blank(params)
+        return _blank(params, input_width)
     ink_height = float(rows[-1] - rows[0] + 1)
     margin = int(round(0.25 * ink_height)) + 1
     x0 = max(int(cols[0]) - margin, 0)
@@ -148,5 +152,6 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
         borderValue=0.0,
     )
     image = np.zeros((params.height_px, out_width + 2 * params.pad_px), np.float32)
-    image[:, params.pad_px : params.pad_px + out_width] = warped
-    return NormalizedLine(image, sx, x0, params.pad_px)
+    # Resampling can overshoot by a rounding error; the network expects exactly 0..1.
+    image[:, params.pad_px : params.pad_px + out_width] = np.clip(warped, 0.0, 1.0)
+    return NormalizedLine(image, sx, x0, params.pad_px, input_width)

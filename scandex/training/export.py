@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -33,25 +34,19 @@ def export_onnx(
     """Write the model as ONNX (atomically) with its codec and parameters as metadata."""
     import onnx
 
-    model = model.eval()
+    was_training = model.training
+    model.eval()
     dummy = torch.zeros(2, 1, model.config.height_px, 64)
     path = Path(path)
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
     os.close(fd)
     try:
-        torch.onnx.export(
-            model,
-            (dummy,),
-            tmp,
-            input_names=["images"],
-            output_names=["log_probs"],
-            dynamic_axes={
-                "images": {0: "batch", 3: "width"},
-                "log_probs": {0: "batch", 1: "steps"},
-            },
-            opset_version=17,
-            dynamo=False,
-        )
+        with warnings.catch_warnings():
+            # The TorchScript exporter is deprecated, but it needs no extra packages (the new
+            # one needs onnxscript) and maps nn.LSTM to a single ONNX LSTM node.
+            # Tracer warnings (shape-dependent Python ints) are about export internals.
+            warnings.simplefilter("ignore")
+            _export(model, dummy, tmp)
         proto = onnx.load(tmp)
         metadata = {
             "format": MODEL_FORMAT,
@@ -66,10 +61,27 @@ def export_onnx(
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.save(proto, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a model is not secret
         os.replace(tmp, path)
     finally:
+        model.train(was_training)
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _export(model: LineRecognizer, dummy: torch.Tensor, path: str) -> None:
+    torch.onnx.export(
+        model,
+        (dummy,),
+        path,
+        input_names=["images"],
+        output_names=["log_probs"],
+        dynamic_axes={"images": {0: "batch", 3: "width"}, "log_probs": {0: "batch", 1: "steps"}},
+        opset_version=17,
+        dynamo=False,
+    )
 
 
 def load_torch_from_onnx(path: str | Path) -> tuple[LineRecognizer, Codec, NormalizeParams]:

@@ -182,6 +182,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     last_eval = last_checkpoint = time.monotonic()
     loss_ema = None
     first_loss = None
+    recent_losses: list[float] = []
     lines_seen = 0
     for batch in loader:
         if state["iteration"] >= options.max_iterations:
@@ -201,8 +202,9 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         optimizer.step()
         state["iteration"] += 1
         lines_seen += batch["images"].shape[0]
-        value = float(loss)
+        value = loss.detach().item()
         first_loss = value if first_loss is None else first_loss
+        recent_losses = [*recent_losses[-19:], value]
         loss_ema = value if loss_ema is None else 0.98 * loss_ema + 0.02 * value
         now = time.monotonic()
         state["seconds"] = now - started
@@ -234,7 +236,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         "best_dev_cer": state["best_cer"],
         "best_model": str(out / "best.onnx"),
         "first_loss": first_loss,
-        "last_loss_avg": loss_ema,
+        "last_loss_avg": float(np.mean(recent_losses)) if recent_losses else None,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
