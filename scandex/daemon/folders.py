@@ -9,7 +9,7 @@ import os
 import pwd
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +26,21 @@ class Walk:
     unreadable: list[str] = field(default_factory=list)
 
 
-def walk_scans(root: Path, rules: FilterRules, exclude: tuple[Path, ...] = ()) -> Walk:
-    """Every scan below `root` with its stat. Symlinks are not followed (no loops)."""
+def walk_scans(
+    root: Path,
+    rules: FilterRules,
+    exclude: tuple[Path, ...] = (),
+    progress: Callable[[], None] = lambda: None,
+) -> Walk:
+    """Every scan below `root` with its stat. Symlinks are not followed (no loops).
+
+    `progress` is called every thousand files, so a long walk can tell systemd it is alive.
+    """
     walk = Walk()
     for path, st in _walk(root, root, rules, exclude, walk.unreadable):
         walk.files[str(path)] = st
+        if len(walk.files) % 1000 == 0:
+            progress()
     return walk
 
 

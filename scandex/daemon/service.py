@@ -15,7 +15,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -96,6 +96,7 @@ def run(
             index = open_index(config.index_dir, writable=True)
         cleanup.callback(index.close)
         daemon = Daemon(config, store, index, hocr or ScandexHocr())
+        daemon.heartbeat = notifier.alive
         daemon.reconcile_index()
 
         # 2. Watch before the start-up scan, so nothing written in between is missed.
@@ -222,6 +223,8 @@ class Daemon:
         self.status_line = ""
         self.read_only_folders: set[str] = set()
         self.started = time.time()
+        # Called during long walks and repairs: proof of progress for systemd's watchdog.
+        self.heartbeat: Callable[[], None] = lambda: None
 
     # -- looking at files ---------------------------------------------------------------
 
@@ -236,7 +239,7 @@ class Daemon:
             if not root.is_dir():
                 log.warning("watched folder %s is missing; keeping its index entries", root)
                 continue
-            walk = walk_scans(root, self.rules, exclude=(self.config.state_dir,))
+            walk = walk_scans(root, self.rules, (self.config.state_dir,), self.heartbeat)
             for path, st in walk.files.items():
                 self.observe(path, st)
             unreadable = tuple(p.rstrip("/") + "/" for p in walk.unreadable)
@@ -528,6 +531,7 @@ class Daemon:
             self.index.remove(path)
             self.index_dirty = True
         for record in records.values():
+            self.heartbeat()
             if record.state == DONE and record.path not in indexed:
                 doc = self._read_hocr(record)
                 if doc is None:
