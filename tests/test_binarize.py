@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from synth import render_page
+from synth import render_page, render_text
 
 from scandex.ocr.binarize import (
     Binarized,
@@ -240,6 +240,23 @@ def test_faded_low_contrast_typewriting_is_found() -> None:
     assert result.binary.sum() - in_text <= 0.001 * result.binary.size
 
 
+@pytest.mark.parametrize("points", [48, 96])
+def test_large_bold_headings_stay_solid(points: int) -> None:
+    """The white level must not mistake the strokes of a big heading for background."""
+    dpi = 150
+    page = np.full((1650, 1275), 240.0, np.float32)
+    heading = render_text("Heading", "sans-bold", round(points * dpi / 72))
+    h, w = heading.shape
+    page[150 : 150 + h, 100 : 100 + w] *= 1.0 - 0.9 * heading
+    body = render_text("Body text of the page in an ordinary size", "serif", 23)
+    for y in range(500, 1100, 35):
+        page[y : y + body.shape[0], 100 : 100 + body.shape[1]] *= 1.0 - 0.9 * body
+    image = page.astype(np.uint8)
+    result = binarize(image)
+    expected = (image[150 : 150 + h, 100 : 100 + w] < 128).sum()
+    assert result.binary[150 : 150 + h, 100 : 100 + w].sum() == pytest.approx(expected, rel=0.03)
+
+
 def test_already_binary_scan_is_left_as_it_was() -> None:
     page = render_page("letter", dpi=150, seed=2)
     binary_scan = np.where(page.image < 128, 0, 255).astype(np.uint8)
@@ -335,6 +352,12 @@ def test_card_on_a_dark_mount_keeps_its_text_and_drops_the_mount(angle_deg: floa
     # No solid dark blob: nothing larger than the printed frame around the card.
     area, _ = _largest_component(result.binary)
     assert area < 40_000
+    # The page mask says where the card is: all of it where the lines are, none at the corners.
+    mask = result.page_mask
+    assert mask.shape == result.binary.shape
+    assert not mask[:50, :50].any() and not mask[-50:, -50:].any()
+    if angle_deg == 0.0:
+        assert all(mask[b.y0 : b.y1, b.x0 : b.x1].all() for b in page.boxes)
     # The typewritten lines are as much ink as on a clean white card.
     clean = page.image < 0.6 * 0.87 * 255
     for line in page.lines:
