@@ -20,6 +20,7 @@ codes that stemmers mangle, and fuzzy matching covers the variants users need.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -45,6 +46,12 @@ def fold(text: str) -> str:
 def index_tokens(text: str) -> list[str]:
     """The normalized tokens of `text`, exactly as the index stores them."""
     return [token for match in WORD_RE.finditer(text) for token in _split_folded(match.group())]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def word_tokens(word: str) -> tuple[str, ...]:
+    """`index_tokens` of one OCR word, cached: words repeat a lot across the pages of hits."""
+    return tuple(index_tokens(word))
 
 
 def _split_folded(raw: str) -> list[str]:
@@ -383,7 +390,13 @@ def match_positions(
         if not pattern:
             continue
         width = len(pattern)
-        for start in range(len(tokens) - width + 1):
-            if all(tokens[start + k] in allowed for k, allowed in enumerate(pattern)):
+        starts = [i for i, token in enumerate(tokens) if token in pattern[0]]
+        if width == 1:
+            hits.update(starts)
+            continue
+        for start in starts:
+            if start + width <= len(tokens) and all(
+                tokens[start + k] in pattern[k] for k in range(1, width)
+            ):
                 hits.update(range(start, start + width))
     return hits

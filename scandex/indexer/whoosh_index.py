@@ -56,6 +56,7 @@ from scandex.indexer.query import (
     match_positions,
     parse_query,
     positive_leaves,
+    word_tokens,
 )
 from scandex.page import BBox, Document
 
@@ -134,7 +135,7 @@ def _line_tokens(lines: Sequence[Any]) -> Iterator[tuple[str, int, int]]:
     for line_index, (text, _bbox, words) in enumerate(lines):
         if words:
             for word_index, word in enumerate(words):
-                for token in index_tokens(word[0]):
+                for token in word_tokens(word[0]):
                     yield token, line_index, word_index
         else:
             for token in index_tokens(text):
@@ -350,7 +351,7 @@ class WhooshIndex:
         node = parse_query(query, fuzzy=fuzzy)
         searcher = self._current_searcher()
         expand = Expansions(searcher.reader())
-        only = wq.Prefix("path", path_prefix) if path_prefix else None
+        only = self._path_filter(path_prefix) if path_prefix else None
         results = searcher.search(to_whoosh(node, expand), limit=limit, filter=only)
         patterns = _patterns(node, expand)
         hits = []
@@ -366,6 +367,10 @@ class WhooshIndex:
                 )
             )
         return hits
+
+    @staticmethod
+    def _path_filter(path_prefix: str) -> wq.Query:
+        return wq.Prefix("path", path_prefix)
 
     def paths(self) -> set[str]:
         return _paths_in(self._current_searcher().reader())
