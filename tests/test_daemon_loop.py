@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 import pytest
 from synth import render_page
 
@@ -398,3 +399,59 @@ def test_a_missing_relative_watch_folder_is_created_at_start(tmp_path: Path) -> 
     assert not (tmp_path / "inbox").exists()
     prepare_folders(config)
     assert (tmp_path / "inbox").is_dir()
+
+
+def test_identical_copies_dropped_together_are_ocred_once(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    scans = config.watch.paths[0]
+    copies = [scans / f"copy-{i}.png" for i in range(3)]
+    data = scan_png(9)
+    with daemon(config, engine):
+        for path in copies:
+            path.write_bytes(data)
+        for path in copies:
+            wait_for(lambda p=path: state_of(config, p) == DONE, f"{path.name}")
+    assert len(calls(engine)) == 1
+    assert all(path.with_suffix(".hocr").is_file() for path in copies)
+    assert indexed_paths(config) == {str(path) for path in copies}
+
+
+def test_an_hocr_file_scandex_did_not_write_is_kept(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    scans = config.watch.paths[0]
+    theirs = scans / "scan.hocr"
+    text = '<html><head><meta name="ocr-system" content="tesseract 5.3.0"/></head></html>\n'
+    theirs.write_text(text, encoding="utf-8")
+    image = scans / "scan.png"
+    with daemon(config, engine):
+        image.write_bytes(scan_png(11))
+        wait_for(lambda: state_of(config, image) == DONE, "the scan")
+        ours = record(config, image).hocr_path  # type: ignore[union-attr]
+        image.unlink()
+        wait_for(lambda: record(config, image) is None, "the deletion")
+    assert theirs.read_text(encoding="utf-8") == text  # neither replaced nor deleted
+    assert ours is not None and Path(ours).is_relative_to(config.fallback_hocr_dir)
+    assert not Path(ours).exists()  # ours went with the image
+
+
+@pytest.mark.slow
+def test_a_big_drop_is_processed_completely(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    scans = config.watch.paths[0]
+    base = cv2.imdecode(np.frombuffer(scan_png(12), np.uint8), cv2.IMREAD_GRAYSCALE)
+    count = 80
+    with daemon(config, engine):
+        for i in range(count):
+            image = base.copy()
+            image[0, :16] = [(i >> b) & 1 for b in range(16)]  # distinct content
+            folder = scans / f"batch-{i % 4}"
+            folder.mkdir(exist_ok=True)
+            cv2.imwrite(str(folder / f"{i:03d}.png"), image)
+        wait_for(
+            lambda: read_status(config)["counts"][DONE] == count, "every file", timeout_seconds=80
+        )
+    assert len(calls(engine)) == count
+    assert len(indexed_paths(config)) == count

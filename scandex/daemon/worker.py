@@ -13,6 +13,7 @@ import errno
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -117,16 +118,37 @@ def write_hocr_with_fallback(
 
     Returns where it went, and the reason when that is the fallback.
     """
-    try:
-        hocr.write(doc, preferred)
-        return preferred, None
-    except OSError as exc:
-        if exc.errno not in NOT_WRITABLE:
-            raise
-        reason = f"{preferred.parent} is not writable ({exc.strerror})"
+    if is_foreign_hocr(preferred):
+        reason = f"{preferred} exists and was not written by scandex (kept as it is)"
+    else:
+        try:
+            hocr.write(doc, preferred)
+            return preferred, None
+        except OSError as exc:
+            if exc.errno not in NOT_WRITABLE:
+                raise
+            reason = f"{preferred.parent} is not writable ({exc.strerror})"
     fallback.parent.mkdir(parents=True, exist_ok=True)
     hocr.write(doc, fallback)
     return fallback, reason
+
+
+_META_TAG = re.compile(rb"<meta\b[^>]*>", re.IGNORECASE)
+
+
+def is_foreign_hocr(path: Path) -> bool:
+    """True when `path` exists and is not an hOCR file scandex wrote (e.g. tesseract's)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(8192)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # unreadable: certainly not ours to replace
+    for tag in _META_TAG.findall(head):
+        if b"ocr-system" in tag:
+            return b"scandex" not in tag
+    return True
 
 
 def run_job(engine: OcrEngine, hocr: HocrFiles, job: Job) -> JobResult:
