@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -673,3 +674,37 @@ def test_a_failed_commit_can_be_retried(filled) -> None:
     del filled._pending["/x/bad.png"]
     filled.commit()  # Whoosh's own write lock was released by the failed attempt
     assert hit_paths(filled.search("recovered")) == ["/x/good.png"]
+
+
+def test_every_indexed_line_is_found_by_quoting_it(index_dir: Path) -> None:
+    # Round trip through normalization, positions and hit marking, with OCR-ish text:
+    # punctuation glued to words, accents, ligatures, digits, mixed case.
+    rng = random.Random(5)
+    alphabet = "abcdefghijklmnopqrstuvwxyzéüçﬁ0123456789"
+    glue = ["", "", "", ".", ",", ";", "'s", ")", "-"]
+
+    def word() -> str:
+        core = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9)))
+        core = core.capitalize() if rng.random() < 0.3 else core
+        return ("(" if rng.random() < 0.1 else "") + core + rng.choice(glue)
+
+    docs = [
+        make_doc(f"/rt/{n}.png", [" ".join(word() for _ in range(rng.randint(2, 8)))])
+        for n in range(40)
+    ]
+    index = open_index(index_dir, writable=True)
+    try:
+        for doc in docs:
+            index.add(doc)
+        index.commit()
+        for doc in docs:
+            line = doc.pages[0].lines[0]
+            phrase = " ".join(line.text.replace('"', " ").split())
+            hits = index.search(f'"{phrase}"', limit=50)
+            (hit,) = [h for h in hits if h.path == doc.path]
+            (found,) = hit.lines
+            assert found.bbox == line.bbox
+            expected = [w.bbox for w in line.words if index_tokens(w.text)]
+            assert [w.bbox for w in found.words] == expected
+    finally:
+        index.close()
