@@ -265,6 +265,8 @@ def test_already_binary_scan_is_left_as_it_was() -> None:
     assert result.binary.shape == binary_scan.shape
     differ = np.count_nonzero(result.binary != (binary_scan == 0))
     assert differ <= 1e-4 * binary_scan.size
+    # A 1-bit image as bool (True = white, as Pillow's mode "1" gives it) reads the same.
+    assert np.array_equal(binarize(binary_scan > 0).binary, result.binary)
 
 
 @pytest.mark.parametrize("dpi", [150, 300])
@@ -454,7 +456,14 @@ def test_other_dtypes_give_the_same_result() -> None:
     reference = binarize(page.image)
     as_u16 = page.image.astype(np.uint16) * 257
     as_float = page.image.astype(np.float32) / 255.0
-    for image in (as_u16, as_float, as_float.astype(np.float64), page.image[:, :, None]):
+    as_float_255 = page.image.astype(np.float64)
+    for image in (
+        as_u16,
+        as_float,
+        as_float.astype(np.float64),
+        as_float_255,
+        page.image[:, :, None],
+    ):
         result = binarize(image)
         assert result.angle_deg == reference.angle_deg
         assert np.array_equal(result.binary, reference.binary)

@@ -5,9 +5,10 @@ and white levels, threshold), done on a small working image so that only a handf
 passes touch the full-resolution pixels:
 
 1. A working copy, about `work_long_side_px` on its long side (INTER_AREA), carries all the
-   estimation: the local white level (a morphological closing, which removes every dark
-   feature thinner than the kernel, i.e. text, and keeps large ones), the regions outside the
-   page (dark scanner margins, a photo's mount, large dark pictures) and the skew.
+   estimation: the local white level (a morphological closing, which passes over every dark
+   feature thinner than its kernel, i.e. text, and follows larger ones), the regions outside
+   the page (dark scanner margins, a photo's mount, large dark pictures, punched holes) and
+   the skew (projection profiles of the ink, coarse to fine).
 2. At full resolution the scan is divided by the upsampled white level (paper -> constant),
    stretched between the black level of the text and the paper level, with the outside set
    to paper, then rotated ONCE into the deskewed frame and thresholded at the midpoint.
@@ -57,9 +58,9 @@ class BinarizeParams:
     # (approximately: the image is shrunk by a whole factor, which OpenCV does much faster).
     work_long_side_px: int = 900
     # Side of the closing that estimates the white level, as a fraction of the working
-    # image's long side (3 % of a letter page is 8 mm): dark features thinner than this
-    # (text strokes, even of 100 pt bold headings) are removed, larger ones (mounts,
-    # margins, large pictures) are kept.
+    # image's long side (3 % of a letter page is 8 mm): the white level passes over dark
+    # features thinner than this, so they stay ink (text strokes, even those of 100 pt bold
+    # headings), and follows larger ones, so they flatten away (mounts, margins, pictures).
     background_kernel_frac: float = 0.03
     # Ink/paper decision, 0..1 between the text's black level (0) and the paper level (1).
     threshold: float = 0.5
@@ -204,8 +205,9 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
 def as_uint8(gray: np.ndarray) -> np.ndarray:
     """A contiguous uint8 HxW copy or view of a grayscale image (0 = black, 255 = white).
 
-    uint16 is scaled by 1/257, floats are taken as 0..1 (clipped), bool as 1-bit images
-    where True is white (Pillow's mode "1"). An HxWx1 array is accepted as HxW.
+    uint16 is scaled by 1/257; floats are taken as 0..1, or as 0..255 when their maximum
+    is above 1.5 (nothing in 0..1 goes there), and clipped; bool is a 1-bit image where True
+    is white (Pillow's mode "1"). An HxWx1 array is accepted as HxW.
     """
     array = np.asarray(gray)
     if array.ndim == 3 and array.shape[2] == 1:
@@ -221,8 +223,12 @@ def as_uint8(gray: np.ndarray) -> np.ndarray:
     if array.dtype == np.uint16:
         return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if np.issubdtype(array.dtype, np.floating):
-        scaled = np.nan_to_num(array.astype(np.float32), nan=1.0, posinf=1.0, neginf=0.0)
-        return np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        values = array.astype(np.float32)
+        finite = np.isfinite(values)
+        top = float(values[finite].max()) if finite.any() else 1.0
+        scaled = values * (1.0 if top > 1.5 else 255.0)
+        scaled[~finite] = 255.0  # no data: paper
+        return np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
     if np.issubdtype(array.dtype, np.integer):
         return np.clip(array, 0, 255).astype(np.uint8)
     raise TypeError(f"unsupported image dtype {array.dtype}; expected uint8, uint16 or float")
@@ -278,7 +284,7 @@ def _outside_mask(smooth: np.ndarray, white: np.ndarray, params: BinarizeParams)
     image border, punched holes).
     """
     height, width = white.shape
-    outside = np.zeros((height, width), np.uint8)
+    outside: np.ndarray = np.zeros((height, width), np.uint8)
     if min(height, width) < 8:
         return outside
 
@@ -302,8 +308,8 @@ def _outside_mask(smooth: np.ndarray, white: np.ndarray, params: BinarizeParams)
     )
     outside |= _edge_artifacts(ink, params)
 
-    # Grow by a working pixel or two: the upsampled white level is smeared across the
-    # step, and the smeared band would otherwise come out as a thin line of ink.
+    # Grow by three working pixels: the upsampled white level is smeared across the step,
+    # and the smeared band would otherwise come out as a thin line of ink.
     if outside.any():
         outside = cv2.dilate(outside, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
     return outside
