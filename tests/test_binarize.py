@@ -229,6 +229,24 @@ def test_uneven_light_and_noise_keep_the_ink_and_only_the_ink() -> None:
     assert ink.sum() - in_text <= 0.001 * ink.size
 
 
+def test_stains_on_yellowed_paper_are_not_ink() -> None:
+    page = render_page("one_column", dpi=150, seed=4)
+    paper = page.image.astype(np.float32) * 0.85  # yellowed: paper at 0.82 once in gray
+    for cx, cy, r in [(300, 350, 150), (700, 900, 110)]:
+        blot = np.zeros(paper.shape, np.float32)
+        cv2.circle(blot, (cx, cy), r, 1.0, -1)
+        ring = np.zeros(paper.shape, np.float32)
+        cv2.circle(ring, (cx, cy), r, 1.0, 3)
+        # A coffee stain: a soft blot half as bright, with a darker dried rim.
+        paper *= 1.0 - 0.5 * cv2.GaussianBlur(blot, (0, 0), 10)
+        paper *= 1.0 - 0.3 * cv2.GaussianBlur(ring, (0, 0), 1.5)
+    result = binarize(np.clip(paper, 0, 255).astype(np.uint8))
+    clean = binarize(page.image)
+    in_text = _ink_inside(result.binary, page.boxes)
+    assert in_text == pytest.approx(_ink_inside(clean.binary, page.boxes), rel=0.05)
+    assert result.binary.sum() - in_text <= 1e-4 * result.binary.size
+
+
 def test_faded_low_contrast_typewriting_is_found() -> None:
     page = render_page("one_column", dpi=150, seed=6, font="typewriter")
     clean = page.image < 128
