@@ -83,6 +83,27 @@ def test_skew_with_uneven_light_noise_and_specks(layout: str, angle_deg: float, 
     assert abs(result.angle_deg - angle_deg) <= 0.15
 
 
+def _hershey_page(seed: int, angle_deg: float) -> np.ndarray:
+    """A quick page of Hershey-font lines (fast to draw), turned by angle_deg about its centre."""
+    rng = np.random.default_rng(seed)
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dogs", "and", "runs"]
+    page = np.full((1300, 1000), 235, np.uint8)
+    n_lines = int(rng.integers(3, 14))
+    for i in range(n_lines):
+        text = " ".join(rng.choice(words, size=int(rng.integers(3, 7))))
+        x = int(rng.integers(60, 200))
+        cv2.putText(page, text, (x, 150 + 70 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 25, 2)
+    rot = cv2.getRotationMatrix2D((500.0, 650.0), angle_deg, 1.0)
+    return cv2.warpAffine(page, rot, (1000, 1300), borderValue=235)
+
+
+@settings(max_examples=25, deadline=None)
+@given(angle_deg=st.floats(-6, 6, allow_nan=False), seed=st.integers(0, 10_000))
+def test_deskew_recovers_the_angle_it_was_given(angle_deg: float, seed: int) -> None:
+    result = binarize(_hershey_page(seed, angle_deg))
+    assert abs(result.angle_deg - angle_deg) <= 0.15
+
+
 def test_small_skews_are_not_pulled_to_zero_by_the_pixel_grid() -> None:
     params = BinarizeParams(min_rotation_deg=0.0)
     found = [
