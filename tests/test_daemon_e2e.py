@@ -115,6 +115,7 @@ class Service:
         notify_path = self.root / f"notify-{time.monotonic_ns()}"
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(str(notify_path))
+        self.notifications = []
         threading.Thread(target=self._listen, args=(self.notify,), daemon=True).start()
         env = dict(os.environ, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="2000000")
         env.pop("SCANDEX_CONFIG", None)
@@ -290,18 +291,21 @@ def test_the_service_end_to_end(service: Service) -> None:
 
 
 def test_restart_after_kill_9_catches_up_with_nothing_lost_or_doubled(service: Service) -> None:
-    pages = {f"p{i}.png": page(20 + i) for i in range(5)}
+    pages = {f"p{i:02d}.png": page(20 + i) for i in range(16)}
     service.start(workers=1)
     for name, synth in pages.items():
         (service.scans / name).write_bytes(png_bytes(synth))
-    wait_for(lambda: service.status()["counts"]["done"] >= 1, "the first scan")
+    wait_for(lambda: "done: " in service.log(), "the first scan", timeout=OCR_DEADLINE_SECONDS)
     service.kill_everything()  # mid-batch: some done, some in flight, some queued
+    first_run = service.log()
+    assert all(str(service.scans / name) in first_run for name in pages)  # all were seen
+    done_before = first_run.count("done: ")
 
     # While it is down: one scan added, one deleted.
     added = page(40)
     (service.scans / "added.png").write_bytes(png_bytes(added))
-    (service.scans / "p0.png").unlink()
-    expected = {str(service.scans / n) for n in pages if n != "p0.png"}
+    (service.scans / "p00.png").unlink()
+    expected = {str(service.scans / n) for n in pages if n != "p00.png"}
     expected.add(str(service.scans / "added.png"))
 
     service.start(workers=2)
@@ -316,7 +320,12 @@ def test_restart_after_kill_9_catches_up_with_nothing_lost_or_doubled(service: S
     assert report["counts"]["failed"] == 0
     assert report["index"]["documents"] == len(expected)
     assert report["index"]["pages"] == len(expected)  # one page each: nothing doubled
-    assert not (service.scans / "p0.hocr").exists()
+    assert not (service.scans / "p00.hocr").exists()
+    second_run = service.log()[len(first_run) :]
+    assert f"deleted: {service.scans / 'p00.png'}" in second_run
+    assert f"new: {service.scans / 'added.png'}" in second_run
+    # Killed mid-batch: some finished before the kill, the rest after the restart.
+    assert 1 <= done_before < len(pages) and second_run.count("done: ") >= 1
     for path in expected:
         assert Path(path).with_suffix(".hocr").is_file()
     word = max((w.strip(".,;:!?") for w in added.lines[0].text.split()), key=len)

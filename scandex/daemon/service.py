@@ -35,6 +35,7 @@ from scandex.daemon.worker import (
     ScandexEngine,
     ScandexHocr,
     WorkerPool,
+    is_foreign_hocr,
     same_file_state,
     write_hocr_with_fallback,
 )
@@ -389,12 +390,21 @@ class Daemon:
             self.index_dirty = True
             self.uncommitted.pop(path, None)
             self.store.delete(path)
-            deleted = self._delete_hocr(record.hocr_path)
+            deleted = [p for p in self._hocr_candidates(record) if self._delete_hocr(p)]
             log.info(
                 "deleted: %s (removed from the index%s)",
                 path,
-                f", deleted {record.hocr_path}" if deleted else "",
+                "".join(f", deleted {p}" for p in deleted),
             )
+
+    def _hocr_candidates(self, record: FileRecord) -> list[str]:
+        """The hOCR scandex wrote for a record; when none was recorded (the daemon was killed
+        between writing it and recording it), wherever it would have gone, if it is ours."""
+        if record.hocr_path:
+            return [record.hocr_path]
+        image = Path(record.path)
+        places = (self._hocr_destination(image), self._fallback_destination(image))
+        return [str(p) for p in places if p.is_file() and not is_foreign_hocr(p)]
 
     # -- OCR ------------------------------------------------------------------------------
 

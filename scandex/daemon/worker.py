@@ -180,8 +180,10 @@ def run_job(engine: OcrEngine, hocr: HocrFiles, job: Job) -> JobResult:
 
 
 def _worker_main(conn: Connection, make_engine: EngineFactory, hocr: HocrFiles) -> None:
-    # Ctrl-C reaches the whole process group; the parent decides when workers stop.
+    # Ctrl-C (and `timeout`, and systemd with KillMode=control-group) signal the whole
+    # process group; the daemon decides when its workers stop, and kills them if it must.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         engine = make_engine()
     except BaseException as exc:
