@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -52,38 +53,45 @@ def _line_record(path: Path, model: Path | None) -> dict:
     }
 
 
-def _page_job(args: tuple[str, Path | None, int | None, bool]) -> tuple[str, dict | str]:
-    """OCR one file in a worker: ("ok", payload) or ("error", one-line message)."""
-    path_text, model, columns, write = args
-    path = Path(path_text)
+@dataclass(frozen=True)
+class _Job:
+    path: str
+    model: Path | None
+    columns: int | None = None
+    write: bool = False
+    line: bool = False
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    error: str | None = None  # one-line message when the file failed
+    record: dict = field(default_factory=dict)  # JSON-ready result
+    hocr: str = ""
+
+
+def _run_job(job: _Job) -> _Outcome:
+    """OCR one file (in a worker process when --jobs > 1); errors become an outcome."""
+    path = Path(job.path)
     try:
+        if job.line:
+            return _Outcome(record=_line_record(path, job.model))
         from scandex.ocr import ocr_file
         from scandex.ocr.hocr import to_hocr, write_hocr
         from scandex.ocr.jsonout import document_to_dict
 
         started = time.perf_counter()
-        doc = ocr_file(path, _params(model, columns))
+        doc = ocr_file(path, _params(job.model, job.columns))
         seconds = time.perf_counter() - started
-        payload = {"json": document_to_dict(doc), "text": doc.text, "seconds": seconds}
-        if write:
-            target = path.with_name(path.stem + ".hocr")
-            write_hocr(doc, target)
-            payload["written"] = str(target)
+        if job.write:
+            write_hocr(doc, path.with_name(path.stem + ".hocr"))
+            hocr = ""
         else:
-            payload["hocr"] = to_hocr(doc, hocr_dir=path.parent)
-        return "ok", payload
+            hocr = to_hocr(doc, hocr_dir=path.parent)
+        return _Outcome(record=document_to_dict(doc, seconds=seconds), hocr=hocr)
     except ScandexError as exc:
-        return "error", str(exc)
+        return _Outcome(error=str(exc))
     except MemoryError:
-        return "error", f"{path}: out of memory while processing this image"
-
-
-def _line_job(args: tuple[str, Path | None]) -> tuple[str, dict | str]:
-    path_text, model = args
-    try:
-        return "ok", _line_record(Path(path_text), model)
-    except ScandexError as exc:
-        return "error", str(exc)
+        return _Outcome(error=f"{path}: out of memory while processing this image")
 
 
 @app.command()
@@ -109,50 +117,46 @@ def ocr(
         from scandex.ocr.recognize import Recognizer
 
         Recognizer(model)  # a bad model is one clear error, not one per file
-    if line:
-        jobs_args = [(str(p), model) for p in images]
-        worker = _line_job
-    else:
-        jobs_args = [(str(p), model, columns, write) for p in images]
-        worker = _page_job
+    jobs_list = [_Job(str(p), model, columns, write, line) for p in images]
     failed = 0
-    first_page_output = True
+    first_page = True
     show_progress = sys.stderr.isatty() and len(images) > 1
     with _executor(jobs) as pool:
-        results = pool.map(worker, jobs_args) if pool else map(worker, jobs_args)
-        progress = (
-            typer.progressbar(results, length=len(images), label="OCR", file=sys.stderr)
-            if show_progress
-            else None
-        )
-        iterator = progress if progress is not None else results
-        for status, payload in iterator:
-            if status == "error":
+        outcomes = pool.map(_run_job, jobs_list) if pool else map(_run_job, jobs_list)
+        if show_progress:
+            outcomes = typer.progressbar(outcomes, length=len(images), label="OCR", file=sys.stderr)
+        for outcome in outcomes:
+            if outcome.error is not None:
                 failed += 1
-                error(str(payload))
-                continue
-            if line:
-                if output_format == OcrFormat.jsonl:
-                    typer.echo(json.dumps(payload, ensure_ascii=False))
-                else:
-                    typer.echo(payload["text"])
-                continue
-            if write:
-                continue
-            if output_format == OcrFormat.jsonl:
-                record = dict(payload["json"])
-                record["seconds"] = round(payload["seconds"], 3)
-                typer.echo(json.dumps(record, ensure_ascii=False))
-            elif output_format == OcrFormat.hocr:
-                typer.echo(payload["hocr"], nl=False)
-            else:
-                for page in payload["json"]["pages"]:
-                    if not first_page_output:
-                        typer.echo("")
-                    first_page_output = False
-                    for line_record in page["lines"]:
-                        typer.echo(line_record["text"])
+                error(outcome.error)
+            elif line:
+                _print_line(outcome.record, output_format)
+            elif not write:
+                first_page = _print_document(outcome, output_format, first_page)
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _print_line(record: dict, output_format: OcrFormat) -> None:
+    if output_format == OcrFormat.jsonl:
+        typer.echo(json.dumps(record, ensure_ascii=False))
+    else:
+        typer.echo(record["text"])
+
+
+def _print_document(outcome: _Outcome, output_format: OcrFormat, first_page: bool) -> bool:
+    """Print one file's result; returns whether the next page printed is the first."""
+    if output_format == OcrFormat.jsonl:
+        typer.echo(json.dumps(outcome.record, ensure_ascii=False))
+    elif output_format == OcrFormat.hocr:
+        typer.echo(outcome.hocr, nl=False)
+    else:
+        for page in outcome.record["pages"]:
+            if not first_page:
+                typer.echo("")  # a blank line between pages
+            first_page = False
+            for line_record in page["lines"]:
+                typer.echo(line_record["text"])
+    return first_page
 
 
 class _NoPool:

@@ -142,13 +142,13 @@ class BatchStream(torch.utils.data.IterableDataset):
             real.extend(s for s in load_line_dir(directory) if self.codec.can_encode(s.text))
         if not self.synthetic and not real:
             raise RuntimeError("no training lines: give --lines DIR with NAME.png + NAME.gt.txt")
-        fonts = text_source = None
+        fonts: dict[str, list] = {}
+        text_source = None
         if self.synthetic:
             from scandex.training.fonts import find_fonts, split_fonts
             from scandex.training.text import TextSource
 
             faces, _ = split_fonts(find_fonts())
-            fonts = {}
             for face in faces:
                 fonts.setdefault(face.family, []).append(face)
             if not fonts:

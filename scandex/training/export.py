@@ -107,7 +107,7 @@ def load_torch_from_onnx(path: str | Path) -> tuple[LineRecognizer, Codec, Norma
     conv_nodes = [n for n in proto.graph.node if n.op_type == "Conv"]
     for block, node in enumerate(conv_nodes):
         kernel, bias = weights[node.input[1]], weights[node.input[2]]
-        bn = model.convs[block][1]
+        bn = model.convs[block][1]  # type: ignore[index]
         new_state[f"convs.{block}.0.weight"] = tensor(kernel)
         new_state[f"convs.{block}.1.weight"] = torch.ones(bias.shape[0])
         new_state[f"convs.{block}.1.bias"] = tensor(bias)

@@ -44,6 +44,16 @@ class TrainOptions:
     lstm_layers: int = 1
 
 
+@dataclass
+class TrainState:
+    """What a resumed run needs besides the weights; saved in every checkpoint."""
+
+    iteration: int = 0
+    best_cer: float | None = None
+    evals_since_best: int = 0
+    seconds: float = 0.0
+
+
 def character_error_rate(pairs: list[tuple[str, str]]) -> float:
     """Total edit distance over total reference characters, for (reference, hypothesis) pairs."""
     errors = sum(edit_distance(ref, hyp) for ref, hyp in pairs)
@@ -104,7 +114,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         )
         model = LineRecognizer(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
-    state = {"iteration": 0, "best_cer": None, "evals_since_best": 0, "seconds": 0.0}
+    state = TrainState()
     if checkpoint_path.exists():
         saved = torch.load(checkpoint_path, weights_only=False)
         model = LineRecognizer(ModelConfig.from_dict(saved["config"]))
@@ -114,8 +124,8 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         for group in optimizer.param_groups:  # a resumed run may ask for a new learning rate
             group["lr"] = options.learning_rate
         codec = Codec(saved["alphabet"])
-        state = saved["state"]
-        log(f"resumed from {checkpoint_path} at iteration {state['iteration']}")
+        state = TrainState(**saved["state"])
+        log(f"resumed from {checkpoint_path} at iteration {state.iteration}")
     dev = load_line_dir(options.dev_dir) if options.dev_dir else []
     dev = [s for s in dev if codec.can_encode(s.text)]
     stream = BatchStream(
@@ -124,7 +134,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         synthetic=options.synthetic,
         real_fraction=options.real_fraction,
         batch_size=options.batch_size,
-        seed=options.seed + state["iteration"],
+        seed=options.seed + state.iteration,
         normalize=normalize,
     )
     loader = torch.utils.data.DataLoader(
@@ -141,7 +151,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
                 "optimizer": optimizer.state_dict(),
                 "config": model.config.to_dict(),
                 "alphabet": codec.alphabet,
-                "state": state,
+                "state": asdict(state),
                 "options": {k: str(v) for k, v in asdict(options).items()},
             },
             tmp,
@@ -150,34 +160,34 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
 
     def evaluate_and_export() -> None:
         cer = evaluate(model, codec, normalize, dev) if dev else float("nan")
-        improved = not dev or state["best_cer"] is None or cer < state["best_cer"]
+        improved = not dev or state.best_cer is None or cer < state.best_cer
         if improved:
-            state["best_cer"] = cer if dev else None
-            state["evals_since_best"] = 0
+            state.best_cer = cer if dev else None
+            state.evals_since_best = 0
             export_onnx(
                 model,
                 codec,
                 normalize,
                 out / "best.onnx",
-                info={"iteration": state["iteration"], "dev_cer": cer},
+                info={"iteration": state.iteration, "dev_cer": cer},
             )
         else:
-            state["evals_since_best"] += 1
+            state.evals_since_best += 1
         export_onnx(
             model,
             codec,
             normalize,
             out / "last.onnx",
-            info={"iteration": state["iteration"], "dev_cer": cer},
+            info={"iteration": state.iteration, "dev_cer": cer},
         )
-        best = state["best_cer"]
+        best = state.best_cer
         log(
-            f"eval iteration {state['iteration']}: dev CER {cer:.2%} (best {best:.2%})"
+            f"eval iteration {state.iteration}: dev CER {cer:.2%} (best {best:.2%})"
             if dev
-            else f"eval iteration {state['iteration']}: no dev set"
+            else f"eval iteration {state.iteration}: no dev set"
         )
 
-    started = time.monotonic() - state["seconds"]
+    started = time.monotonic() - state.seconds
     session_start = time.monotonic()
     last_eval = last_checkpoint = time.monotonic()
     loss_ema = None
@@ -185,7 +195,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     recent_losses: list[float] = []
     lines_seen = 0
     for batch in loader:
-        if state["iteration"] >= options.max_iterations:
+        if state.iteration >= options.max_iterations:
             break
         if time.monotonic() - session_start > options.max_seconds:
             break
@@ -200,28 +210,28 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
-        state["iteration"] += 1
+        state.iteration += 1
         lines_seen += batch["images"].shape[0]
         value = loss.detach().item()
         first_loss = value if first_loss is None else first_loss
         recent_losses = [*recent_losses[-19:], value]
         loss_ema = value if loss_ema is None else 0.98 * loss_ema + 0.02 * value
         now = time.monotonic()
-        state["seconds"] = now - started
-        if state["iteration"] % 20 == 0:
-            rate = state["iteration"] / max(1e-9, state["seconds"])
-            remaining = (options.max_iterations - state["iteration"]) / max(rate, 1e-9)
-            best = state["best_cer"]
+        state.seconds = now - started
+        if state.iteration % 20 == 0:
+            rate = state.iteration / max(1e-9, state.seconds)
+            remaining = (options.max_iterations - state.iteration) / max(rate, 1e-9)
+            best = state.best_cer
             best_text = "-" if best is None else f"{best:.2%}"
             log(
-                f"iteration {state['iteration']} loss {loss_ema:.3f} "
+                f"iteration {state.iteration} loss {loss_ema:.3f} "
                 f"{lines_seen / (now - session_start):.1f} lines/s best dev CER {best_text} "
                 f"ETA {remaining / 3600:.1f} h"
             )
         if now - last_eval > options.eval_every_seconds:
             evaluate_and_export()
             last_eval = now
-            if dev and state["evals_since_best"] >= options.patience_evals:
+            if dev and state.evals_since_best >= options.patience_evals:
                 log(
                     f"early stop: dev CER has not improved for {options.patience_evals} evaluations"
                 )
@@ -232,8 +242,8 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     evaluate_and_export()
     save_checkpoint()
     summary = {
-        "iterations": state["iteration"],
-        "best_dev_cer": state["best_cer"],
+        "iterations": state.iteration,
+        "best_dev_cer": state.best_cer,
         "best_model": str(out / "best.onnx"),
         "first_loss": first_loss,
         "last_loss_avg": float(np.mean(recent_losses)) if recent_losses else None,
