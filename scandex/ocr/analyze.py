@@ -55,7 +55,10 @@ def analyze_binarized(
 def assemble(binarized: Binarized, layout: Layout, params: AnalyzeParams) -> PageAnalysis:
     """Order the layout's lines, cut them out and map every box to the original image."""
     blocks = reading_blocks(
-        layout.boxes, columns=params.segment.columns, params=params.segment.order
+        layout.boxes,
+        columns=params.segment.columns,
+        separators=layout.separators,
+        params=params.segment.order,
     )
     order = [i for block in blocks for i in block.lines]
     columns = [k for k, block in enumerate(blocks) for _ in block.lines]

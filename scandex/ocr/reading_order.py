@@ -36,6 +36,10 @@ class OrderParams:
     column_width_ratio: float = 2.5
     # ... and the gutter itself is at least this many median line heights wide.
     min_gutter_lines_height: float = 1.0
+    # ... or at least this many median line heights wide (about 25 characters).
+    min_column_width_lines: float = 12.0
+    # A section without gutters is tried cut at this many of its widest row gaps.
+    max_cuts_tried: int = 60
     # Two boxes are on one row when their vertical overlap is at least this fraction of the
     # lower one's height.
     row_overlap: float = 0.5
@@ -62,7 +66,11 @@ def reading_order(
 
 
 def reading_blocks(
-    boxes: Sequence[BBox], *, columns: int | None = None, params: OrderParams = OrderParams()
+    boxes: Sequence[BBox],
+    *,
+    columns: int | None = None,
+    separators: Sequence[BBox] = (),
+    params: OrderParams = OrderParams(),
 ) -> list[ReadingBlock]:
     """The lines grouped into blocks (columns and runs of rows), blocks in reading order."""
     if not boxes:
@@ -76,38 +84,110 @@ def reading_blocks(
             blocks.append(ReadingBlock(tuple(_rows_order(arr, free, params)), False))
             free.clear()
 
-    for section, spanning in _sections(arr, params):
-        if spanning:
-            free.extend(section)
-            continue
-        gutters = _section_gutters(arr, section, columns, params)
-        if not gutters:
-            free.extend(section)
+    for part, is_column in _blocks(arr, columns, separators, params, gutters_out=None):
+        if not is_column:
+            free.extend(part)
             continue
         flush_free()
-        for column in _split_columns(arr, section, gutters):
-            if column:
-                blocks.append(ReadingBlock(tuple(_rows_order(arr, column, params)), True))
+        blocks.append(ReadingBlock(tuple(_rows_order(arr, part, params)), True))
     flush_free()
     return blocks
 
 
 def find_gutters(
-    boxes: Sequence[BBox], *, columns: int | None = None, params: OrderParams = OrderParams()
+    boxes: Sequence[BBox],
+    *,
+    columns: int | None = None,
+    separators: Sequence[BBox] = (),
+    params: OrderParams = OrderParams(),
 ) -> list[BBox]:
     """The column gutters reading_blocks uses, as boxes spanning their section's lines."""
     if not boxes:
         return []
     arr = _as_array(boxes)
-    out = []
+    found: list[tuple[float, float, float, float]] = []
+    _blocks(arr, columns, separators, params, gutters_out=found)
+    return [BBox(int(gx0), int(y0), int(gx1), int(y1)) for gx0, y0, gx1, y1 in found]
+
+
+def _blocks(
+    arr: np.ndarray,
+    columns: int | None,
+    separators: Sequence[BBox],
+    params: OrderParams,
+    gutters_out: list[tuple[float, float, float, float]] | None,
+) -> list[tuple[list[int], bool]]:
+    """The page as runs of lines in reading order, each flagged when it is a column."""
+    out: list[tuple[list[int], bool]] = []
     for section, spanning in _sections(arr, params):
         if spanning:
-            continue
-        y0 = int(arr[section, 1].min())
-        y1 = int(arr[section, 3].max())
-        for gx0, gx1 in _section_gutters(arr, section, columns, params):
-            out.append(BBox(int(gx0), y0, int(gx1), y1))
+            out.append((section, False))
+        else:
+            out.extend(_split(arr, section, columns, separators, params, gutters_out, 0))
     return out
+
+
+def _split(
+    arr: np.ndarray,
+    idx: list[int],
+    columns: int | None,
+    separators: Sequence[BBox],
+    params: OrderParams,
+    gutters_out: list[tuple[float, float, float, float]] | None,
+    depth: int,
+) -> list[tuple[list[int], bool]]:
+    """Lines read by columns where they have gutters, each column split again the same way.
+
+    A run without gutters may still hold columns above or below something that crosses
+    their gutters (a title under the columns, a caption): it is cut at the widest
+    horizontal gap that gives a part with gutters."""
+    if depth >= 8 or len(idx) < 2:
+        return [(idx, False)]
+    gutters = _section_gutters(arr, idx, columns, separators, params)
+    if gutters:
+        if gutters_out is not None:
+            y0, y1 = float(arr[idx, 1].min()), float(arr[idx, 3].max())
+            gutters_out.extend((gx0, y0, gx1, y1) for gx0, gx1 in gutters)
+        out: list[tuple[list[int], bool]] = []
+        for column in _split_columns(arr, idx, gutters):
+            if column:
+                inner = _split(arr, column, columns, separators, params, gutters_out, depth + 1)
+                out.extend((part, True) for part, _ in inner)
+        return out
+    if len(idx) >= 2 * params.min_column_lines:
+        # Of the widest row gaps, cut at the one that leaves the most lines in a part with
+        # gutters: the title under the columns is cut off, not a paragraph break.
+        best: tuple[int, list[int], list[int]] | None = None
+        for cut in _row_gaps(arr, idx)[: params.max_cuts_tried]:
+            upper = [i for i in idx if arr[i, 3] <= cut]
+            lower = [i for i in idx if arr[i, 3] > cut]
+            gain = max(
+                len(part)
+                if len(part) >= 2 * params.min_column_lines
+                and _section_gutters(arr, part, columns, separators, params)
+                else 0
+                for part in (upper, lower)
+            )
+            if gain and (best is None or gain > best[0]):
+                best = (gain, upper, lower)
+        if best is not None:
+            _, upper, lower = best
+            return _split(arr, upper, columns, separators, params, gutters_out, depth + 1) + _split(
+                arr, lower, columns, separators, params, gutters_out, depth + 1
+            )
+    return [(idx, False)]
+
+
+def _row_gaps(arr: np.ndarray, idx: list[int]) -> list[float]:
+    """y positions between rows that no line crosses, widest gap first."""
+    spans = sorted((arr[i, 1], arr[i, 3]) for i in idx)
+    gaps = []
+    reach = spans[0][1]
+    for y0, y1 in spans[1:]:
+        if y0 > reach:
+            gaps.append((y0 - reach, (reach + y0) / 2.0))
+        reach = max(reach, y1)
+    return [y for _, y in sorted(gaps, key=lambda g: -g[0])]
 
 
 def _as_array(boxes: Sequence[BBox]) -> np.ndarray:
@@ -161,7 +241,11 @@ def _projection_gaps(arr: np.ndarray, idx: list[int]) -> list[tuple[float, float
 
 
 def _section_gutters(
-    arr: np.ndarray, idx: list[int], columns: int | None, params: OrderParams
+    arr: np.ndarray,
+    idx: list[int],
+    columns: int | None,
+    separators: Sequence[BBox],
+    params: OrderParams,
 ) -> list[tuple[float, float]]:
     if len(idx) < 2 or columns == 1:
         return []
@@ -174,7 +258,9 @@ def _section_gutters(
     gutters = []
     for gx0, gx1 in gaps:
         width = gx1 - gx0
-        if width < params.min_gutter_lines_height * line_height:
+        if width < params.min_gutter_lines_height * line_height and not _on_separator(
+            arr, idx, gx0, gx1, separators
+        ):
             continue
         left = [i for i in idx if arr[i, 2] <= gx0]
         right = [i for i in idx if arr[i, 0] >= gx1]
@@ -194,9 +280,20 @@ def _section_gutters(
         need = params.column_width_ratio * max(width, typical)
         left_width = float(np.median(arr[near_left, 2] - arr[near_left, 0]))
         right_width = float(np.median(arr[near_right, 2] - arr[near_right, 0]))
-        if left_width >= need and right_width >= need:
+        # Lines of text columns are wide compared to the gap between them, or wide outright
+        # (a two-page spread has a wide gap between its inner columns); table cells are not.
+        wide = params.min_column_width_lines * line_height
+        if min(left_width, right_width) >= min(need, wide):
             gutters.append((gx0, gx1))
     return gutters
+
+
+def _on_separator(
+    arr: np.ndarray, idx: list[int], gx0: float, gx1: float, separators: Sequence[BBox]
+) -> bool:
+    """Whether the gap [gx0, gx1] of these lines lies on a known column separator."""
+    y0, y1 = arr[idx, 1].min(), arr[idx, 3].max()
+    return any(s.x0 < gx1 + 1 and s.x1 > gx0 - 1 and s.y0 < y1 and s.y1 > y0 for s in separators)
 
 
 def _count_rows(arr: np.ndarray, idx: list[int], line_height: float) -> int:

@@ -24,6 +24,7 @@ milliseconds and nothing loops over pixels in Python:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,9 @@ class Layout:
     labels: np.ndarray  # int32 HxW connected-component labels of the binary page
     line_of_label: np.ndarray  # int32 per label: index into lines, or -1 (not text)
     components: np.ndarray  # int64 (labels, 5) x, y, width, height, area per label (0 = paper)
+    # Narrow whitespace strips between text columns found from the characters (see
+    # find_separators); reading order takes them as gutters however narrow they are.
+    separators: tuple[BBox, ...] = ()
 
     @property
     def boxes(self) -> list[BBox]:
@@ -103,7 +107,12 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     kind = _drop_inside_pictures(comps, kind, labels, step, scale)
     kind = _drop_texture(comps, kind, scale, params)
     chars = np.flatnonzero(kind == _CHAR)
-    frag_of_char = _smear_fragments(comps, chars, scale * params.word_gap, step, binary.shape)
+    separators = (
+        find_separators(comps[chars], scale, step, binary.shape) if params.columns != 1 else []
+    )
+    frag_of_char = _smear_fragments(
+        comps, chars, scale * params.word_gap, step, binary.shape, separators
+    )
     if not _chains_like_text(frag_of_char):
         _check_blank(comps, binary.shape, params)
         return _empty(labels, stats)  # dust or a few marks on a blank page
@@ -122,6 +131,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     gutter_boxes = find_gutters(
         [BBox(*map(int, b)) for b in frag_boxes[wordy]],
         columns=params.columns,
+        separators=separators,
         params=params.order,
     )
     line_of_frag = _merge_row_fragments(frag_boxes, gutter_boxes, params.fragment_gap, scale)
@@ -151,10 +161,19 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     if not lines:
         _check_blank(comps, binary.shape, params)
     gutters = find_gutters(
-        [line.bbox for line in lines], columns=params.columns, params=params.order
+        [line.bbox for line in lines],
+        columns=params.columns,
+        separators=separators,
+        params=params.order,
     )
     return Layout(
-        float(scale), lines, tuple(gutters), labels, line_of_label, stats.astype(np.int64)
+        float(scale),
+        lines,
+        tuple(gutters),
+        labels,
+        line_of_label,
+        stats.astype(np.int64),
+        tuple(separators),
     )
 
 
@@ -356,8 +375,82 @@ def _drop_inside_pictures(
     return out
 
 
+def find_separators(
+    chars: np.ndarray, scale: float, step: int, shape: tuple[int, int]
+) -> list[BBox]:
+    """Column separators too narrow to tell from a word gap on one line: vertical strips of
+    paper with characters within 2 scales on both sides and ink in most of the 6 scales
+    beside it (text, not a column of figures), in pieces at least 8 scales tall that add up
+    to 12 scales (about five lines).
+
+    Characters are painted on the small grid and smeared vertically by about one line gap,
+    so a cell stays empty only where three lines in a row leave it empty; word gaps of
+    justified text rarely line up like that for five lines (and a river that does only
+    splits a line into fragments that merge again), the gutter between two columns
+    does. Wider gutters are found later from the line boxes (reading_order).
+    """
+    if len(chars) == 0:
+        return []
+    gh, gw = shape[0] // step + 2, shape[1] // step + 2
+    x, y, w, h = (chars[:, i].astype(np.float64) for i in range(4))
+    ink = _paint(
+        gh,
+        gw,
+        np.floor(x / step).astype(np.int64).clip(0, gw - 1),
+        np.floor(y / step).astype(np.int64).clip(0, gh - 1),
+        np.ceil((x + w) / step).astype(np.int64).clip(1, gw - 1),
+        np.ceil((y + h) / step).astype(np.int64).clip(1, gh - 1),
+    )
+    reach_y = 2 * int(np.ceil(0.7 * scale / step)) + 1
+    raw_ink = ink
+    ink = cv2.dilate(ink, np.ones((reach_y, 1), np.uint8))
+    near = max(1, int(round(2.0 * scale / step)))
+    cum = np.zeros((gh, gw + 1), np.int32)
+    np.cumsum(ink, axis=1, out=cum[:, 1:])
+    cols = np.arange(gw)
+    left = cum[:, cols] - cum[:, np.maximum(cols - near, 0)]
+    right = cum[:, np.minimum(cols + 1 + near, gw)] - cum[:, cols + 1]
+    # ... and text, not a table's digits, on both sides: ink in most of 6 scales beside it.
+    wide = max(2, int(round(6.0 * scale / step)))
+    left_wide = cum[:, cols] - cum[:, np.maximum(cols - wide, 0)]
+    right_wide = cum[:, np.minimum(cols + 1 + wide, gw)] - cum[:, cols + 1]
+    squeezed = (
+        (ink == 0) & (left > 0) & (right > 0) & (2 * left_wide >= wide) & (2 * right_wide >= wide)
+    ).astype(np.uint8)
+    tall = max(3, int(round(12.0 * scale / step)))
+    piece = max(2, int(round(8.0 * scale / step)))
+    strips = cv2.morphologyEx(squeezed, cv2.MORPH_OPEN, np.ones((piece, 1), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(strips, connectivity=8)
+    # A short last line or a paragraph break interrupts the squeeze, not the gutter: pieces
+    # of one strip are joined when nothing stands in the strip between them.
+    pieces = sorted(
+        (int(sy), int(sy + sh), int(sx), int(sx + sw))
+        for sx, sy, sw, sh, _ in stats[1:n]
+        if sh >= piece
+    )
+    joined: list[list[int]] = []
+    for y0, y1, x0, x1 in pieces:
+        for other in joined:
+            lo, hi = max(x0, other[2]), min(x1, other[3])
+            if lo < hi and y0 >= other[1] and not raw_ink[other[1] : y0, lo:hi].any():
+                other[1] = y1
+                break
+        else:
+            joined.append([y0, y1, x0, x1])
+    return [
+        BBox(x0 * step, y0 * step, x1 * step, y1 * step)
+        for y0, y1, x0, x1 in joined
+        if y1 - y0 >= tall
+    ]
+
+
 def _smear_fragments(
-    comps: np.ndarray, chars: np.ndarray, gap_px: float, step: int, shape: tuple[int, int]
+    comps: np.ndarray,
+    chars: np.ndarray,
+    gap_px: float,
+    step: int,
+    shape: tuple[int, int],
+    separators: Sequence[BBox] = (),
 ) -> np.ndarray:
     """Line fragment index of each character component (via the smeared middle bands)."""
     if len(chars) == 0:
@@ -371,6 +464,8 @@ def _smear_fragments(
     y0 = np.floor((y + 0.3 * h) / step).clip(0, gh - 1).astype(np.int64)
     y1 = np.maximum(np.ceil((y + 0.7 * h) / step), y0 + 1).clip(1, gh - 1).astype(np.int64)
     cover = _paint(gh, gw, x0, y0, x1, y1)
+    for sep in separators:  # never chain across a column separator
+        cover[sep.y0 // step : -(-sep.y1 // step), sep.x0 // step : -(-sep.x1 // step)] = 0
     _, frag_labels = cv2.connectedComponents(cover, connectivity=4)
     cy = ((y + 0.5 * h) / step).astype(np.int64).clip(0, gh - 1)
     cx = ((x + 0.5 * w) / step).astype(np.int64).clip(0, gw - 1)
