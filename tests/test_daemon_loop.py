@@ -455,3 +455,51 @@ def test_a_big_drop_is_processed_completely(tmp_path: Path) -> None:
         )
     assert len(calls(engine)) == count
     assert len(indexed_paths(config)) == count
+
+
+class UnreliableIndex:
+    """A small real index in memory that refuses one document and fails its first commit,
+    as a full disk or a damaged segment would."""
+
+    def __init__(self) -> None:
+        self.staged: dict[str, Document] = {}
+        self.committed: dict[str, Document] = {}
+        self.commit_failures = 1
+
+    def add(self, doc: Document, *, hocr_path: str | None = None) -> None:
+        if "refused" in doc.path:
+            raise ValueError("document too large for a segment")
+        self.staged[doc.path] = doc
+
+    def remove(self, path: str) -> None:
+        self.staged.pop(path, None)
+        self.committed.pop(path, None)
+
+    def commit(self) -> None:
+        if self.commit_failures:
+            self.commit_failures -= 1
+            raise OSError(28, "No space left on device")
+        self.committed.update(self.staged)
+        self.staged.clear()
+
+    def close(self) -> None:
+        pass
+
+    def paths(self) -> set[str]:
+        return set(self.committed)
+
+
+def test_index_failures_are_recorded_or_retried(tmp_path: Path) -> None:
+    config = make_config(tmp_path, retries=0)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    scans = config.watch.paths[0]
+    good, refused = scans / "good.png", scans / "refused.png"
+    index = UnreliableIndex()
+    with daemon(config, engine, index=index):
+        good.write_bytes(scan_png(13))
+        refused.write_bytes(scan_png(14))
+        wait_for(lambda: state_of(config, good) == DONE, "the good file, after a failed commit")
+        wait_for(lambda: state_of(config, refused) == FAILED, "the refused file")
+    assert index.commit_failures == 0 and set(index.committed) == {str(good)}
+    failed = record(config, refused)
+    assert failed is not None and "indexing failed: ValueError" in (failed.last_error or "")

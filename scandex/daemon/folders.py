@@ -102,7 +102,7 @@ def check_readable(folder: Path) -> str | None:
             next(entries, None)
         return None
     except OSError as exc:
-        return _rights_message(folder, "read", exc)
+        return rights_message(folder, "read", exc)
 
 
 def check_writable(folder: Path) -> str | None:
@@ -111,13 +111,13 @@ def check_writable(folder: Path) -> str | None:
     try:
         fd, name = tempfile.mkstemp(prefix=".scandex-check-", suffix=".tmp", dir=folder)
     except OSError as exc:
-        return _rights_message(folder, "write", exc)
+        return rights_message(folder, "write", exc)
     os.close(fd)
     os.unlink(name)
     return None
 
 
-def _rights_message(folder: Path, right: str, exc: OSError) -> str:
+def rights_message(folder: Path, right: str, exc: OSError) -> str:
     user, group = _user_and_groups()
     if exc.errno == errno.EROFS:
         return (

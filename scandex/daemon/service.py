@@ -23,7 +23,7 @@ from typing import Protocol
 from scandex.config import Config
 from scandex.daemon.events import EventSource, WatchdogSource
 from scandex.daemon.filters import FilterRules, is_scan, is_watched_folder
-from scandex.daemon.folders import check_readable, check_writable, walk_scans
+from scandex.daemon.folders import check_readable, check_writable, rights_message, walk_scans
 from scandex.daemon.lock import DaemonLock
 from scandex.daemon.notify import Notifier
 from scandex.daemon.state import DONE, FAILED, PENDING, FileRecord, StateStore, file_sha256
@@ -162,9 +162,7 @@ def _acquire(lock: DaemonLock, state_dir: Path) -> None:
     try:
         lock.acquire()
     except PermissionError as exc:
-        from scandex.daemon.folders import _rights_message
-
-        raise ScandexError(f"state_dir: {_rights_message(state_dir, 'write', exc)}") from None
+        raise ScandexError(f"state_dir: {rights_message(state_dir, 'write', exc)}") from None
 
 
 def prepare_folders(config: Config) -> None:
@@ -219,6 +217,7 @@ class Daemon:
         self.uncommitted: dict[str, FileRecord] = {}
         self.index_dirty = False
         self.last_commit = time.monotonic()
+        self.commit_retry_at = 0.0  # after a failed commit, wait before the next try
         self.last_rescan = time.monotonic()
         self.last_publish = 0.0
         self.status_line = ""
@@ -520,13 +519,16 @@ class Daemon:
         if not self.index_dirty:
             return
         now = time.monotonic()
+        if now < self.commit_retry_at and not force:
+            return
         if not (force or not self.in_flight or now - self.last_commit >= COMMIT_EVERY_SECONDS):
             return
         self.last_commit = now
         try:
             self.index.commit()
-        except (ScandexError, OSError) as exc:
-            log.error("index commit failed (will retry): %s", exc)
+        except Exception as exc:  # disk full, say: keep the batch and try again later
+            log.error("index commit failed (will retry): %s: %s", type(exc).__name__, exc)
+            self.commit_retry_at = now + COMMIT_EVERY_SECONDS
             return
         self.store.put_many(list(self.uncommitted.values()))
         self.uncommitted.clear()
@@ -555,8 +557,9 @@ class Daemon:
     def _index(self, record: FileRecord, doc: Document, hocr_path: str | None) -> bool:
         try:
             self.index.add(doc, hocr_path=hocr_path)
-        except (ScandexError, OSError) as exc:
-            self.record_failure(record, f"indexing failed: {exc}")
+        except Exception as exc:  # one document the index refuses must not stop the daemon
+            log.debug("indexing %s failed", record.path, exc_info=True)
+            self.record_failure(record, f"indexing failed: {type(exc).__name__}: {exc}")
             return False
         self.index_dirty = True
         self.uncommitted[record.path] = dataclasses.replace(
