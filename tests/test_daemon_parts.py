@@ -298,3 +298,28 @@ def test_status_command_reports_counts_and_reasons(tmp_path: Path) -> None:
     assert "daemon:   not running" in text
     assert f"{scans / 'b.png'}: truncated PNG (after 4 attempts)" in text
     assert "1 done, 1 pending (0 queued, 0 in progress, 1 waiting to retry), 1 failed" in text
+
+
+@pytest.mark.parametrize("to_journal", [True, False])
+def test_log_lines_carry_journal_priorities_only_when_stderr_is_the_journal(
+    tmp_path: Path, to_journal: bool
+) -> None:
+    import subprocess
+    import sys
+
+    stderr_path = tmp_path / "stderr"
+    stderr_path.touch()
+    (tmp_path / "other").touch()
+    code = (
+        "import logging; from scandex.cli.service import _setup_logging; _setup_logging(False);"
+        "logging.getLogger('scandex.daemon').warning('failed: x.png: truncated')"
+    )
+    st = (stderr_path if to_journal else tmp_path / "other").stat()
+    with stderr_path.open("w") as stderr:
+        env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+        subprocess.run([sys.executable, "-c", code], stderr=stderr, env=env, timeout=60, check=True)
+    line = stderr_path.read_text().strip()
+    if to_journal:
+        assert line == "<4>failed: x.png: truncated"
+    else:
+        assert line.endswith("WARNING failed: x.png: truncated") and line[:4].isdigit()

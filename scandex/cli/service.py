@@ -44,9 +44,22 @@ class _LogFormatter(logging.Formatter):
         return text
 
 
+def _stderr_is_journal() -> bool:
+    """True when stderr is connected to journald (systemd sets JOURNAL_STREAM to its
+    device:inode; a shell started from a service inherits the variable but not the stream)."""
+    device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    try:
+        st = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False
+    if not (device.isdigit() and inode.isdigit()):
+        return False
+    return (st.st_dev, st.st_ino) == (int(device), int(inode))
+
+
 def _setup_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LogFormatter(journal=bool(os.environ.get("JOURNAL_STREAM"))))
+    handler.setFormatter(_LogFormatter(journal=_stderr_is_journal()))
     logger = logging.getLogger("scandex")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
