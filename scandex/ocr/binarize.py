@@ -70,6 +70,13 @@ class BinarizeParams:
     # `min_contrast` of the paper level.
     noise_sigmas: float = 6.0
     min_contrast: float = 0.12
+    # Black level per place (see _local_black): over windows of this fraction of the long
+    # side, where at least `min_local_ink` of the window is clearly dark, and never lighter
+    # than `max_local_black` of the paper level.
+    local_black: bool = True
+    local_window_frac: float = 0.06
+    min_local_ink: float = 0.02
+    max_local_black: float = 0.6
     # Fewer candidate ink pixels than this (full resolution): the page is blank.
     min_ink_px: int = 20
     # When the threshold lies fewer than this many paper-noise sigmas below the paper level,
@@ -157,7 +164,15 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
     if levels.has_ink and margin < params.denoise_below_sigmas * levels.noise_sigma:
         flat = _denoise(flat)
         levels = _levels(flat, outside_work, factor, params)
-    stretched = cv2.LUT(flat, _stretch_lut(levels))
+    local_black = (
+        _local_black(flat, levels, outside_work, factor, params)
+        if levels.has_ink and params.local_black
+        else None
+    )
+    if local_black is None:
+        stretched = cv2.LUT(flat, _stretch_lut(levels))
+    else:
+        stretched = _stretch_local(flat, local_black, levels.paper, factor)
     ink_threshold = round(255 * params.threshold)
 
     angle_deg = 0.0
@@ -414,6 +429,7 @@ class _Levels(NamedTuple):
     paper: float
     noise_sigma: float  # spread of the paper, flattened units
     has_ink: bool
+    ink_limit: float = 0.0  # pixels below this are clearly darker than paper
 
 
 def _levels(
@@ -446,10 +462,66 @@ def _levels(
     limit = paper - max(below, params.min_contrast * paper)
     candidates = hist[: max(0, int(math.floor(limit)))]
     if candidates.sum() < params.min_ink_px:
-        return _Levels(0.0, paper, sigma, False)
+        return _Levels(0.0, paper, sigma, False, limit)
     ccdf = np.cumsum(candidates) / candidates.sum()
     black = float(np.searchsorted(ccdf, params.black_percentile / 100.0))
-    return _Levels(black, paper, sigma, True)
+    return _Levels(black, paper, sigma, True, limit)
+
+
+def _local_black(
+    flat: np.ndarray,
+    levels: _Levels,
+    outside_work: np.ndarray,
+    factor: int,
+    params: BinarizeParams,
+) -> np.ndarray | None:
+    """Working-size float32 map of the ink's black level where it is lighter than the page's,
+    or None where nowhere is.
+
+    The page's black level follows its darkest text; a faded typewritten letter under a dark
+    printed letterhead would fall above the threshold. Locally the black level is the mean
+    of the darker half of the clearly-dark pixels nearby (each working pixel stands for the
+    darkest full-resolution pixel of its block, i.e. a stroke's core), never darker than the
+    page's and never lighter than `max_local_black` of the paper level, which keeps faint
+    show-through and the paper's own mottling paper.
+    """
+    height, width = outside_work.shape
+    if factor > 1:
+        eroded = cv2.erode(flat, np.ones((factor, factor), np.uint8))
+        half = factor // 2
+        cores = eroded[half : height * factor : factor, half : width * factor : factor]
+    else:
+        cores = flat[:height, :width]
+    cores = cores.astype(np.float32)
+    dark = ((cores < levels.ink_limit) & (outside_work == 0)).astype(np.float32)
+    window = max(3, round(params.local_window_frac * max(height, width)) | 1)
+
+    def local_mean(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        share = cv2.blur(weights, (window, window), borderType=cv2.BORDER_REPLICATE)
+        total = cv2.blur(cores * weights, (window, window), borderType=cv2.BORDER_REPLICATE)
+        return total / np.maximum(share, 1e-6), share
+
+    mean_all, share = local_mean(dark)
+    darker_half = dark * (cores <= mean_all)
+    mean_dark, _ = local_mean(darker_half)
+    cap = params.max_local_black * levels.paper
+    local = np.clip(mean_dark, levels.black, cap)
+    local[share < params.min_local_ink] = levels.black
+    if float(local.max()) < levels.black + 0.05 * (levels.paper - levels.black):
+        return None
+    return local
+
+
+def _stretch_local(
+    flat: np.ndarray, black_work: np.ndarray, paper: float, factor: int
+) -> np.ndarray:
+    """Full-resolution uint8: black (per place) -> 0 and paper -> 255, linear, clipped."""
+    size = (flat.shape[1], flat.shape[0])
+    black_u8 = np.clip(black_work + 0.5, 0, 255).astype(np.uint8)
+    span_u8 = np.clip(paper - black_work + 0.5, 1, 255).astype(np.uint8)
+    black = enlarge(black_u8, factor, size, cv2.INTER_LINEAR)
+    span = enlarge(span_u8, factor, size, cv2.INTER_LINEAR)
+    return cv2.divide(cv2.subtract(flat, black), span, scale=255)
 
 
 def _denoise(flat: np.ndarray) -> np.ndarray:
