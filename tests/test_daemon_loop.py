@@ -503,3 +503,28 @@ def test_index_failures_are_recorded_or_retried(tmp_path: Path) -> None:
     assert index.commit_failures == 0 and set(index.committed) == {str(good)}
     failed = record(config, refused)
     assert failed is not None and "indexing failed: ValueError" in (failed.last_error or "")
+
+
+def test_a_folder_that_goes_away_keeps_its_index_and_is_watched_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path)
+    config = replace(config, watch=replace(config.watch, rescan_seconds=0.5))
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    scans = config.watch.paths[0]
+    a, b = scans / "a.png", scans / "b.png"
+    with caplog.at_level(logging.INFO, logger="scandex"), daemon(config, engine):
+        a.write_bytes(scan_png(15))
+        wait_for(lambda: state_of(config, a) == DONE, "a.png")
+        scans.rename(tmp_path / "unmounted")  # as an unmounted share looks
+        wait_for(lambda: f"watched folder {scans} is missing" in caplog.text, "the rescan")
+        deadline = time.monotonic() + config.watch.settle_seconds + 2.0
+        while time.monotonic() < deadline:  # longer than a deletion would take
+            assert state_of(config, a) == DONE
+            time.sleep(0.1)
+        (tmp_path / "unmounted").rename(scans)
+        wait_for(lambda: f"watched folder {scans} is back" in caplog.text, "the return")
+        b.write_bytes(scan_png(16))
+        wait_for(lambda: state_of(config, b) == DONE, "a new file in the folder")
+    assert calls(engine) == [str(a), str(b)]
+    assert indexed_paths(config) == {str(a), str(b)}

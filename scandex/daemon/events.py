@@ -136,7 +136,8 @@ class WatchdogSource:
         handler = Handler()
         try:
             for folder in self.folders:
-                observer.schedule(handler, str(folder), recursive=self.recursive)
+                if folder.is_dir():  # a missing one is watched again when it comes back
+                    observer.schedule(handler, str(folder), recursive=self.recursive)
             observer.start()
         except BaseException:
             if observer.is_alive():

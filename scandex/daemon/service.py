@@ -132,6 +132,10 @@ def run(
             daemon.look_at(hints)
             if events_lost or daemon.rescan_due():
                 daemon.rescan()
+            if daemon.watch_again:
+                daemon.watch_again = False
+                source.stop()
+                source.start()
             daemon.settle()
             daemon.finish(pool.collect())
             daemon.forget_vanished()
@@ -222,6 +226,8 @@ class Daemon:
         self.last_publish = 0.0
         self.status_line = ""
         self.read_only_folders: set[str] = set()
+        self.missing_roots: set[Path] = set()
+        self.watch_again = False  # a folder came back: its watches died with it
         self.started = time.time()
         # Called during long walks and repairs: proof of progress for systemd's watchdog.
         self.heartbeat: Callable[[], None] = lambda: None
@@ -237,8 +243,14 @@ class Daemon:
         self.last_rescan = time.monotonic()
         for root in self.config.watch.paths:
             if not root.is_dir():
-                log.warning("watched folder %s is missing; keeping its index entries", root)
+                if root not in self.missing_roots:
+                    log.warning("watched folder %s is missing; keeping its index entries", root)
+                self.missing_roots.add(root)
                 continue
+            if root in self.missing_roots:  # an unmounted share came back: watch it anew
+                log.info("watched folder %s is back", root)
+                self.missing_roots.discard(root)
+                self.watch_again = True
             walk = walk_scans(root, self.rules, (self.config.state_dir,), self.heartbeat)
             for path, st in walk.files.items():
                 self.observe(path, st)
