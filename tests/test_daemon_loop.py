@@ -32,6 +32,7 @@ from scandex.daemon.lock import DaemonRunningError
 from scandex.daemon.service import prepare_folders
 from scandex.daemon.state import DONE, FAILED, PENDING, FileRecord, StateStore
 from scandex.daemon.status import read_status
+from scandex.errors import ModelError, ScandexError
 from scandex.ocr.io import load_pages
 from scandex.page import Document, Page
 
@@ -528,3 +529,18 @@ def test_a_folder_that_goes_away_keeps_its_index_and_is_watched_again(
         wait_for(lambda: state_of(config, b) == DONE, "a new file in the folder")
     assert calls(engine) == [str(a), str(b)]
     assert indexed_paths(config) == {str(a), str(b)}
+
+
+@dataclass(frozen=True)
+class MissingModelEngine:
+    """An engine whose model cannot be loaded."""
+
+    def __call__(self) -> PageSizeEngine:
+        raise ModelError("/models/none.onnx", "file not found")
+
+
+def test_an_engine_that_cannot_start_stops_the_daemon_with_its_reason(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with pytest.raises(ScandexError, match=r"cannot start: model /models/none.onnx: file not"):
+        run(config, stop=threading.Event(), engine=MissingModelEngine())  # type: ignore[arg-type]
+    assert read_status(config)["daemon"]["running"] is False  # the lock was released

@@ -451,7 +451,8 @@ class Daemon:
                 str(self._hocr_destination(Path(path))),
                 str(self._fallback_destination(Path(path))),
             )
-            pool.submit(job)
+            if not pool.submit(job):
+                break  # a worker just died; it is replaced at the next collect
             self.in_flight[path] = job
             log.debug("ocr: %s", path)
 

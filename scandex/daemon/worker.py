@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Protocol
 
-from scandex.errors import ModelError, ScandexError, ScanError
+from scandex.errors import ScandexError, ScanError
 from scandex.page import Document
 
 log = logging.getLogger("scandex.daemon")
@@ -239,7 +239,7 @@ class WorkerPool:
         deadline = time.monotonic() + wait_seconds
         while not all(w.ready for w in self._workers):
             if time.monotonic() > deadline:
-                raise ModelError("engine", f"workers not ready after {wait_seconds:.0f} s")
+                raise ScandexError(f"the OCR workers were not ready after {wait_seconds:.0f} s")
             for result in self.collect(timeout_seconds=0.5):
                 log.warning("unexpected result during start-up: %s", result.job.path)
 
@@ -263,11 +263,18 @@ class WorkerPool:
     def busy_paths(self) -> set[str]:
         return {w.job.path for w in self._workers if w.job is not None}
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job) -> bool:
+        """Give `job` to an idle worker; False when that worker has just died (it is
+        replaced at the next collect, and the job stays queued)."""
         worker = next(w for w in self._workers if w.ready and w.job is None)
+        try:
+            worker.conn.send(job)
+        except OSError:
+            worker.ready = False
+            return False
         worker.job = job
         worker.started = time.monotonic()
-        worker.conn.send(job)
+        return True
 
     def collect(self, timeout_seconds: float = 0.0) -> list[JobResult]:
         """Finished jobs, plus jobs whose worker died or ran past the timeout."""
@@ -283,7 +290,7 @@ class WorkerPool:
                     if kind == "ready":
                         worker.ready = True
                     elif kind == "broken":
-                        raise ModelError("engine", f"the OCR engine cannot start: {payload}")
+                        raise ScandexError(f"the OCR engine cannot start: {payload}")
                     elif kind == "result":
                         worker.job = None
                         results.append(payload)
