@@ -78,6 +78,7 @@ def main() -> None:
         ("outside-the-page mask", lambda: bz._outside_mask(smooth, white, params)),
         ("flatten (full res)", lambda: bz._flatten(image, white, outside, factor)),
         ("levels (histogram)", lambda: bz._levels(flat, outside, factor, params)),
+        ("local black level", lambda: bz._local_black(flat, levels, outside, factor, params)),
         ("stretch (LUT)", lambda: cv2.LUT(flat, bz._stretch_lut(levels))),
         ("ink for skew", lambda: bz._ink_for_skew(stretched, factor, work.shape, threshold)),
         ("skew search", lambda: bz.estimate_skew_deg(ink_work, params)),

@@ -170,9 +170,9 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
         else None
     )
     if local_black is None:
-        stretched = cv2.LUT(flat, _stretch_lut(levels))
+        stretched = cv2.LUT(flat, _stretch_lut(levels), dst=flat)
     else:
-        stretched = _stretch_local(flat, local_black, levels.paper, factor)
+        stretched = _stretch_local(flat, local_black[0], levels.paper, local_black[1])
     ink_threshold = round(255 * params.threshold)
 
     angle_deg = 0.0
@@ -401,7 +401,8 @@ def _flatten(
     """Full-resolution uint8 image / white level, paper at _PAPER_LEVEL, outside = 255."""
     size = (image.shape[1], image.shape[0])
     white_full = enlarge(np.maximum(white, 1), factor, size, cv2.INTER_LINEAR)
-    flat = cv2.divide(image, white_full, scale=_PAPER_LEVEL)
+    # In place: every fresh full-page array costs page faults as well as the pass itself.
+    flat = cv2.divide(image, white_full, dst=white_full, scale=_PAPER_LEVEL)
     if outside_work.any():
         cv2.max(flat, enlarge(outside_work, factor, size, cv2.INTER_NEAREST), dst=flat)
     return flat
@@ -474,16 +475,16 @@ def _local_black(
     outside_work: np.ndarray,
     factor: int,
     params: BinarizeParams,
-) -> np.ndarray | None:
-    """Working-size float32 map of the ink's black level where it is lighter than the page's,
-    or None where nowhere is.
+) -> tuple[np.ndarray, int] | None:
+    """Map of the ink's black level where it is lighter than the page's, and the map's
+    shrink factor against full resolution; None where nowhere is.
 
     The page's black level follows its darkest text; a faded typewritten letter under a dark
     printed letterhead would fall above the threshold. Locally the black level is the mean
-    of the darker half of the clearly-dark pixels nearby (each working pixel stands for the
-    darkest full-resolution pixel of its block, i.e. a stroke's core), never darker than the
-    page's and never lighter than `max_local_black` of the paper level, which keeps faint
-    show-through and the paper's own mottling paper.
+    of the darker half of the clearly-dark stroke cores nearby (a core is the darkest pixel
+    of a working pixel's block), never darker than the page's and never lighter than
+    `max_local_black` of the paper level, which keeps faint show-through and the paper's own
+    mottling paper. Computed on a grid four times coarser than the working image.
     """
     height, width = outside_work.shape
     if factor > 1:
@@ -492,33 +493,35 @@ def _local_black(
         cores = eroded[half : height * factor : factor, half : width * factor : factor]
     else:
         cores = flat[:height, :width]
-    cores = cores.astype(np.float32)
+    cores = np.ascontiguousarray(cores, dtype=np.float32)
     dark = ((cores < levels.ink_limit) & (outside_work == 0)).astype(np.float32)
-    window = max(3, round(params.local_window_frac * max(height, width)) | 1)
+    coarse = 4 if min(height, width) >= 32 else 1
+    window = max(3, round(params.local_window_frac * max(height, width) / coarse) | 1)
 
     def local_mean(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        share = cv2.blur(weights, (window, window), borderType=cv2.BORDER_REPLICATE)
-        total = cv2.blur(cores * weights, (window, window), borderType=cv2.BORDER_REPLICATE)
+        """Weighted mean of the cores over the window, and the window's share of weight."""
+        share = cv2.blur(shrink(weights, coarse), (window, window))
+        total = cv2.blur(shrink(cores * weights, coarse), (window, window))
         return total / np.maximum(share, 1e-6), share
 
     mean_all, share = local_mean(dark)
-    darker_half = dark * (cores <= mean_all)
-    mean_dark, _ = local_mean(darker_half)
+    mean_up = enlarge(mean_all, coarse, (width, height), cv2.INTER_LINEAR)
+    mean_dark, _ = local_mean(dark * (cores <= mean_up))
     cap = params.max_local_black * levels.paper
     local = np.clip(mean_dark, levels.black, cap)
     local[share < params.min_local_ink] = levels.black
     if float(local.max()) < levels.black + 0.05 * (levels.paper - levels.black):
         return None
-    return local
+    return local, factor * coarse
 
 
 def _stretch_local(
-    flat: np.ndarray, black_work: np.ndarray, paper: float, factor: int
+    flat: np.ndarray, black_map: np.ndarray, paper: float, factor: int
 ) -> np.ndarray:
     """Full-resolution uint8: black (per place) -> 0 and paper -> 255, linear, clipped."""
     size = (flat.shape[1], flat.shape[0])
-    black_u8 = np.clip(black_work + 0.5, 0, 255).astype(np.uint8)
-    span_u8 = np.clip(paper - black_work + 0.5, 1, 255).astype(np.uint8)
+    black_u8 = np.clip(black_map + 0.5, 0, 255).astype(np.uint8)
+    span_u8 = np.clip(paper - black_map + 0.5, 1, 255).astype(np.uint8)
     black = enlarge(black_u8, factor, size, cv2.INTER_LINEAR)
     span = enlarge(span_u8, factor, size, cv2.INTER_LINEAR)
     return cv2.divide(cv2.subtract(flat, black), span, scale=255)
