@@ -9,9 +9,9 @@ geometric transform, in the coordinates of the returned image.
     page.image        # uint8 gray, 255 = paper
     page.lines        # SynthLine(text, bbox, column) in true reading order
 
-Layouts: "one_column", "two_column", "letter", "table", "headings", "picture", "card"
-(a photo-back style card with typewritten lines on a dark mount, with a rubber stamp and a
-printed border), and "blank".
+Layouts: "one_column", "two_column", "narrow_gutter" (columns 0.16 inch apart), "letter",
+"table", "headings", "picture", "card" (a photo-back style card with typewritten lines on a
+dark mount, with a rubber stamp and a printed border), and "blank".
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ FONT_CANDIDATES: dict[str, tuple[str, ...]] = {
 LAYOUTS = (
     "one_column",
     "two_column",
+    "narrow_gutter",
     "letter",
     "table",
     "headings",
@@ -289,6 +290,11 @@ def _layout_two_column(b: _Builder, rng: random.Random, kind: str) -> None:
     _columns_block(b, rng, kind, b.margin, (22, 19), first_column=0)
 
 
+def _layout_narrow_gutter(b: _Builder, rng: random.Random, kind: str) -> None:
+    """Two long columns a sixth of an inch apart: closer than a wide word gap."""
+    _columns_block(b, rng, kind, b.margin, (26, 26), first_column=0, gutter_in=0.16)
+
+
 def _layout_headings(b: _Builder, rng: random.Random, kind: str, rule: bool = True) -> None:
     center = b.width // 2
     y = b.margin
@@ -406,6 +412,7 @@ def _layout_card(b: _Builder, rng: random.Random, kind: str) -> None:
 _LAYOUT_FUNCS = {
     "one_column": _layout_one_column,
     "two_column": _layout_two_column,
+    "narrow_gutter": _layout_narrow_gutter,
     "letter": _layout_letter,
     "table": _layout_table,
     "headings": _layout_headings,

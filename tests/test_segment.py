@@ -48,6 +48,8 @@ def assert_page_read_right(page: SynthPage, analysis: PageAnalysis) -> None:
 CASES = [
     ("one_column", {}),
     ("two_column", {}),
+    ("narrow_gutter", {}),
+    ("narrow_gutter", {"dpi": 150, "angle_deg": -2.0}),
     ("letter", {}),
     ("table", {}),
     ("headings", {}),

@@ -400,13 +400,13 @@ def find_separators(
     chars: np.ndarray, scale: float, step: int, shape: tuple[int, int]
 ) -> list[BBox]:
     """Column separators too narrow to tell from a word gap on one line: vertical strips of
-    paper with characters within 2 scales on both sides and ink in most of the 6 scales
-    beside it (text, not a column of figures), in pieces at least 8 scales tall that add up
-    to 12 scales (about five lines).
+    paper with characters within 2 scales on one side and ink in a quarter of the 6 scales
+    beside it on both (text, not a column of figures), in pieces at least 8 scales tall that add up
+    to 20 scales (about eight lines).
 
     Characters are painted on the small grid and smeared vertically by about one line gap,
     so a cell stays empty only where three lines in a row leave it empty; word gaps of
-    justified text rarely line up like that for five lines (and a river that does only
+    justified text rarely line up like that for eight lines (and a river that does only
     splits a line into fragments that merge again), the gutter between two columns
     does. Wider gutters are found later from the line boxes (reading_order).
     """
@@ -433,14 +433,17 @@ def find_separators(
     cols = np.arange(gw)
     left = cum[:, cols] - cum[:, np.maximum(cols - near, 0)]
     right = cum[:, np.minimum(cols + 1 + near, gw)] - cum[:, cols + 1]
-    # ... and text, not a table's digits, on both sides: ink in most of 6 scales beside it.
+    # ... and text, not a table's digits, on both sides: ink in a quarter of 6 scales.
     wide = max(2, int(round(6.0 * scale / sx_px)))
     left_wide = cum[:, cols] - cum[:, np.maximum(cols - wide, 0)]
     right_wide = cum[:, np.minimum(cols + 1 + wide, gw)] - cum[:, cols + 1]
     squeezed = (
-        (ink == 0) & (left > 0) & (right > 0) & (2 * left_wide >= wide) & (2 * right_wide >= wide)
+        (ink == 0)
+        & ((left > 0) | (right > 0))  # one side may be a ragged line's short end
+        & (4 * left_wide >= wide)
+        & (4 * right_wide >= wide)
     ).astype(np.uint8)
-    tall = max(3, int(round(12.0 * scale / sy_px)))
+    tall = max(3, int(round(20.0 * scale / sy_px)))
     piece = max(2, int(round(8.0 * scale / sy_px)))
     strips = cv2.morphologyEx(squeezed, cv2.MORPH_OPEN, np.ones((piece, 1), np.uint8))
     n, _, stats, _ = cv2.connectedComponentsWithStats(strips, connectivity=8)
@@ -460,10 +463,12 @@ def find_separators(
                 break
         else:
             joined.append([y0, y1, x0, x1])
+    # A river of word gaps is a cell or two wide where the lines line up; a gutter is wider.
+    min_width = max(1, int(np.ceil(0.6 * scale / sx_px)))
     return [
         BBox(x0 * sx_px, y0 * sy_px, x1 * sx_px, y1 * sy_px)
         for y0, y1, x0, x1 in joined
-        if y1 - y0 >= tall
+        if y1 - y0 >= tall and x1 - x0 >= min_width
     ]
 
 
