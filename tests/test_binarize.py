@@ -427,6 +427,18 @@ def test_card_on_a_dark_mount_keeps_its_text_and_drops_the_mount(angle_deg: floa
         assert found == pytest.approx(expected, rel=0.25), line.text
 
 
+def test_a_thin_page_edge_shadow_along_the_border_is_not_ink() -> None:
+    """A one-pixel dark line near the image border: too thin for the working image."""
+    page = render_page("one_column", dpi=300, seed=2, angle_deg=0.4)
+    image = page.image.copy()
+    cv2.line(image, (6, 14), (1900, 30), 0, 1)  # the shadow of the page's top edge
+    result = binarize(image)
+    back = _to_original_frame(result)
+    assert back[:60].sum() == 0
+    clean = _to_original_frame(binarize(page.image))
+    assert _ink_inside(back, page.boxes) == _ink_inside(clean, page.boxes)
+
+
 def test_punched_holes_and_a_thick_margin_are_not_ink() -> None:
     page = render_page("one_column", dpi=150, seed=5, angle_deg=-1.0)
     image = page.image.copy()

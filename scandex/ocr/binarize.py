@@ -176,12 +176,26 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
     ink_threshold = round(255 * params.threshold)
 
     angle_deg = 0.0
-    if params.deskew and levels.has_ink:
+    if levels.has_ink:
         ink_work = _ink_for_skew(stretched, factor, work.shape, ink_threshold)
         ink_work[outside_work > 0] = 0
-        angle_deg = estimate_skew_deg(ink_work, params)
-        if abs(angle_deg) < params.min_rotation_deg:
-            angle_deg = 0.0
+        if params.detect_outside:
+            # Lines too thin to survive the working image's median (the shadow of a page
+            # edge, a one-pixel scanner margin) show in the thresholded ink.
+            thin = _edge_artifacts(ink_work, params)
+            if thin.any():
+                thin = cv2.dilate(thin, np.ones((3, 3), np.uint8))
+                outside_work = cv2.max(outside_work, thin)
+                ink_work[thin > 0] = 0
+                cv2.max(
+                    stretched,
+                    enlarge(thin, factor, (width, height), cv2.INTER_NEAREST),
+                    dst=stretched,
+                )
+        if params.deskew:
+            angle_deg = estimate_skew_deg(ink_work, params)
+            if abs(angle_deg) < params.min_rotation_deg:
+                angle_deg = 0.0
 
     to_original, frame_size = deskew_transform((width, height), angle_deg)
     if angle_deg:
@@ -371,7 +385,10 @@ def _edge_artifacts(ink: np.ndarray, params: BinarizeParams) -> np.ndarray:
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
     x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
-    touches = (x0 == 0) | (y0 == 0) | (x0 + w == width) | (y0 + h == height)
+    # "Touching" allows a gap of 1 % of the side: a page edge's shadow seldom starts exactly
+    # at the image border, and text seldom comes this close to it.
+    gap_x, gap_y = max(1, round(0.01 * width)), max(1, round(0.01 * height))
+    touches = (x0 < gap_x) | (y0 < gap_y) | (x0 + w > width - gap_x) | (y0 + h > height - gap_y)
     long = (w >= params.border_strip_frac * width) | (h >= params.border_strip_frac * height)
 
     long_side = max(height, width)
