@@ -1,0 +1,147 @@
+"""analyze_page: line images with only their own ink, and the way back to the original image."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from synth import render_page, render_text
+
+from scandex.ocr.analyze import PageAnalysis, analyze_page
+from scandex.page import BBox
+
+
+def to_original(line, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    a = line.to_original
+    return np.stack([xs, ys], axis=1) @ a[:, :2].T + a[:, 2]
+
+
+@pytest.fixture(scope="module")
+def skewed() -> tuple:
+    page = render_page("two_column", angle_deg=2.5, noise_sigma=4.0, seed=5)
+    return page, analyze_page(page.image)
+
+
+def test_line_ink_maps_back_inside_its_box(skewed):
+    page, analysis = skewed
+    assert len(analysis.lines) == len(page.lines)
+    for line in analysis.lines:
+        ys, xs = np.nonzero(line.image < 128)
+        assert len(xs) > 0
+        pts = to_original(line, xs.astype(float), ys.astype(float))
+        b = line.bbox
+        assert (pts[:, 0] >= b.x0 - 2).all() and (pts[:, 0] <= b.x1 + 1).all()
+        assert (pts[:, 1] >= b.y0 - 2).all() and (pts[:, 1] <= b.y1 + 1).all()
+
+
+def test_line_images_are_gray_with_a_paper_margin(skewed):
+    _, analysis = skewed
+    for line in analysis.lines:
+        image = line.image
+        assert image.dtype == np.uint8 and image.ndim == 2
+        border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+        assert border.min() >= 250  # the margin is paper
+        # Gray, not binary: anti-aliased stroke edges keep intermediate levels.
+        assert np.count_nonzero((image > 40) & (image < 215)) > 0.05 * np.count_nonzero(image < 215)
+
+
+def test_line_images_hold_their_ink(skewed):
+    """The pixels of each line image, mapped back, are dark where the original is dark."""
+    page, analysis = skewed
+    original = page.image
+    for line in analysis.lines[::5]:
+        ys, xs = np.nonzero(line.image < 100)
+        pts = np.rint(to_original(line, xs.astype(float), ys.astype(float))).astype(int)
+        values = original[
+            pts[:, 1].clip(0, original.shape[0] - 1), pts[:, 0].clip(0, original.shape[1] - 1)
+        ]
+        assert np.median(values) < 110
+
+
+def test_skewed_baselines_follow_the_skew(skewed):
+    page, analysis = skewed
+    slope = -math.tan(math.radians(page.angle_deg))
+    for line in analysis.lines:
+        assert line.baseline is not None
+        assert line.baseline[0] == pytest.approx(slope, abs=0.003)
+
+
+def test_baseline_offset_on_a_straight_page():
+    page = render_page("letter", seed=2)
+    analysis = analyze_page(page.image)
+    by_text = {t.text: f for t, f in zip(page.lines, analysis.lines, strict=True)}
+    # No descenders: the baseline is the bottom of the ink.
+    dear = by_text["Dear Sir:"]
+    assert dear.baseline is not None
+    assert dear.baseline[0] == 0.0
+    assert abs(dear.baseline[1]) <= 1.5
+    # With descenders ("g", "p", "y"), the baseline sits above the bottom of the box.
+    spring = by_text["Springfield, Mass."]
+    assert spring.baseline is not None and spring.baseline[1] < -0.15 * spring.bbox.height
+
+
+def test_columns_and_page_fields(skewed):
+    page, analysis = skewed
+    assert isinstance(analysis, PageAnalysis)
+    assert (analysis.width, analysis.height) == (page.image.shape[1], page.image.shape[0])
+    assert analysis.angle_deg == pytest.approx(2.5, abs=0.15)
+    assert 15 <= analysis.scale_px <= 35
+    assert len(analysis.columns) == 2
+    columns = [line.column for line in analysis.lines]
+    assert columns == sorted(columns)
+    for line in analysis.lines:
+        assert analysis.columns[line.column].union(line.bbox) == analysis.columns[line.column]
+
+
+def test_neighbouring_lines_ink_is_masked_out():
+    """Descenders of a line reaching into the box of the line below are not in its image.
+
+    The lower line is made of letters without ascenders placed between the upper line's
+    descenders, so the two lines' boxes overlap but no glyphs touch.
+    """
+    size = 46
+    paper = np.full((600, 1700), 0.96, np.float32)
+    upper = render_text("gypsy jogging quietly by the grey quay", "serif", size)
+    x_upper, y_upper = 150, 150
+    descender_rows = upper[int(upper.shape[0] * 0.8) :]  # below the baseline
+    below = np.flatnonzero(descender_rows.max(axis=0) > 0.05) + x_upper
+    letter = render_text("o", "serif", size)
+    y_lower = y_upper + upper.shape[0] - 8  # x-height top above the descenders' tips
+    placed, x = [], x_upper
+    while x + letter.shape[1] < x_upper + upper.shape[1]:
+        clear = not np.any((below >= x - 6) & (below < x + letter.shape[1] + 6))
+        if clear:
+            placed.append(x)
+            x += letter.shape[1] + 8
+        else:
+            x += 3
+    assert len(placed) >= 10
+    for coverage, x, y in [(upper, x_upper, y_upper)] + [(letter, px, y_lower) for px in placed]:
+        region = paper[y : y + coverage.shape[0], x : x + coverage.shape[1]]
+        region *= 1.0 - 0.92 * coverage
+    analysis = analyze_page((paper * 255).astype(np.uint8))
+    # The row of o's may come out as one line or as pieces where it skips descenders.
+    top, *bottom = sorted(analysis.lines, key=lambda line: line.bbox.y0)
+    assert bottom and all(top.bbox.y1 > b.bbox.y0 for b in bottom)  # boxes overlap
+    lower_ink = len(placed) * np.count_nonzero(letter > 0.5)
+    found = sum(np.count_nonzero(b.image < 128) for b in bottom)
+    assert found == pytest.approx(lower_ink, rel=0.03)
+    assert np.count_nonzero(top.image < 128) == pytest.approx(
+        np.count_nonzero(upper > 0.5), rel=0.06
+    )
+
+
+def test_blank_page_analysis():
+    analysis = analyze_page(np.full((1100, 850), 250, np.uint8))
+    assert analysis.lines == () and analysis.columns == ()
+    assert (analysis.width, analysis.height) == (850, 1100)
+
+
+def test_reading_order_boxes_are_the_original_boxes():
+    """A line's bbox in the analysis is the tight box of its ink in the original image."""
+    page = render_page("table", seed=3)
+    analysis = analyze_page(page.image)
+    for truth, line in zip(page.lines, analysis.lines, strict=True):
+        assert truth.bbox.iou(line.bbox) >= 0.9
+        assert isinstance(line.bbox, BBox)
