@@ -81,6 +81,7 @@ def main() -> None:
         ("local black level", lambda: bz._local_black(flat, levels, outside, factor, params)),
         ("stretch (LUT)", lambda: cv2.LUT(flat, bz._stretch_lut(levels))),
         ("ink for skew", lambda: bz._ink_for_skew(stretched, factor, work.shape, threshold)),
+        ("thin edge lines (2nd pass)", lambda: bz._edge_artifacts(ink_work, params)),
         ("skew search", lambda: bz.estimate_skew_deg(ink_work, params)),
         (
             "page mask (lazy, when asked)",

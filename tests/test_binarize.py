@@ -239,15 +239,18 @@ def _clean_reference(layout: str, **kwargs: object) -> tuple[np.ndarray, list[BB
     return page.image < 128, page.boxes
 
 
-def test_uneven_light_and_noise_keep_the_ink_and_only_the_ink() -> None:
+@pytest.mark.parametrize(("falloff", "noise"), [(0.6, 10.0), (0.9, 3.0)])
+def test_uneven_light_and_noise_keep_the_ink_and_only_the_ink(falloff: float, noise: float) -> None:
+    """Light falling off to 40 % (or 10 %) of the brightest spot, as under a desk lamp."""
     clean, boxes = _clean_reference("two_column", dpi=150, seed=3)
-    page = render_page("two_column", dpi=150, seed=3, illumination=0.6, noise_sigma=10.0)
+    page = render_page("two_column", dpi=150, seed=3, illumination=falloff, noise_sigma=noise)
     result = binarize(page.image)
     assert result.angle_deg == 0.0
     ink = result.binary
     in_text = _ink_inside(ink, boxes)
     assert in_text == pytest.approx(_ink_inside(clean, boxes), rel=0.12)
     assert ink.sum() - in_text <= 0.001 * ink.size
+    assert result.page_mask.all(), "a dim corner is still page, not a mount"
 
 
 def test_faded_typewriting_under_a_dark_letterhead_is_found() -> None:

@@ -12,11 +12,16 @@ passes touch the full-resolution pixels:
 2. At full resolution the scan is divided by the upsampled white level (paper -> constant),
    stretched between the black level of the text and the paper level, with the outside set
    to paper, then rotated ONCE into the deskewed frame and thresholded at the midpoint.
+   Lines too thin for the working image (a page edge's shadow) are caught on this
+   thresholded ink before the skew is measured.
 
-Why a global threshold after flattening rather than Sauvola: once the white level is divided
-out, illumination is gone, and a fixed midpoint between the measured ink and paper levels
-keeps thin strokes in sparse regions that a local-variance rule (Sauvola, Niblack) thins or
-breaks, and never turns the noise of a blank region into ink.
+Why a midpoint threshold after flattening rather than Sauvola: once the white level is
+divided out, illumination is gone, and a fixed midpoint between the measured ink and paper
+levels keeps thin strokes in sparse regions that a local-variance rule (Sauvola, Niblack)
+thins or breaks, and never turns the noise or show-through of a blank region into ink. The
+black level is the page's (a low percentile of the clearly dark pixels), raised locally
+where the nearby ink is fainter (faded typing under a dark letterhead) up to a cap; very
+noisy pages get a light Gaussian smoothing before the threshold.
 
 Coordinates: pixel centres are at integer (x, y), as in OpenCV; `to_original` maps a pixel
 of the deskewed frame to the original image. Boxes (`scandex.page.BBox`) are pixel edges,
