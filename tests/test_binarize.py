@@ -58,7 +58,7 @@ def _to_original_frame(result: Binarized) -> np.ndarray:
 # --- skew --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("angle_deg", [0.0, 0.3, -0.3, 2.7, -2.7, 5.0, -5.0])
+@pytest.mark.parametrize("angle_deg", [0.0, 0.3, -0.3, 2.7, -2.7, 5.0, -5.0, 8.5])
 def test_skew_is_recovered_within_0_15_degrees(angle_deg: float) -> None:
     page = render_page("one_column", dpi=150, angle_deg=angle_deg, seed=2)
     result = binarize(page.image)

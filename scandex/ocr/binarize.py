@@ -102,7 +102,7 @@ class BinarizeParams:
     detect_outside: bool = True
     # Skew search range and precision.
     deskew: bool = True
-    max_skew_deg: float = 7.0
+    max_skew_deg: float = 10.0
     coarse_step_deg: float = 0.5
     fine_step_deg: float = 0.05
     # Skews smaller than this are reported as 0 and the page is not rotated.
