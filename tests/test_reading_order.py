@@ -133,3 +133,23 @@ def test_reading_order_does_not_depend_on_input_order(boxes):
     backward_input = boxes[::-1]
     backward = [backward_input[i] for i in reading_order(backward_input)]
     assert forward == backward
+
+
+def test_caption_between_columns_is_read_after_them():
+    """Two columns around a picture; its caption, centred under it, crosses the gutter.
+
+    The left column is wide above the picture and narrow beside it."""
+    wide_top = column(300, 1150, 300, 4)
+    narrow = column(300, 860, 300 + 4 * PITCH, 14)
+    right = column(1250, 2100, 300, 18)
+    # Under the picture (x 900..1200, y 520..1070), reaching into the gutter.
+    caption = [BBox(900, 1080 + 25 * i, 1240, 1100 + 25 * i) for i in range(3)]
+    boxes = wide_top + narrow + right + caption
+    assert order_of(boxes) == list(range(len(boxes)))
+
+
+def test_title_under_the_columns_does_not_merge_them():
+    left, right = column(300, 1150, 300, 12), column(1250, 2100, 300, 12)
+    title = [BBox(700, 300 + 12 * PITCH + 60, 1700, 300 + 12 * PITCH + 160)]
+    boxes = left + right + title
+    assert order_of(boxes) == list(range(len(boxes)))

@@ -38,6 +38,9 @@ class OrderParams:
     min_gutter_lines_height: float = 1.0
     # ... or at least this many median line heights wide (about 25 characters).
     min_column_width_lines: float = 12.0
+    # At most this fraction of a section's lines may cross its gutters (captions, headings
+    # over some of the columns); they are read before or after those columns.
+    max_crossing_fraction: float = 0.1
     # A section without gutters is tried cut at this many of its widest row gaps.
     max_cuts_tried: int = 60
     # Two boxes are on one row when their vertical overlap is at least this fraction of the
@@ -138,9 +141,10 @@ def _split(
 ) -> list[tuple[list[int], bool]]:
     """Lines read by columns where they have gutters, each column split again the same way.
 
-    A run without gutters may still hold columns above or below something that crosses
-    their gutters (a title under the columns, a caption): it is cut at the widest
-    horizontal gap that gives a part with gutters."""
+    A run without gutters may still hold columns that a few lines cross (a caption under a
+    picture, a title under the columns): those are read before or after the columns. Else
+    it may hold columns above or below something else: it is cut at the row gap that
+    leaves the most lines in a part with gutters."""
     if depth >= 8 or len(idx) < 2:
         return [(idx, False)]
     gutters = _section_gutters(arr, idx, columns, separators, params)
@@ -155,6 +159,16 @@ def _split(
                 out.extend((part, True) for part, _ in inner)
         return out
     if len(idx) >= 2 * params.min_column_lines:
+        crossers = _crossers(arr, idx, columns, separators, params)
+        if crossers:
+            rest = [i for i in idx if i not in crossers]
+            top = arr[rest, 1].min()
+            before = [i for i in crossers if arr[i, 3] <= top]
+            after = [i for i in crossers if arr[i, 3] > top]
+            inner = _split(arr, rest, columns, separators, params, gutters_out, depth + 1)
+            return (
+                ([(before, False)] if before else []) + inner + ([(after, False)] if after else [])
+            )
         # Of the widest row gaps, cut at the one that leaves the most lines in a part with
         # gutters: the title under the columns is cut off, not a paragraph break.
         best: tuple[int, list[int], list[int]] | None = None
@@ -176,6 +190,54 @@ def _split(
                 arr, lower, columns, separators, params, gutters_out, depth + 1
             )
     return [(idx, False)]
+
+
+def _crossers(
+    arr: np.ndarray,
+    idx: list[int],
+    columns: int | None,
+    separators: Sequence[BBox],
+    params: OrderParams,
+) -> set[int]:
+    """The few lines (a caption under a picture between two columns, a heading over two of
+    three) whose removal lets the rest show column gutters; empty when there are none.
+
+    Candidates are the lines over the x positions that the fewest lines cover, at most
+    `max_crossing_fraction` of the lines; of those that reveal gutters, the smallest set."""
+    limit = max(3, int(params.max_crossing_fraction * len(idx)))
+    x0, x1 = arr[idx, 0].min(), arr[idx, 2].max()
+    line_height = float(np.median(arr[idx, 3] - arr[idx, 1]))
+    bins = 200
+    width = max(x1 - x0, 1.0) / bins
+    lo = ((arr[idx, 0] - x0) / width).astype(int).clip(0, bins - 1)
+    hi = np.ceil((arr[idx, 2] - x0) / width).astype(int).clip(1, bins)
+    diff = np.zeros(bins + 1, int)
+    np.add.at(diff, lo, 1)
+    np.add.at(diff, hi, -1)
+    cover = np.cumsum(diff)[:bins]
+    best: set[int] = set()
+    tried: set[frozenset[int]] = set()
+    for b in np.argsort(cover, kind="stable"):
+        if cover[b] == 0 or cover[b] > limit:
+            continue
+        centre = x0 + (b + 0.5) * width
+        over = frozenset(i for i in idx if arr[i, 0] <= centre < arr[i, 2])
+        if over in tried or (best and len(over) >= len(best)):
+            continue
+        # Lines that start at the section's left edge belong to its first column (the wide
+        # top lines of a column that narrows beside a picture), they do not cross over it.
+        flush_left = sum(1 for i in over if arr[i, 0] - x0 < line_height)
+        if 2 * flush_left > len(over):
+            continue
+        tried.add(over)
+        rest = [i for i in idx if i not in over]
+        if len(rest) >= 2 * params.min_column_lines and _section_gutters(
+            arr, rest, columns, separators, params
+        ):
+            best = set(over)
+        if len(tried) >= 12:
+            break
+    return best
 
 
 def _row_gaps(arr: np.ndarray, idx: list[int]) -> list[float]:
