@@ -516,6 +516,35 @@ def test_tiny_images_do_not_crash(shape: tuple[int, int]) -> None:
     assert result.binary.shape == shape and result.gray.shape == shape
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    height=st.integers(1, 80),
+    width=st.integers(1, 80),
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["noise", "binary", "ramp", "blobs"]),
+)
+def test_any_small_image_gives_a_consistent_result(
+    height: int, width: int, seed: int, kind: str
+) -> None:
+    rng = np.random.default_rng(seed)
+    if kind == "noise":
+        image = rng.integers(0, 256, (height, width), dtype=np.uint8)
+    elif kind == "binary":
+        image = np.where(rng.random((height, width)) < 0.3, 0, 255).astype(np.uint8)
+    elif kind == "ramp":
+        image = np.linspace(0, 255, height * width).reshape(height, width).astype(np.uint8)
+    else:
+        image = np.full((height, width), 230, np.uint8)
+        for _ in range(5):
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            cv2.circle(image, (x, y), int(rng.integers(1, 6)), 20, -1)
+    result = binarize(image)
+    assert result.binary.shape == result.gray.shape == result.page_mask.shape
+    assert result.original_size == (width, height)
+    assert abs(result.angle_deg) <= BinarizeParams().max_skew_deg
+    assert not result.binary[~result.page_mask].any()
+
+
 def test_a_single_short_word_is_ink_and_does_not_crash() -> None:
     image = np.full((1650, 1275), 240, np.uint8)
     cv2.putText(image, "Hi", (600, 800), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 30, 2, cv2.LINE_AA)
