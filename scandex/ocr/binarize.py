@@ -43,7 +43,9 @@ from scandex.page import BBox
 __all__ = [
     "BinarizeParams",
     "Binarized",
+    "as_uint8",
     "binarize",
+    "deskew_transform",
     "estimate_skew_deg",
     "map_box_to_original",
     "map_points_to_original",
