@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage  # type: ignore[import-untyped]
 
 from scandex.errors import SegmentationError
 from scandex.ocr.reading_order import OrderParams, find_gutters
@@ -146,7 +146,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     baselines = _baselines(comps, line_of_comp, kind, len(line_boxes))
 
     # Lines top to bottom; renumber the per-component assignment to match.
-    order = np.lexsort((line_boxes[:, 0], line_boxes[:, 1])) if len(line_boxes) else []
+    order = np.lexsort((line_boxes[:, 0], line_boxes[:, 1])).astype(np.int64)
     rank = np.empty(len(line_boxes), np.int64)
     rank[order] = np.arange(len(line_boxes))
     line_of_comp = np.where(line_of_comp >= 0, rank[np.maximum(line_of_comp, 0)], -1)
@@ -553,7 +553,7 @@ def _merge_row_fragments(
 
     # Sorted by top edge, a fragment can only share a row with those that start above its
     # bottom, so each one looks at a handful of others.
-    order = np.argsort(boxes[:, 1], kind="stable") if n else []
+    order = np.argsort(boxes[:, 1], kind="stable")
     for a_pos, a in enumerate(order):
         ax0, ay0, ax1, ay1 = boxes[a]
         for b in order[a_pos + 1 :]:
