@@ -64,7 +64,7 @@ def main() -> None:
     levels = bz._levels(flat, outside, factor, params)
     stretched = cv2.LUT(flat, bz._stretch_lut(levels))
     threshold = round(255 * params.threshold)
-    ink_work = bz._ink_for_skew(stretched, factor, work.shape, threshold)
+    ink_work = bz._working_ink(stretched, factor, work.shape, threshold)
     angle = bz.estimate_skew_deg(ink_work, params)
     h, w = image.shape
     to_original, frame = bz.deskew_transform((w, h), angle)
@@ -80,7 +80,7 @@ def main() -> None:
         ("levels (histogram)", lambda: bz._levels(flat, outside, factor, params)),
         ("local black level", lambda: bz._local_black(flat, levels, outside, factor, params)),
         ("stretch (LUT)", lambda: cv2.LUT(flat, bz._stretch_lut(levels))),
-        ("ink for skew", lambda: bz._ink_for_skew(stretched, factor, work.shape, threshold)),
+        ("working ink (full-res threshold)", lambda: bz._working_ink(stretched, factor, work.shape, threshold)),
         ("thin edge lines (2nd pass)", lambda: bz._edge_artifacts(ink_work, params)),
         ("skew search", lambda: bz.estimate_skew_deg(ink_work, params)),
         (

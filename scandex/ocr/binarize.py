@@ -184,7 +184,7 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
 
     angle_deg = 0.0
     if levels.has_ink:
-        ink_work = _ink_for_skew(stretched, factor, work.shape, ink_threshold)
+        ink_work = _working_ink(stretched, factor, work.shape, ink_threshold)
         ink_work[outside_work > 0] = 0
         if params.detect_outside:
             # Lines too thin to survive the working image's median (the shadow of a page
@@ -571,10 +571,11 @@ def _stretch_lut(levels: _Levels) -> np.ndarray:
 # Skew
 
 
-def _ink_for_skew(
+def _working_ink(
     stretched: np.ndarray, factor: int, work_shape: tuple[int, int], threshold: int
 ) -> np.ndarray:
-    """Working-size uint8 ink mask from the full-resolution threshold (keeps thin strokes)."""
+    """Working-size uint8 ink mask from the full-resolution threshold (keeps thin strokes),
+    for the skew and for lines too thin to survive the working image itself."""
     _, ink = cv2.threshold(stretched, threshold - 1, 255, cv2.THRESH_BINARY_INV)
     ink = shrink(ink, factor)[: work_shape[0], : work_shape[1]]
     return (ink >= 48).astype(np.uint8)
