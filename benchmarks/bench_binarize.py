@@ -80,7 +80,10 @@ def main() -> None:
         ("levels (histogram)", lambda: bz._levels(flat, outside, factor, params)),
         ("local black level", lambda: bz._local_black(flat, levels, outside, factor, params)),
         ("stretch (LUT)", lambda: cv2.LUT(flat, bz._stretch_lut(levels))),
-        ("working ink (full-res threshold)", lambda: bz._working_ink(stretched, factor, work.shape, threshold)),
+        (
+            "working ink (full-res threshold)",
+            lambda: bz._working_ink(stretched, factor, work.shape, threshold),
+        ),
         ("thin edge lines (2nd pass)", lambda: bz._edge_artifacts(ink_work, params)),
         ("skew search", lambda: bz.estimate_skew_deg(ink_work, params)),
         (
