@@ -54,16 +54,18 @@ def png_bytes(synth: SynthPage) -> bytes:
     return data.tobytes()
 
 
-def a_distinct_word(synth: SynthPage, others: list[SynthPage]) -> tuple[str, BBox]:
-    """A long word of this page (and its line's box) that no other page has."""
-    taken = {w.strip(".,;:").lower() for other in others for line in other.lines for w in
+def distinct_words(synth: SynthPage, others: list[SynthPage]) -> list[tuple[str, BBox]]:
+    """Long words of this page that no other page has, each with its line's box."""
+    taken = {w.strip(".,;:!?").lower() for other in others for line in other.lines for w in
              line.text.split()}  # fmt: skip
+    found = []
     for line in synth.lines:
         for word in line.text.split():
             word = word.strip(".,;:!?\"'()")
             if len(word) >= 7 and word.isalpha() and word.lower() not in taken:
-                return word, line.bbox
-    raise AssertionError("no distinct word on the page")
+                found.append((word, line.bbox))
+    assert found, "no distinct word on the page"
+    return found
 
 
 def scandex(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
@@ -98,7 +100,7 @@ class Service:
             'state_dir = ".scandex"\n'
             "[watch]\n"
             'paths = ["scans"]\n'
-            "settle_seconds = 1.0\n"
+            "settle_seconds = 2.0\n"
             "rescan_seconds = 30.0\n"
             "[ocr]\n"
             "retries = 1\n"
@@ -209,7 +211,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
             svc.kill_everything()
 
 
-def slow_copy(data: bytes, target: Path, chunks: int = 6, pause_seconds: float = 0.3) -> None:
+def slow_copy(data: bytes, target: Path, chunks: int = 10, pause_seconds: float = 0.3) -> None:
     """Write like a scanner: in bursts, each pause shorter than settle_seconds."""
     step = len(data) // chunks + 1
     with target.open("wb") as out:
@@ -221,8 +223,8 @@ def slow_copy(data: bytes, target: Path, chunks: int = 6, pause_seconds: float =
 
 def test_the_service_end_to_end(service: Service) -> None:
     one, two = page(1), page(2)
-    word_one, box_one = a_distinct_word(one, [two])
-    word_two, _ = a_distinct_word(two, [one])
+    candidates_one = distinct_words(one, [two])[:6]
+    candidates_two = distinct_words(two, [one])[:6]
     service.start()
     scans = service.scans
 
@@ -246,8 +248,18 @@ def test_the_service_end_to_end(service: Service) -> None:
 
     # The hOCR is next to the scan, and search finds the word with its line's box.
     assert first.with_suffix(".hocr").is_file()
-    hits = service.search(word_one, "--fuzzy")
-    assert hits and hits[0]["path"] == str(first) and hits[0]["page"] == 1
+    # The recognizer may misread a word or two: use the first of a few that it read.
+    readable = next(
+        (
+            (w, box, hits)
+            for w, box in candidates_one
+            if (hits := service.search(w, "--fuzzy")) and hits[0]["path"] == str(first)
+        ),
+        None,
+    )
+    assert readable, f"none of {[w for w, _ in candidates_one]} finds {first}"
+    word_one, box_one, hits = readable
+    assert hits[0]["page"] == 1
     line_box = BBox(*hits[0]["lines"][0]["bbox"])
     assert line_box.iou(box_one) > 0.5, (line_box, box_one)
     word_box = BBox(*hits[0]["lines"][0]["words"][0]["bbox"])
@@ -268,7 +280,7 @@ def test_the_service_end_to_end(service: Service) -> None:
 
     # Changed content: redone; the old text is no longer found under that name.
     renamed.write_bytes(png_bytes(two))
-    wait_for(lambda: str(renamed) in service.found(word_two), "the change")
+    wait_for(lambda: any(str(renamed) in service.found(w) for w, _ in candidates_two), "the change")
     wait_for(lambda: service.found(word_one) == {str(copy)}, "the old text to go")
 
     # Deleted: gone from search, and the hOCR scandex wrote for it too.
@@ -328,6 +340,8 @@ def test_restart_after_kill_9_catches_up_with_nothing_lost_or_doubled(service: S
     assert 1 <= done_before < len(pages) and second_run.count("done: ") >= 1
     for path in expected:
         assert Path(path).with_suffix(".hocr").is_file()
-    word = max((w.strip(".,;:!?") for w in added.lines[0].text.split()), key=len)
-    assert str(service.scans / "added.png") in service.found(word)
+    # Searchable: one of its longer words finds it (the recognizer may misread some).
+    words = [w.strip(".,;:!?") for line in added.lines for w in line.text.split()]
+    longer = sorted({w for w in words if len(w) >= 6 and w.isalpha()}, key=len, reverse=True)
+    assert any(str(service.scans / "added.png") in service.found(w) for w in longer[:8])
     assert service.stop(signal.SIGINT) == 0

@@ -175,7 +175,7 @@ def _published(config: Config) -> bool:
 
 def test_a_slow_copy_is_read_once_after_it_settles(tmp_path: Path) -> None:
     config = make_config(tmp_path)
-    config = replace(config, watch=replace(config.watch, settle_seconds=1.0))
+    config = replace(config, watch=replace(config.watch, settle_seconds=2.0))
     engine = PageSizeEngine(str(tmp_path / "calls"))
     image = config.watch.paths[0] / "slow-copy.png"
     data = scan_png(1)
@@ -183,7 +183,7 @@ def test_a_slow_copy_is_read_once_after_it_settles(tmp_path: Path) -> None:
         with image.open("wb") as out:
             # A scanner writing in bursts: each pause is shorter than settle_seconds, the
             # whole write much longer.
-            step = len(data) // 8 + 1
+            step = len(data) // 12 + 1
             for start in range(0, len(data), step):
                 out.write(data[start : start + step])
                 out.flush()
@@ -544,3 +544,19 @@ def test_an_engine_that_cannot_start_stops_the_daemon_with_its_reason(tmp_path: 
     with pytest.raises(ScandexError, match=r"cannot start: model /models/none.onnx: file not"):
         run(config, stop=threading.Event(), engine=MissingModelEngine())  # type: ignore[arg-type]
     assert read_status(config)["daemon"]["running"] is False  # the lock was released
+
+
+def test_two_scans_with_one_stem_get_two_hocr_files(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    scans = config.watch.paths[0]
+    png, jpg = scans / "scan.png", scans / "scan.jpg"
+    with daemon(config, engine):
+        png.write_bytes(scan_png(17))
+        wait_for(lambda: state_of(config, png) == DONE, "scan.png")
+        ok, data = cv2.imencode(".jpg", render_page("one_column", dpi=60, seed=18).image)
+        jpg.write_bytes(data.tobytes())
+        wait_for(lambda: state_of(config, jpg) == DONE, "scan.jpg")
+    assert record(config, png).hocr_path == str(scans / "scan.hocr")  # type: ignore[union-attr]
+    assert record(config, jpg).hocr_path == str(scans / "scan.jpg.hocr")  # type: ignore[union-attr]
+    assert (scans / "scan.hocr").is_file() and (scans / "scan.jpg.hocr").is_file()
