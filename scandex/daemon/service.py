@@ -48,6 +48,7 @@ TICK_SECONDS = 0.2  # how long the loop waits for events before looking at its q
 HASH_BUDGET_SECONDS = 0.5  # hashing per turn, so results keep flowing during a big drop
 COMMIT_EVERY_SECONDS = 5.0  # index commit interval while busy; at once when idle
 PUBLISH_EVERY_SECONDS = 1.0  # status for `scandex status` and systemd
+META_REFRESH_SECONDS = 10.0  # unchanged status is rewritten this often (status: "alive")
 SHUTDOWN_GRACE_SECONDS = 20.0  # time given to files in flight at shutdown
 VANISH_MAX_WAIT_SECONDS = 600.0  # a deletion waits for unhashed files that may be its rename
 
@@ -224,6 +225,7 @@ class Daemon:
         self.commit_retry_at = 0.0  # after a failed commit, wait before the next try
         self.last_rescan = time.monotonic()
         self.last_publish = 0.0
+        self.last_meta_write = 0.0
         self.status_line = ""
         self.read_only_folders: set[str] = set()
         self.missing_roots: set[Path] = set()
@@ -673,10 +675,15 @@ class Daemon:
         counts = self.store.counts()
         waiting = self.store.waiting_retry(time.time())
         queued = max(0, counts[PENDING] - waiting - len(self.in_flight) - len(self.uncommitted))
-        self.status_line = (
+        line = (
             f"{queued} queued, {len(self.in_flight)} in progress, {len(self.settling)} settling,"
             f" {counts[DONE] + len(self.uncommitted)} done, {counts[FAILED]} failed"
         )
+        # An idle daemon rewrites its unchanged numbers only now and then: fewer disk writes.
+        if line == self.status_line and now - self.last_meta_write < META_REFRESH_SECONDS:
+            return line
+        self.status_line = line
+        self.last_meta_write = now
         self.store.set_meta(
             {
                 "pid": str(os.getpid()),

@@ -11,8 +11,8 @@ from scandex.daemon.lock import daemon_pid
 from scandex.daemon.state import DONE, FAILED, PENDING, StateStore
 from scandex.errors import ScandexError
 
-# A daemon's numbers older than this are stale (it publishes every second).
-STALE_AFTER_SECONDS = 30.0
+# A daemon's numbers older than this are stale (it rewrites them at least every 10 s).
+STALE_AFTER_SECONDS = 60.0
 
 
 def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
