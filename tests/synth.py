@@ -9,7 +9,8 @@ geometric transform, in the coordinates of the returned image.
     page.image        # uint8 gray, 255 = paper
     page.lines        # SynthLine(text, bbox, column) in true reading order
 
-Layouts: "one_column", "two_column", "narrow_gutter" (columns 0.16 inch apart), "letter",
+Layouts: "one_column", "two_column", "narrow_gutter" (columns 0.16 inch apart), "display"
+(a 44 point title), "letter",
 "table", "headings", "picture", "card" (a photo-back style card with typewritten lines on a
 dark mount, with a rubber stamp and a printed border), and "blank".
 """
@@ -70,6 +71,7 @@ LAYOUTS = (
     "one_column",
     "two_column",
     "narrow_gutter",
+    "display",
     "letter",
     "table",
     "headings",
@@ -295,6 +297,15 @@ def _layout_narrow_gutter(b: _Builder, rng: random.Random, kind: str) -> None:
     _columns_block(b, rng, kind, b.margin, (26, 26), first_column=0, gutter_in=0.16)
 
 
+def _layout_display(b: _Builder, rng: random.Random, kind: str) -> None:
+    """A title in 44 point type (four times the body's size) over a paragraph."""
+    ink = b.put("Harbour Report", b.margin, b.margin, kind="serif-bold", points=44)
+    y = ink.y + ink.coverage.shape[0] + b.px(0.3)
+    for text in _paragraph(rng, kind, font_px(11, b.dpi), b.width - 2 * b.margin, 8):
+        b.put(text, b.margin, y, kind=kind)
+        y += _line_step(11, b.dpi)
+
+
 def _layout_headings(b: _Builder, rng: random.Random, kind: str, rule: bool = True) -> None:
     center = b.width // 2
     y = b.margin
@@ -413,6 +424,7 @@ _LAYOUT_FUNCS = {
     "one_column": _layout_one_column,
     "two_column": _layout_two_column,
     "narrow_gutter": _layout_narrow_gutter,
+    "display": _layout_display,
     "letter": _layout_letter,
     "table": _layout_table,
     "headings": _layout_headings,

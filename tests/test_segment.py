@@ -50,6 +50,8 @@ CASES = [
     ("two_column", {}),
     ("narrow_gutter", {}),
     ("narrow_gutter", {"dpi": 150, "angle_deg": -2.0}),
+    ("display", {}),
+    ("display", {"dpi": 150, "angle_deg": 2.0}),
     ("letter", {}),
     ("table", {}),
     ("headings", {}),

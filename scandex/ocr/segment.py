@@ -87,7 +87,7 @@ class Layout:
 
 
 # Component classes.
-_SMALL, _CHAR, _TALL, _RULE, _BIG = 0, 1, 2, 3, 4
+_SMALL, _CHAR, _TALL, _RULE, _BIG, _PICTURE = 0, 1, 2, 3, 4, 5
 
 
 def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> Layout:
@@ -103,7 +103,8 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     step = max(1, int(scale / 6.0))  # the small image has about 6 px per character height
     kind = _drop_inside_pictures(comps, kind, labels, step, scale)
     kind = _drop_texture(comps, kind, scale, params)
-    chars = np.flatnonzero(kind == _CHAR)
+    display = _display_lines(comps, kind, scale)
+    chars = np.flatnonzero((kind == _CHAR) & (display < 0))
     separators = (
         find_separators(comps[chars], scale, step, binary.shape) if params.columns != 1 else []
     )
@@ -134,6 +135,9 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     line_of_frag = _merge_row_fragments(frag_boxes, gutter_boxes, params.fragment_gap, scale)
     line_of_comp = np.full(len(comps), -1, np.int64)
     line_of_comp[chars] = np.where(frag_of_char >= 0, line_of_frag[np.maximum(frag_of_char, 0)], -1)
+    if (display >= 0).any():  # display lines are numbered after the body lines
+        first = int(line_of_comp.max()) + 1
+        line_of_comp = np.where(display >= 0, first + display, line_of_comp)
     line_of_comp = _drop_blob_lines(comps, line_of_comp, scale)
     line_of_comp = _drop_marks_in_outlines(comps, kind, line_of_comp, float(binary.size))
     line_boxes = _union_boxes(comps, line_of_comp)
@@ -346,7 +350,7 @@ def _drop_picture_regions(
     (a photograph is a rectangle; its rim is less crowded than its inside)."""
     out = kind.copy()
     in_crowded = crowded[cy, cx] > 0
-    out[small[in_crowded]] = _BIG
+    out[small[in_crowded]] = _PICTURE
     joined = cv2.morphologyEx(crowded, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     n_areas, area_of_cell, area_stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     big_areas = np.flatnonzero(area_stats[1:, cv2.CC_STAT_AREA] >= 4) + 1
@@ -365,7 +369,7 @@ def _drop_picture_regions(
         x1 = (comps[members, 0] + comps[members, 2]).max() + pad
         y1 = (comps[members, 1] + comps[members, 3]).max() + pad
         inside = (centre_x >= x0) & (centre_x < x1) & (centre_y >= y0) & (centre_y < y1)
-        out[inside & (out != _RULE)] = _BIG
+        out[inside & (out != _RULE) & (out != _BIG)] = _PICTURE
     return out
 
 
@@ -392,7 +396,7 @@ def _drop_inside_pictures(
     cy = ((comps[:, 1] + comps[:, 3] / 2) / step).astype(np.int64).clip(0, mask.shape[0] - 1)
     inside = (mask[cy, cx] > 0) & (kind != _BIG)
     out = kind.copy()
-    out[inside] = _BIG
+    out[inside] = _PICTURE
     return out
 
 
@@ -501,6 +505,80 @@ def _smear_fragments(
     # Renumber densely.
     _, dense = np.unique(frag, return_inverse=True)
     return dense.reshape(-1).astype(np.int64)
+
+
+def _display_lines(comps: np.ndarray, kind: np.ndarray, scale: float) -> np.ndarray:
+    """Lines of display type (titles over 3.5 and up to 15 body scales tall), per component.
+
+    Their letters are too tall to chain at the body's scale, so they chain here at their
+    own: each widened by 0.4 of its height on both sides. A line needs two or more such
+    letters of similar height; a drop cap, a stamp or a photograph's blobs stay out.
+    """
+    out = np.full(len(comps), -1, np.int64)
+    w, h, area = (comps[:, i].astype(np.float64) for i in (2, 3, 4))
+    fill = area / np.maximum(w * h, 1.0)
+    big = np.flatnonzero(
+        (
+            (kind == _TALL)
+            | ((kind == _BIG) & (fill <= 0.25))  # a solid big thing is a picture
+            | ((kind == _CHAR) & (h >= 2.4 * scale))  # the title's x-height letters
+        )
+        & (h <= 15.0 * scale)
+        & (w <= 4.0 * h)
+        & (fill >= 0.08)
+        & (fill <= 0.7)  # bold letters fill up to 0.6 of their box
+    )
+    if len(big) < 3:
+        return out
+    cand = comps[big]
+    step = max(1, int(np.median(cand[:, 3]) / 6.0))
+    gh = int((cand[:, 1] + cand[:, 3]).max()) // step + 2
+    gw = int((cand[:, 0] + cand[:, 2]).max() + 0.4 * cand[:, 3].max()) // step + 2
+    x, y, cw, ch = (cand[:, i].astype(np.float64) for i in range(4))
+    cover = _paint(
+        gh,
+        gw,
+        np.floor((x - 0.4 * ch) / step).clip(0, gw - 1).astype(np.int64),
+        np.floor((y + 0.3 * ch) / step).clip(0, gh - 1).astype(np.int64),
+        np.ceil((x + cw + 0.4 * ch) / step).clip(1, gw - 1).astype(np.int64),
+        np.maximum(np.ceil((y + 0.7 * ch) / step), np.floor((y + 0.3 * ch) / step) + 1)
+        .clip(1, gh - 1)
+        .astype(np.int64),
+    )
+    _, groups = cv2.connectedComponents(cover, connectivity=4)
+    group = groups[
+        ((y + 0.5 * ch) / step).astype(np.int64).clip(0, gh - 1),
+        ((x + 0.5 * cw) / step).astype(np.int64).clip(0, gw - 1),
+    ]
+    sizes = np.bincount(group)
+    tallest = np.zeros(len(sizes))
+    shortest = np.full(len(sizes), np.inf)
+    np.maximum.at(tallest, group, ch)
+    np.minimum.at(shortest, group, ch)
+    # Two or more letters of one size, at least one of them too tall for the body's chains
+    # (else the body's chaining reads them; two body lines stuck together are not that).
+    good = (sizes >= 2) & (tallest <= 2.0 * shortest) & (tallest > 3.5 * scale)
+    # Letters stand on a baseline; a photograph's blobs do not line up.
+    bottom = y + ch
+    for g in np.flatnonzero(good):
+        members = group == g
+        spread = np.median(np.abs(bottom[members] - np.median(bottom[members])))
+        good[g] = spread <= 0.1 * np.median(ch[members])
+    keep = good[group]
+    if not keep.any():
+        return out
+    _, dense = np.unique(group[keep], return_inverse=True)
+    out[big[keep]] = dense.reshape(-1)
+    # The title's smaller letters (x-height ones, chained at the body's scale otherwise)
+    # belong to the display line whose box holds their centre.
+    boxes = _union_boxes(comps, out)
+    small = np.flatnonzero((kind == _CHAR) | (kind == _SMALL))
+    cx = comps[small, 0] + comps[small, 2] / 2.0
+    cy = comps[small, 1] + comps[small, 3] / 2.0
+    for line, (bx0, by0, bx1, by1) in enumerate(boxes):
+        inside = (cx >= bx0) & (cx < bx1) & (cy >= by0) & (cy < by1)
+        out[small[inside]] = line
+    return out
 
 
 def _union_boxes(comps: np.ndarray, group: np.ndarray) -> np.ndarray:
