@@ -560,3 +560,37 @@ def test_two_scans_with_one_stem_get_two_hocr_files(tmp_path: Path) -> None:
     assert record(config, png).hocr_path == str(scans / "scan.hocr")  # type: ignore[union-attr]
     assert record(config, jpg).hocr_path == str(scans / "scan.jpg.hocr")  # type: ignore[union-attr]
     assert (scans / "scan.hocr").is_file() and (scans / "scan.jpg.hocr").is_file()
+
+
+@dataclass(frozen=True)
+class PidEngine(PageSizeEngine):
+    """PageSizeEngine that also notes which worker process did each file."""
+
+    pids: str = ""
+
+    def __call__(self) -> PidEngine:
+        return self
+
+    def ocr_file(self, path: Path) -> Document:
+        with open(self.pids, "a", encoding="utf-8") as out:
+            out.write(f"{os.getpid()}\n")
+        return super().ocr_file(path)
+
+
+def test_workers_are_replaced_after_their_share_of_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scandex.daemon.worker as worker
+
+    monkeypatch.setattr(worker, "FILES_PER_WORKER", 2)
+    config = make_config(tmp_path)
+    engine = PidEngine(str(tmp_path / "calls"), pids=str(tmp_path / "pids"))
+    scans = config.watch.paths[0]
+    files = [scans / f"{i}.png" for i in range(5)]
+    with daemon(config, engine):
+        for i, path in enumerate(files):
+            path.write_bytes(scan_png(30 + i))
+        for path in files:
+            wait_for(lambda p=path: state_of(config, p) == DONE, f"{path.name}")
+    pids = (tmp_path / "pids").read_text().split()
+    assert len(pids) == 5 and len(set(pids)) == 3  # 2 + 2 + 1 files

@@ -27,6 +27,10 @@ from scandex.page import Document
 
 log = logging.getLogger("scandex.daemon")
 
+# A worker is replaced after this many files, so memory a long-lived engine fragments or
+# leaks is given back now and then (the next file waits for the model to load once more).
+FILES_PER_WORKER = 500
+
 # Write errors that mean "this folder is not ours to write": hOCR goes to state_dir instead.
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -211,6 +215,7 @@ class _Worker:
     ready: bool = False
     job: Job | None = None
     started: float = 0.0  # monotonic time the current job was sent
+    files_done: int = 0
 
 
 class WorkerPool:
@@ -293,7 +298,10 @@ class WorkerPool:
                         raise ScandexError(f"the OCR engine cannot start: {payload}")
                     elif kind == "result":
                         worker.job = None
+                        worker.files_done += 1
                         results.append(payload)
+                        if worker.files_done >= FILES_PER_WORKER:
+                            self._retire(i)
                     continue
             if not worker.process.is_alive() or self._overdue(worker):
                 results.extend(self._replace(i))
@@ -308,6 +316,18 @@ class WorkerPool:
 
     def _overdue(self, worker: _Worker) -> bool:
         return worker.job is not None and (time.monotonic() - worker.started > self.timeout_seconds)
+
+    def _retire(self, index: int) -> None:
+        """Replace a worker that has done its share with a fresh one."""
+        worker = self._workers[index]
+        with contextlib.suppress(OSError):
+            worker.conn.send(None)
+        worker.process.join(timeout=5.0)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join(timeout=5.0)
+        worker.conn.close()
+        self._workers[index] = self._spawn()
 
     def _replace(self, index: int) -> list[JobResult]:
         """Stop a dead or overdue worker and start a fresh one; fail the file it held."""
