@@ -1,15 +1,20 @@
 """Reading order of text-line boxes: columns left to right, each top to bottom, rows kept whole.
 
-The rule, on boxes alone (deskewed frame, any units):
+The rule, on boxes alone (deskewed frame, any units), plus optional column separators that
+segmentation found in the pixels:
 
 1. Lines wider than `spanning_fraction` of the text width (headings, full-width paragraphs)
    cannot belong to one column of a multi-column layout; they cut the page into sections.
-2. In each section, gaps in the x-projection of its lines are column gutters when there are
-   at least `min_column_lines` lines on each side and those lines are wide compared to the
-   gap (text columns). Table cells and a right-aligned date also leave gaps, but their
-   fragments are short next to the gap, or there is only one of them, so they stay rows.
-3. A section with gutters is read column by column; anything else (and every column) is read
-   in rows: top to bottom, fragments of one physical row left to right.
+2. In a section, a gap in the x-projection of its lines is a column gutter when at least
+   `min_column_lines` rows stand on each side and those lines are text columns: wide
+   compared to the gap between them, or wide outright. Table cells and a right-aligned
+   date also leave gaps, but their fragments are short next to the gap, or there is only
+   one of them, so they stay rows. A gap on a known separator counts however narrow.
+3. A section with gutters is read column by column, each column split again the same way.
+   One without may hold columns that a few lines cross (a caption under a picture, a
+   title under the columns): those are read before or after the columns. Else it is cut
+   at the row gap that leaves the most lines in a part with gutters.
+4. Everything else is read in rows: top to bottom, fragments of one row left to right.
 
 This differs from OCRopus's partial order (which reads a right-aligned date after the text
 below it and tables column by column) in deciding *whether* a gap is a column gutter before

@@ -1,25 +1,29 @@
 """Find the text lines of a binarized page (the OCRopus "gpageseg" idea, on components).
 
-Everything works on connected components (cv2.connectedComponentsWithStats) and on one small
-image at about 6 pixels per character height, so a 300 dpi page takes a few tens of
-milliseconds and nothing loops over pixels in Python:
+Everything works on connected components and on small grids (about 6 cells per character
+height), so a 300 dpi page takes a few tens of milliseconds and nothing loops over pixels
+in Python:
 
-1. The text scale is the median height of character-sized components, weighted towards the
-   larger ones so that specks and punctuation do not pull it down.
-2. Components are classified in units of that scale: specks and punctuation (attached to a
-   line later), characters, rules (long and thin), and big things (pictures, stamps, frames,
-   a dark mount). Whatever lies inside a solid big thing (a photograph's texture) goes too.
-3. Lines come from horizontal smearing of the characters' middle bands: each character
-   contributes the middle 40% of its height, widened by half a word gap on each side. The
-   middle band sits in the x-height zone for every letter shape, so ascenders and descenders
-   of neighbouring lines never bridge two lines, which is what breaks plain smearing (we
-   chose this over OCRopus's top/bottom edge maps because it needs no Gaussian filtering of
-   the page and gives line fragments directly). Gaps wider than a word gap (table cells, a
-   right-aligned date, column gutters) are never bridged.
-4. Fragments on one row closer than `fragment_gap` scales are merged, unless a column gutter
-   (see reading_order.find_gutters) runs between them.
-5. Specks, punctuation, dots and tall glyphs are attached to the line whose box contains
-   them (slightly widened); the rest is dropped.
+1. Scale: the median height of the components that have neighbours of their kind in a
+   row (letters do, dust and specks mostly do not), weighted by height.
+2. Classes, in units of that scale: specks and punctuation (attached to a line later),
+   characters, tall glyphs, rules (long and thin), and big things (stamps, frames, a dark
+   mount). Solid big things and crowded cells (a photograph's grain) make picture regions
+   whose contents are not text.
+3. Column separators too narrow to tell from a word gap on one line: vertical paper strips
+   with text on both sides for about eight lines (find_separators).
+4. Lines: horizontal smearing of the characters' middle bands (the middle 40% of each
+   height, widened by a word gap), cut at the separators. The middle band sits in the
+   x-height zone for every letter shape, so ascenders and descenders of neighbouring
+   lines never bridge two lines, which is what breaks plain smearing. We chose this over
+   OCRopus's top/bottom edge maps because it needs no filtering of the page and gives line
+   fragments directly; gaps wider than a word gap (table cells, a right-aligned date, a
+   gutter) are never bridged. Display type (titles) chains the same way at its own scale.
+5. Fragments of one row closer than `fragment_gap` scales merge unless a gutter runs
+   between them; "lines" that are a photograph's blobs, a lone speck or pieces of a stamp
+   are dropped; dots, commas, accents and tall glyphs join the line they touch.
+6. Sanity: no text chains on a page with little ink is a blank page (no lines); a page of
+   ink or marks without text, or of marks with no common size, is a SegmentationError.
 """
 
 from __future__ import annotations
