@@ -490,7 +490,12 @@ class UnreliableIndex:
         return set(self.committed)
 
 
-def test_index_failures_are_recorded_or_retried(tmp_path: Path) -> None:
+def test_index_failures_are_recorded_or_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scandex.daemon.service as service
+
+    monkeypatch.setattr(service, "COMMIT_EVERY_SECONDS", 0.5)  # the wait after a failed commit
     config = make_config(tmp_path, retries=0)
     engine = PageSizeEngine(str(tmp_path / "calls"))
     scans = config.watch.paths[0]
