@@ -239,3 +239,18 @@ def test_cli_draws_the_view_and_honours_columns(tmp_path):
     assert len(record["pages"][0]["columns"]) == 1
     result = runner.invoke(app, ["segment", str(image), str(image), "--out", str(view)])
     assert result.exit_code == 2
+
+
+def test_cli_names_the_file_a_page_of_noise_came_from(tmp_path):
+    from typer.testing import CliRunner
+
+    from scandex.cli import app
+
+    noise = tmp_path / "static.png"
+    rng = np.random.default_rng(3)
+    cv2.imwrite(str(noise), rng.integers(0, 256, (900, 700)).astype(np.uint8))
+    result = CliRunner().invoke(app, ["segment", str(noise)])
+    assert result.exit_code == 1
+    assert "static.png" in result.stderr and "page 1" in result.stderr
+    assert "noise" in result.stderr
+    assert result.stdout == ""
