@@ -265,6 +265,16 @@ def test_bad_files_are_retried_then_reported_and_never_stop_the_daemon(tmp_path:
     assert report["counts"] == {PENDING: 0, DONE: 1, FAILED: 3}
     assert not any(scans.glob("empty.hocr")) and not (scans / "text.hocr").exists()
 
+    # `touch` asks for another try: the failed file is queued again with fresh attempts.
+    before = calls(engine).count(str(scans / "text.png"))
+    with daemon(config, engine):
+        os.utime(scans / "text.png")
+        wait_for(
+            lambda: calls(engine).count(str(scans / "text.png")) == before + 2,
+            "the touched file to be tried again",
+        )
+        wait_for(lambda: state_of(config, scans / "text.png") == FAILED, "it to fail again")
+
 
 def test_catch_up_after_a_restart(tmp_path: Path) -> None:
     config = make_config(tmp_path)

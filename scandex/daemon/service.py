@@ -334,7 +334,11 @@ class Daemon:
         """A settled file with this content: unchanged, changed, renamed, or new."""
         record = self._current(path)
         if record and record.sha256 == sha256:  # touched, same content
-            self._put(dataclasses.replace(record, size=st.st_size, mtime_ns=st.st_mtime_ns))
+            touched = dataclasses.replace(record, size=st.st_size, mtime_ns=st.st_mtime_ns)
+            if record.state == FAILED:  # `touch` is how a user asks for another try
+                touched = dataclasses.replace(touched, state=PENDING, attempts=0, next_attempt=0)
+                log.info("touched: %s (failed before; queued again)", path)
+            self._put(touched)
             return
         if record:
             self.uncommitted.pop(path, None)
