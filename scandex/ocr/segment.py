@@ -58,6 +58,9 @@ class SegmentParams:
     max_blank_ink: float = 0.25
     # ... or when it has more marks (3 px or taller) than this per million pixels.
     max_blank_marks_per_mp: float = 600.0
+    # More marks than this per million pixels is noise (dense 6 point text at 150 dpi has
+    # about 10 000; a page of static has hundreds of thousands).
+    max_marks_per_mp: float = 40_000.0
     # Upper/lower quartile of line components' heights above which the page is noise.
     max_height_spread: float = 1.9
     # Components per occupied 2x2-scale cell above which the page is noise, not text.
@@ -97,7 +100,7 @@ _SMALL, _CHAR, _TALL, _RULE, _BIG, _PICTURE = 0, 1, 2, 3, 4, 5
 def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> Layout:
     """Find the text lines of a binarized page; raise SegmentationError when it cannot."""
     binary = binarized.binary
-    labels, stats = label_components(binary)
+    labels, stats = label_components(binary, params.max_marks_per_mp)
     comps = stats[1:].astype(np.int64)  # drop the background label 0
     scale = estimate_scale(comps, binary.shape)
     if scale is None:
@@ -105,6 +108,17 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         return _empty(labels, stats)
     kind = classify(comps, scale)
     step = max(1, int(scale / 6.0))  # the small image has about 6 px per character height
+    if not params.min_scale_px <= scale <= params.max_scale_px:
+        # Dust on a blank page has a tiny "scale" too, but does not chain into words.
+        chars = np.flatnonzero(kind == _CHAR)
+        frags = _smear_fragments(comps, chars, scale * params.word_gap, step, binary.shape)
+        if not _chains_like_text(frags):
+            _check_blank(comps, binary.shape, params)
+            return _empty(labels, stats)
+        raise SegmentationError(
+            f"text scale {scale:.1f} px is outside {params.min_scale_px:g}..{params.max_scale_px:g}"
+            " px: the page is noise or its resolution is far from 150-600 dpi"
+        )
     kind = _drop_inside_pictures(comps, kind, labels, step, scale)
     kind = _drop_texture(comps, kind, scale, params)
     display = _display_lines(comps, kind, scale)
@@ -115,14 +129,9 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     frag_of_char = _smear_fragments(
         comps, chars, scale * params.word_gap, step, binary.shape, separators
     )
-    if not _chains_like_text(frag_of_char):
+    if not _chains_like_text(frag_of_char) and not (display >= 0).any():
         _check_blank(comps, binary.shape, params)
         return _empty(labels, stats)  # dust or a few marks on a blank page
-    if not params.min_scale_px <= scale <= params.max_scale_px:
-        raise SegmentationError(
-            f"text scale {scale:.1f} px is outside {params.min_scale_px:g}..{params.max_scale_px:g}"
-            " px: the page is noise or its resolution is far from 150-600 dpi"
-        )
     frag_boxes = _union_boxes(comps[chars], frag_of_char)
     keep = _real_fragments(comps[chars], frag_of_char, len(frag_boxes), scale)
     frag_boxes, frag_of_char = _renumber(frag_boxes, frag_of_char, keep)
@@ -182,16 +191,23 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     )
 
 
-def label_components(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def label_components(
+    binary: np.ndarray, max_per_megapixel: float = float("inf")
+) -> tuple[np.ndarray, np.ndarray]:
     """8-connected labels (int32 HxW) and per-label stats (x, y, width, height, area; row 0
     is the paper) of a bool ink image.
 
     OpenCV's labelling with statistics costs five times its labelling alone on a page; the
     boxes from scipy's find_objects and the areas from a bincount of the ink pixels' labels
-    add up to far less.
+    add up to far less. More components than max_per_megapixel is noise, said at once.
     """
     ink = binary.view(np.uint8) if binary.dtype == np.bool_ else (binary > 0).astype(np.uint8)
     n, labels = cv2.connectedComponentsWithAlgorithm(ink, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    per_mp = (n - 1) / max(binary.size / 1e6, 1e-6)
+    if per_mp > max_per_megapixel:
+        raise SegmentationError(
+            f"the page looks like noise, not text: {per_mp:.0f} separate marks per megapixel"
+        )
     stats = np.zeros((n, 5), np.int64)
     stats[0] = (0, 0, binary.shape[1], binary.shape[0], 0)
     if n > 1:
@@ -461,7 +477,7 @@ def find_separators(
         (int(gy), int(gy + gh_), int(gx), int(gx + gw_))
         for gx, gy, gw_, gh_, _ in stats[1:n]
         if gh_ >= piece
-    )
+    )[:500]  # a page has a handful; hundreds mean noise, and joining them is quadratic
     joined: list[list[int]] = []
     for y0, y1, x0, x1 in pieces:
         for other in joined:
