@@ -214,7 +214,10 @@ def test_onnx_runtime_matches_torch_and_round_trips_to_torch(tmp_path):
     rebuilt, codec, _ = load_torch_from_onnx(path)
     with torch.no_grad():
         again = rebuilt.eval()(torch.from_numpy(batch)).exp().numpy()
+        # In training mode (fine-tuning) the folded normalization must stay as exported.
+        training = rebuilt.train()(torch.from_numpy(batch)).exp().numpy()
     np.testing.assert_allclose(again, expected, atol=1e-4)
+    np.testing.assert_allclose(training, expected, atol=1e-4)
     assert codec == CODEC
     # Every input line gets a result, in the order given, with positions inside the image.
     lines = [_text_line("ab"), np.full((30, 50), 255, np.uint8), _text_line("wide " * 20)]
@@ -245,6 +248,22 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
     assert (tmp_path / "run" / "best.onnx").is_file()
     options.max_iterations = 45
     assert train(options, log=lambda _: None)["iterations"] == 45
+    # Fine-tuning from the exported model starts where training left off, not from scratch.
+    tuned = train(
+        TrainOptions(
+            out_dir=tmp_path / "tuned",
+            from_model=str(tmp_path / "run" / "best.onnx"),
+            synthetic=True,
+            batch_size=8,
+            max_iterations=3,
+            eval_every_seconds=1e9,
+            learning_rate=1e-5,
+            threads=1,
+            seed=3,
+        ),
+        log=lambda _: None,
+    )
+    assert tuned["first_loss"] < 0.8 * summary["first_loss"]
 
 
 # -- the shipped model --------------------------------------------------------------------

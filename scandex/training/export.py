@@ -136,4 +136,5 @@ def load_torch_from_onnx(path: str | Path) -> tuple[LineRecognizer, Codec, Norma
     if missing:
         raise ValueError(f"{path}: cannot rebuild parameters {missing[:5]} from the ONNX graph")
     model.load_state_dict(new_state, strict=False)
+    model.frozen_batchnorm = True
     return model, codec, normalize

@@ -64,6 +64,18 @@ class LineRecognizer(nn.Module):
         )
         self.classifier = nn.Linear(2 * config.lstm_hidden, config.num_classes)
 
+    # Set when the weights come from an exported model, whose BatchNorm was folded into the
+    # convolutions: batch statistics must not replace the folded (identity) normalization.
+    frozen_batchnorm: bool = False
+
+    def train(self, mode: bool = True) -> LineRecognizer:
+        super().train(mode)
+        if self.frozen_batchnorm:
+            for module in self.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.eval()
+        return self
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.convs(images)  # (B, C, H/8, W/4)
         batch, channels, rows, steps = x.shape

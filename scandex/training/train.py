@@ -117,8 +117,10 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     state = TrainState()
     if checkpoint_path.exists():
         saved = torch.load(checkpoint_path, weights_only=False)
+        frozen = model.frozen_batchnorm
         model = LineRecognizer(ModelConfig.from_dict(saved["config"]))
         model.load_state_dict(saved["model"])
+        model.frozen_batchnorm = bool(saved.get("frozen_batchnorm", frozen))
         optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
         optimizer.load_state_dict(saved["optimizer"])
         for group in optimizer.param_groups:  # a resumed run may ask for a new learning rate
@@ -150,6 +152,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "config": model.config.to_dict(),
+                "frozen_batchnorm": model.frozen_batchnorm,
                 "alphabet": codec.alphabet,
                 "state": asdict(state),
                 "options": {k: str(v) for k, v in asdict(options).items()},
