@@ -609,3 +609,17 @@ def test_workers_are_replaced_after_their_share_of_files(
             wait_for(lambda p=path: state_of(config, p) == DONE, f"{path.name}")
     pids = (tmp_path / "pids").read_text().split()
     assert len(pids) == 5 and len(set(pids)) == 3  # 2 + 2 + 1 files
+
+
+@dataclass(frozen=True)
+class CrashingEngine:
+    """An engine whose worker process dies while loading (as an out-of-memory kill would)."""
+
+    def __call__(self) -> PageSizeEngine:
+        os._exit(3)
+
+
+def test_a_worker_dying_at_start_stops_the_daemon_instead_of_respawning(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with pytest.raises(ScandexError, match=r"exited while starting \(exit code 3\)"):
+        run(config, stop=threading.Event(), engine=CrashingEngine())  # type: ignore[arg-type]

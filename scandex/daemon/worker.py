@@ -275,7 +275,6 @@ class WorkerPool:
         try:
             worker.conn.send(job)
         except OSError:
-            worker.ready = False
             return False
         worker.job = job
         worker.started = time.monotonic()
@@ -337,6 +336,11 @@ class WorkerPool:
             worker.process.kill()
         worker.process.join(timeout=5.0)
         worker.conn.close()
+        if not worker.ready:  # it died while starting: a new one would too, in a loop
+            raise ScandexError(
+                "an OCR worker exited while starting"
+                f" ({_exit_description(worker.process.exitcode)}); see the messages above"
+            )
         self._workers[index] = self._spawn()
         if worker.job is None:
             if not overdue:
