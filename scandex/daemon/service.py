@@ -436,9 +436,12 @@ class Daemon:
             if pool.idle == 0:
                 break
             path = record.path
-            if path in self.in_flight or path in self.uncommitted or path in self.settling:
+            if path in self.in_flight or path in self.uncommitted:
                 continue
-            if path in self.vanished:
+            if path in self.settling or path in self.vanished:
+                # Changing or gone: look again later, and let the files behind it through.
+                later = now + self.config.watch.settle_seconds + 1.0
+                self.store.put(dataclasses.replace(record, next_attempt=later))
                 continue
             if record.size == 0:
                 self.record_failure(record, "empty file (0 bytes)")
