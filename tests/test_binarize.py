@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image, ImageDraw, ImageFont
 from synth import render_page, render_text
 
 from scandex.ocr.binarize import (
@@ -577,3 +579,119 @@ def test_other_dtypes_give_the_same_result() -> None:
 def test_bad_shapes_raise_a_clear_error(bad: np.ndarray) -> None:
     with pytest.raises(ValueError, match="image"):
         binarize(bad)
+
+
+# --- text is never outside the page --------------------------------------------------------
+
+# Bold faces are the risk (a bold glyph is a dark, compact blob with sharp edges, like a hole);
+# a regular face or two as a check that nothing else changed.
+_TEXT_FONTS = [
+    "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf",
+    "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Bold.otf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
+]
+_TEXT_FONTS = [path for path in _TEXT_FONTS if Path(path).exists()]
+_TEXT = (
+    "either version 3 of the License or at your option any later FOR USE Rights Reserved "
+    "e o a R B D Q 8 0 6 9 @ % & you GNU General Public warranty MERCHANTABILITY of"
+)
+
+
+def _text_page(
+    seed: int, font_path: str, size_px: int, edge_px: int, angle_deg: float
+) -> np.ndarray:
+    """A scan-like page of bold or regular lines starting `edge_px` from the top-left edges."""
+    rng = np.random.default_rng(seed)
+    font = ImageFont.truetype(font_path, size_px)
+    width = int(rng.integers(900, 2800))
+    height = int(width * rng.uniform(0.6, 1.4))
+    canvas = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(canvas)
+    y = edge_px
+    while y + size_px < height - edge_px:
+        text = " ".join(rng.choice(_TEXT.split(), size=int(rng.integers(1, 12))))
+        x = edge_px + int(rng.integers(0, 2)) * int(rng.integers(0, 4 * size_px))
+        left, top, _, _ = font.getbbox(text)
+        draw.text((x - left, y - top), text, font=font, fill=255)
+        y += int(size_px * rng.uniform(1.2, 2.5))
+    ink = np.asarray(canvas, np.float32) / 255.0
+    paper, black = float(rng.uniform(200, 245)), float(rng.uniform(0, 60))
+    image = paper - (paper - black) * ink + rng.normal(0, rng.uniform(0, 6), ink.shape)
+    rot = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle_deg, 1.0)
+    image = cv2.warpAffine(image.astype(np.float32), rot, (width, height), borderValue=paper)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _assert_no_text_lost(image: np.ndarray) -> None:
+    """All the ink found without outside-the-page detection is found with it."""
+    with_outside = binarize(image)
+    without = binarize(image, BinarizeParams(detect_outside=False))
+    assert with_outside.binary.shape == without.binary.shape
+    assert with_outside.angle_deg == pytest.approx(without.angle_deg, abs=0.05)
+    reference = without.binary
+    lost = reference & ~with_outside.binary
+    assert lost.sum() <= 1e-3 * reference.sum()
+    # No glyph loses a visible part: every component keeps 90 % of its ink.
+    count, labels = cv2.connectedComponents(reference.astype(np.uint8), connectivity=8)
+    total = np.bincount(labels.ravel(), minlength=count)
+    gone = np.bincount(labels[lost], minlength=count)
+    worst = int(np.argmax(gone[1:] / np.maximum(total[1:], 1))) + 1 if count > 1 else 0
+    assert gone[worst] <= 0.1 * total[worst], (
+        f"a glyph at {np.argwhere(labels == worst).min(0)} lost {gone[worst]}/{total[worst]} px"
+    )
+
+
+@pytest.mark.skipif(not _TEXT_FONTS, reason="no system fonts")
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 2**31),
+    font=st.sampled_from(_TEXT_FONTS),
+    size_px=st.integers(20, 60),
+    edge_px=st.integers(3, 120),
+    angle_deg=st.floats(-3, 3, allow_nan=False),
+)
+def test_text_near_the_edges_is_never_taken_for_outside_the_page(
+    seed: int, font: str, size_px: int, edge_px: int, angle_deg: float
+) -> None:
+    """Bold letters near an edge once went as punched holes (the 'e' of 'either', the 'R' of
+    a heading, letters inside lines near the top): text must never be outside the page."""
+    _assert_no_text_lost(_text_page(seed, font, size_px, edge_px, angle_deg))
+
+
+_NARROW_BOLD = "/usr/share/fonts/opentype/urw-base35/NimbusSansNarrow-Bold.otf"
+
+
+@pytest.mark.skipif(not Path(_NARROW_BOLD).exists(), reason="font not installed")
+def test_a_one_character_word_at_a_line_start_is_text() -> None:
+    """A bold '@' alone at the start of lines 4 px from the edge: a solid hole-sized blob on
+    the shrunk working image, with its neighbour a word space away."""
+    _assert_no_text_lost(_text_page(99374742, _NARROW_BOLD, 27, 4, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("dpi", "angle_deg", "seed"), [(300, -2.7, 9), (300, 1.9, 49), (150, -2.7, 123), (300, 3.1, 81)]
+)
+def test_bold_heading_letters_are_not_punched_holes(dpi: int, angle_deg: float, seed: int) -> None:
+    """The headings layout's 16 pt bold title near the top-left once lost its 'R'."""
+    _assert_no_text_lost(render_page("headings", dpi=dpi, angle_deg=angle_deg, seed=seed).image)
+
+
+def test_punched_holes_among_specks_are_still_holes() -> None:
+    """Dust next to a hole does not make it a letter (only marks of comparable size do)."""
+    page = render_page("one_column", dpi=150, seed=5, angle_deg=-1.0, speckles=400, noise_sigma=4)
+    image = page.image.copy()
+    rng = np.random.default_rng(1)
+    for y in (400, 825, 1250):
+        cv2.circle(image, (60, y), 20, 15, -1)
+        for _ in range(6):  # specks around the hole, as paper dust on a scanner glass
+            dx, dy = rng.integers(-40, 41, 2)
+            cv2.circle(image, (60 + int(dx), y + int(dy)), 3, 30, -1)
+    back = _to_original_frame(binarize(image))
+    holes = np.zeros(back.shape, np.uint8)
+    for y in (400, 825, 1250):
+        cv2.circle(holes, (60, y), 24, 1, -1)
+    assert back[holes > 0].sum() == 0

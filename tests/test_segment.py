@@ -60,14 +60,7 @@ CASES = [
     ("letter", {"angle_deg": -5.0}),
     ("two_column", {"angle_deg": 5.0}),
     ("table", {"angle_deg": 3.3}),
-    pytest.param(
-        "headings",
-        {"angle_deg": -2.7},
-        marks=pytest.mark.xfail(
-            reason="binarize (since d307791) masks the bold 'R' of the title as a punched hole",
-            strict=False,
-        ),
-    ),
+    ("headings", {"angle_deg": -2.7}),
     ("picture", {"angle_deg": 1.0}),
     ("letter", {"dpi": 150}),
     ("headings", {"dpi": 150, "angle_deg": 3.0}),

@@ -101,6 +101,12 @@ class BinarizeParams:
     # centred this close to an edge (fraction of that side) is a punched hole.
     hole_size_frac: tuple[float, float] = (0.011, 0.045)
     hole_band_frac: float = 0.1
+    # ... and only when solid at full resolution (the radius of the widest disc inside it
+    # at least this fraction of its width: a disc has 0.5, a bold letter half its stroke
+    # width, under 0.2) and alone (no mark a fifth its size or more within this many of its
+    # sizes: a letter has the neighbours of its word and line closer than that).
+    hole_solidity: float = 0.35
+    hole_clearance: float = 1.0
     detect_outside: bool = True
     # Skew search range and precision.
     deskew: bool = True
@@ -162,7 +168,9 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
     kernel_px = round(params.background_kernel_frac * max(work.shape))
     white = _white_level(smooth, kernel_px)
     outside_work = (
-        _outside_mask(smooth, white, params) if params.detect_outside else np.zeros_like(work)
+        _outside_mask(smooth, white, params, image, factor)
+        if params.detect_outside
+        else np.zeros_like(work)
     )
 
     flat = _flatten(image, white, outside_work, factor)
@@ -189,7 +197,7 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
         if params.detect_outside:
             # Lines too thin to survive the working image's median (the shadow of a page
             # edge, a one-pixel scanner margin) show in the thresholded ink.
-            thin = _edge_artifacts(ink_work, params)
+            thin = _edge_artifacts(ink_work, params, stretched, factor)
             if thin.any():
                 thin = cv2.dilate(thin, np.ones((3, 3), np.uint8))
                 outside_work = cv2.max(outside_work, thin)
@@ -311,13 +319,20 @@ def _white_level(smooth: np.ndarray, kernel_px: int) -> np.ndarray:
     return cv2.blur(closed, (3, 3))
 
 
-def _outside_mask(smooth: np.ndarray, white: np.ndarray, params: BinarizeParams) -> np.ndarray:
+def _outside_mask(
+    smooth: np.ndarray,
+    white: np.ndarray,
+    params: BinarizeParams,
+    image: np.ndarray | None = None,
+    factor: int = 1,
+) -> np.ndarray:
     """uint8 working-size mask, 255 where the image shows no page: margins, mounts, pictures.
 
     Two kinds: regions whose white level is far below the paper nearby with a step edge
     (a mount, a thick margin, a large dark picture); and dark things along the edges that
     the closing cannot see because they are thin or small (thin scanner margins glued to the
-    image border, punched holes).
+    image border, punched holes). `image` is the full-resolution scan, `factor` times the
+    working image's size: there a hole's shape is told from a bold letter's.
     """
     height, width = white.shape
     outside: np.ndarray = np.zeros((height, width), np.uint8)
@@ -342,7 +357,7 @@ def _outside_mask(smooth: np.ndarray, white: np.ndarray, params: BinarizeParams)
     ink = (smooth.astype(np.float32) < params.dark_ratio * white.astype(np.float32)).astype(
         np.uint8
     )
-    outside |= _edge_artifacts(ink, params)
+    outside |= _edge_artifacts(ink, params, image, factor)
 
     # Grow by three working pixels: the upsampled white level is smeared across the step,
     # and the smeared band would otherwise come out as a thin line of ink.
@@ -380,13 +395,20 @@ def _sharp_dark_regions(
     return np.where(keep[labels], np.uint8(255), np.uint8(0))
 
 
-def _edge_artifacts(ink: np.ndarray, params: BinarizeParams) -> np.ndarray:
+def _edge_artifacts(
+    ink: np.ndarray,
+    params: BinarizeParams,
+    full: np.ndarray | None = None,
+    factor: int = 1,
+) -> np.ndarray:
     """255 on dark things along the image's edges that are not text.
 
     Scanner margins: components touching the image border and longer than
     `border_strip_frac` of that side. Punched holes: solid, round blobs of hole size
-    (`hole_size_frac` of the long side) centred within `hole_band_frac` of an edge; the
-    white level cannot remove them because it must keep the strokes of large headings.
+    (`hole_size_frac` of the long side) centred within `hole_band_frac` of an edge and
+    standing apart from any text (see `_is_hole`); the white level cannot remove them
+    because it must keep the strokes of large headings. `full` is the uint8 image at full
+    resolution (ink dark), `factor` times larger than `ink`: a hole's shape is checked there.
     """
     height, width = ink.shape
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
@@ -412,11 +434,78 @@ def _edge_artifacts(ink: np.ndarray, params: BinarizeParams) -> np.ndarray:
         & (fill >= 0.65)
         & near_edge
     )  # fmt: skip
-    keep = (touches & long) | hole
+    strip = touches & long
+    hole[0] = False
+    for i in np.flatnonzero(hole):
+        hole[i] = _is_hole(labels, stats, i, strip, params, full, factor)
+    keep = strip | hole
     keep[0] = False
     if not keep.any():
         return np.zeros_like(ink)
     return np.where(keep[labels], np.uint8(255), np.uint8(0))
+
+
+def _is_hole(
+    labels: np.ndarray,
+    stats: np.ndarray,
+    i: int,
+    strip: np.ndarray,
+    params: BinarizeParams,
+    full: np.ndarray | None,
+    factor: int,
+) -> bool:
+    """Whether hole-sized component i is a punched hole rather than a (bold) letter.
+
+    Size, fill and place alone cannot tell: on the working image, shrunk and median-filtered,
+    a bold glyph (a heading's, or body text's on a small image) is a dark, compact blob of
+    hole size, its counters filled in, and text starts near the edges. So a hole must be
+    solid where its shape is sharp, at full resolution (the widest disc inside it spans
+    most of it, where a letter's is a stroke wide), AND stand alone: no mark of comparable
+    size within `hole_clearance` of its size, where a letter has the neighbours of its word
+    and line.
+    """
+    x, y, w, h = (int(v) for v in stats[i, :4])
+    if full is None:
+        blob = (labels[y : y + h, x : x + w] == i).astype(np.uint8)
+    else:
+        blob = _full_resolution_blob(full, (x - 1, y - 1, x + w + 1, y + h + 1), factor)
+    if blob is None or _inscribed_radius(blob) < params.hole_solidity * min(blob.shape):
+        return False
+    size = max(w, h)
+    pad = math.ceil(params.hole_clearance * size)
+    height, width = labels.shape
+    x0, y0 = max(0, x - pad), max(0, y - pad)
+    x1, y1 = min(width, x + w + pad), min(height, y + h + pad)
+    near = np.unique(labels[y0:y1, x0:x1])
+    near = near[(near != 0) & (near != i) & ~strip[near]]
+    # Specks and dust nearby do not make a hole a letter; a letter's neighbours are letters.
+    big = np.maximum(stats[near, cv2.CC_STAT_WIDTH], stats[near, cv2.CC_STAT_HEIGHT])
+    return not bool((big >= max(3, 0.2 * size)).any())
+
+
+def _full_resolution_blob(
+    full: np.ndarray, box: tuple[int, int, int, int], factor: int
+) -> np.ndarray | None:
+    """uint8 mask, cropped to its extent, of the largest dark component (Otsu's threshold)
+    of the full-resolution image under a working-image box (x0, y0, x1, y1, exclusive)."""
+    height, width = full.shape
+    x0, y0, x1, y1 = (v * factor for v in box)
+    crop = full[max(0, y0) : min(height, y1), max(0, x0) : min(width, x1)]
+    if crop.size == 0:
+        return None
+    _, dark = cv2.threshold(crop, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    if count <= 1:
+        return None
+    j = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = (int(v) for v in stats[j, :4])
+    return (labels[y : y + h, x : x + w] == j).astype(np.uint8)
+
+
+def _inscribed_radius(blob: np.ndarray) -> float:
+    """Radius in pixels of the largest disc inside a uint8 0/1 mask."""
+    padded = cv2.copyMakeBorder(blob, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    return float(cv2.distanceTransform(padded, cv2.DIST_L2, 3).max())
 
 
 def _flatten(
