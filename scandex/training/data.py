@@ -125,6 +125,7 @@ class BatchStream(torch.utils.data.IterableDataset):
         normalize: NormalizeParams = NormalizeParams(),
         buckets: int = 8,
         max_width_px: int = 3200,
+        page_fraction: float = 0.1,
     ) -> None:
         self.codec = codec
         self.real_dirs = real_dirs
@@ -135,6 +136,9 @@ class BatchStream(torch.utils.data.IterableDataset):
         self.normalize = normalize
         self.buckets = buckets
         self.max_width_px = max_width_px
+        # Share of synthetic lines cut from whole rendered pages by our own page analysis.
+        self.page_fraction = page_fraction
+        self._page_lines: list[tuple[np.ndarray, str]] = []
 
     def _sources(self, rng: random.Random):
         real: list[LineSample] = []
@@ -156,8 +160,20 @@ class BatchStream(torch.utils.data.IterableDataset):
             text_source = TextSource(seed=rng.randrange(2**31), extra_lines=[s.text for s in real])
         return real, fonts, text_source
 
+    def _text_for(self, face, rng, text_source) -> str:
+        """A line of text the font can draw (fonts lack some of the rarer characters)."""
+        from scandex.training.render import supported_characters
+
+        allowed = supported_characters(face.path, self.codec.alphabet)
+        for _ in range(10):
+            text = normalize_text(text_source.line())
+            if text and all(ch in allowed for ch in text):
+                return text
+        return "".join(ch for ch in text if ch in allowed).strip() or "a"
+
     def _sample(self, rng, real, fonts, text_source) -> tuple[np.ndarray, str]:
-        from scandex.training.render import render_line, supported_characters
+        from scandex.training.pages import segmented_lines
+        from scandex.training.render import render_line
 
         if real and (not self.synthetic or rng.random() < self.real_fraction):
             sample = rng.choice(real)
@@ -165,15 +181,14 @@ class BatchStream(torch.utils.data.IterableDataset):
         # Family-balanced font choice: families with many files are not favoured.
         family = rng.choice(sorted(fonts))
         face = rng.choice(fonts[family])
-        allowed = supported_characters(face.path, self.codec.alphabet)
-        for _ in range(10):
-            text = normalize_text(text_source.line())
-            if text and all(ch in allowed for ch in text):
-                break
-        else:
-            text = "".join(ch for ch in text if ch in allowed).strip() or "a"
-        rendered = render_line(text, face, rng)
-        return rendered.image, text
+        if rng.random() < self.page_fraction:
+            if not self._page_lines:
+                texts = [self._text_for(face, rng, text_source) for _ in range(rng.randint(3, 12))]
+                self._page_lines = segmented_lines(texts, face, rng)
+            if self._page_lines:
+                return self._page_lines.pop()
+        text = self._text_for(face, rng, text_source)
+        return render_line(text, face, rng).image, text
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
