@@ -437,7 +437,7 @@ def _edge_artifacts(
     strip = touches & long
     hole[0] = False
     for i in np.flatnonzero(hole):
-        hole[i] = _is_hole(labels, stats, i, strip, params, full, factor)
+        hole[i] = _is_hole(labels, stats, int(i), strip, params, full, factor)
     keep = strip | hole
     keep[0] = False
     if not keep.any():

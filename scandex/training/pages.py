@@ -25,7 +25,7 @@ def render_page_lines(
     size_px = rng.randint(22, 44)
     leading = rng.uniform(1.2, 1.8)
     inks = [draw_text(text, face, size_px, rng) for text in texts]
-    crops = []
+    crops: list[np.ndarray | None] = []
     for ink in inks:
         rows = np.flatnonzero((ink > 0.4).any(axis=1))
         cols = np.flatnonzero((ink > 0.4).any(axis=0))
@@ -56,7 +56,9 @@ def render_page_lines(
     if rng.random() < 0.5:
         angle = rng.uniform(-2.0, 2.0)
         matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
-        image = cv2.warpAffine(image, matrix, (width, height), borderValue=int(paper * 255))
+        image = np.asarray(
+            cv2.warpAffine(image, matrix, (width, height), borderValue=int(paper * 255)), np.uint8
+        )
         truth = [(t, _rotated_box(b, matrix)) for t, b in truth]
     return image, truth
 
@@ -89,7 +91,9 @@ def segmented_lines(
 ) -> list[tuple[np.ndarray, str]]:
     """(line image as our segmenter cuts it, its text) for the lines it finds unambiguously."""
     if analyze is None:
-        from scandex.ocr.analyze import analyze_page as analyze
+        from scandex.ocr.analyze import analyze_page
+
+        analyze = analyze_page
     image, truth = render_page_lines(texts, face, rng)
     try:
         analysis = analyze(image)
