@@ -234,17 +234,8 @@ def parse_args() -> argparse.Namespace:
         default=",".join(SYNTH_PAGES),
         help="comma-separated layout:font of tests/synth.py ('' for none)",
     )
-    parser.add_argument("--skip-rapidocr", action="store_true")
-    parser.add_argument("--skip-tesseract", action="store_true")
-    parser.add_argument("--rapidocr-python", default=peers.DEFAULT_RAPIDOCR_PYTHON)
-    args = parser.parse_args()
-    args.tesseract = not args.skip_tesseract and peers.tesseract_version() is not None
-    if args.skip_rapidocr:
-        args.rapidocr_python = None
-    elif why := peers.rapidocr_available(args.rapidocr_python):
-        print(f"RapidOCR skipped: {why}")
-        args.rapidocr_python = None
-    return args
+    peers.add_peer_arguments(parser)
+    return peers.resolve_peers(parser.parse_args())
 
 
 def run_set(title: str, pages: Sequence[PageSample], model: Path, args) -> None:

@@ -352,17 +352,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--per-family", type=int, default=60, help="synthetic texts per family")
     parser.add_argument("--repeat", type=int, default=3, help="scandex timing runs (best taken)")
     parser.add_argument("--uw3-dev", default=UW3_DEV)
-    parser.add_argument("--skip-rapidocr", action="store_true")
-    parser.add_argument("--skip-tesseract", action="store_true")
-    parser.add_argument("--rapidocr-python", default=peers.DEFAULT_RAPIDOCR_PYTHON)
-    args = parser.parse_args()
-    args.tesseract = not args.skip_tesseract and peers.tesseract_version() is not None
-    if args.skip_rapidocr:
-        args.rapidocr_python = None
-    elif why := peers.rapidocr_available(args.rapidocr_python):
-        print(f"RapidOCR skipped: {why}")
-        args.rapidocr_python = None
-    return args
+    peers.add_peer_arguments(parser)
+    return peers.resolve_peers(parser.parse_args())
 
 
 def describe_setup(args, model: Path) -> None:

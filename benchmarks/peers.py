@@ -16,6 +16,7 @@ that both environments can import it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -237,3 +238,21 @@ if __name__ == "__main__":
         _rapidocr_runner(sys.argv[2])
     else:
         sys.exit("usage: peers.py rapidocr-runner lines|line-batch|pages  (image paths on stdin)")
+
+
+def add_peer_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark shares for choosing which peers run beside scandex."""
+    parser.add_argument("--skip-rapidocr", action="store_true")
+    parser.add_argument("--skip-tesseract", action="store_true")
+    parser.add_argument("--rapidocr-python", default=DEFAULT_RAPIDOCR_PYTHON)
+
+
+def resolve_peers(args: argparse.Namespace) -> argparse.Namespace:
+    """Set args.tesseract (bool) and args.rapidocr_python (None when RapidOCR cannot run)."""
+    args.tesseract = not args.skip_tesseract and tesseract_version() is not None
+    if args.skip_rapidocr:
+        args.rapidocr_python = None
+    elif why := rapidocr_available(args.rapidocr_python):
+        print(f"RapidOCR skipped: {why}")
+        args.rapidocr_python = None
+    return args

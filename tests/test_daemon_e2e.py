@@ -23,6 +23,7 @@ from typing import Any
 
 import cv2
 import pytest
+from polling import wait_for as poll
 from synth import SynthPage, render_page
 
 from scandex.page import BBox
@@ -78,14 +79,7 @@ def scandex(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[s
 
 
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = OCR_DEADLINE_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
+    return poll(predicate, what, timeout_seconds=timeout, interval_seconds=0.25)
 
 
 class Service:

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from polling import wait_for
 from synth import render_page
 
 from scandex.config import Config, OcrConfig, WatchConfig, load_config
@@ -79,17 +80,6 @@ def make_config(tmp_path: Path, **ocr: Any) -> Config:
         watch=WatchConfig(paths=(scans,), settle_seconds=0.5, rescan_seconds=0.0),
         ocr=replace(ocr_config, **ocr),
     )
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout_seconds: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def record(config: Config, path: Path) -> FileRecord | None:
