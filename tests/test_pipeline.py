@@ -17,7 +17,7 @@ from scandex.ocr.hocr import read_hocr
 from scandex.training.train import character_error_rate
 
 # The shipped model's page-level character error rate on clean rendered 300 dpi pages.
-MAX_PAGE_CER = 0.08
+MAX_PAGE_CER = 0.02
 
 
 def _truth_text(page) -> str:
