@@ -33,30 +33,37 @@ from scandex.page import BBox
 # Anti-aliased coverage above which a pixel counts as the line's ink for its truth box.
 INK_COVERAGE = 0.4
 
+# Fonts shipped with the tests: the last resort on a machine without system fonts.
+BUNDLED_FONTS = Path(__file__).parent / "resources" / "fonts"
+
 FONT_CANDIDATES: dict[str, tuple[str, ...]] = {
     "serif": (
         "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
         "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf",
         "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",
         "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Regular.otf",
+        str(BUNDLED_FONTS / "DejaVuSerif.ttf"),
     ),
     "serif-bold": (
         "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
         "/usr/share/fonts/truetype/liberation2/LiberationSerif-Bold.ttf",
         "/usr/share/fonts/truetype/liberation/LiberationSerif-Bold.ttf",
         "/usr/share/fonts/opentype/urw-base35/NimbusRoman-Bold.otf",
+        str(BUNDLED_FONTS / "DejaVuSerif-Bold.ttf"),
     ),
     "sans": (
         "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
         "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
         "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
         "/usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf",
+        str(BUNDLED_FONTS / "DejaVuSans.ttf"),
     ),
     "sans-bold": (
         "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
         "/usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf",
         "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
         "/usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf",
+        str(BUNDLED_FONTS / "DejaVuSans-Bold.ttf"),
     ),
     "typewriter": (
         "/usr/share/fonts/opentype/courier-prime/Courier Prime.otf",
@@ -64,6 +71,7 @@ FONT_CANDIDATES: dict[str, tuple[str, ...]] = {
         "/usr/share/fonts/truetype/liberation2/LiberationMono-Regular.ttf",
         "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf",
         "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+        str(BUNDLED_FONTS / "DejaVuSansMono.ttf"),
     ),
 }
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from synth import find_font
 
 from scandex.errors import ModelError
 from scandex.ocr.codec import DEFAULT_ALPHABET, Codec, normalize_text
@@ -22,7 +23,7 @@ def _text_line(text: str = "Hamburgefonts 1934", height_px: int = 40) -> np.ndar
     """A dark text line on white paper, drawn with a system font."""
     from PIL import Image, ImageDraw, ImageFont
 
-    font = ImageFont.truetype("DejaVuSans.ttf", int(height_px * 0.7))
+    font = ImageFont.truetype(find_font("sans"), int(height_px * 0.7))
     left, top, right, bottom = font.getbbox(text)
     image = Image.new("L", (right - left + 20, height_px), 255)
     ImageDraw.Draw(image).text(
@@ -230,11 +231,22 @@ def test_onnx_runtime_matches_torch_and_round_trips_to_torch(tmp_path):
 @pytest.mark.slow
 def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
     pytest.importorskip("torch")
+    import cv2
+
+    from scandex.training.fonts import find_fonts
     from scandex.training.train import TrainOptions, train
 
+    # Transcribed lines in the OCRopus convention, plus synthetic lines when fonts are installed.
+    lines = tmp_path / "lines"
+    lines.mkdir()
+    for i, text in enumerate(SENTENCES * 4):
+        cv2.imwrite(str(lines / f"{i:03d}.png"), _text_line(text, height_px=30 + i % 20))
+        (lines / f"{i:03d}.gt.txt").write_text(text + "\n", encoding="utf-8")
+    synthetic = bool(find_fonts())
     options = TrainOptions(
         out_dir=tmp_path / "run",
-        synthetic=True,
+        line_dirs=[str(lines)],
+        synthetic=synthetic,
         batch_size=8,
         max_iterations=40,
         eval_every_seconds=1e9,
@@ -253,7 +265,8 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
         TrainOptions(
             out_dir=tmp_path / "tuned",
             from_model=str(tmp_path / "run" / "best.onnx"),
-            synthetic=True,
+            line_dirs=[str(lines)],
+            synthetic=synthetic,
             batch_size=8,
             max_iterations=3,
             eval_every_seconds=1e9,
