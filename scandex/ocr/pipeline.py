@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scandex.ocr.binarize import map_box_to_original
 from scandex.page import BBox, Block, Char, Document, Line, Page, Word
 
 
@@ -40,27 +41,12 @@ def get_recognizer(model: Path | None = None, threads: int = 1):
         return _recognizers[key]
 
 
-def _apply(affine: np.ndarray, x: float, y: float) -> tuple[float, float]:
-    return (
-        float(affine[0, 0] * x + affine[0, 1] * y + affine[0, 2]),
-        float(affine[1, 0] * x + affine[1, 1] * y + affine[1, 2]),
-    )
-
-
-def line_box_to_original(
-    affine: np.ndarray, x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]
+def _line_box_to_original(
+    line_image, x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]
 ) -> BBox:
-    """Axis-aligned box, in original pixels, around a rectangle of a line image."""
-    corners = [_apply(affine, x, y) for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))]
-    xs = [c[0] for c in corners]
-    ys = [c[1] for c in corners]
-    box = BBox(
-        int(np.floor(min(xs))),
-        int(np.floor(min(ys))),
-        int(np.ceil(max(xs))),
-        int(np.ceil(max(ys))),
-    )
-    return box.clip(*size)
+    """Box, in original pixels, around a rectangle (pixel edges) of a line image."""
+    box = BBox(int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1)), int(np.ceil(y1)))
+    return map_box_to_original(box, line_image.to_original, size)
 
 
 def _ink_extent(ink: np.ndarray, x0: int, x1: int) -> tuple[int, int, int, int] | None:
@@ -104,9 +90,7 @@ def build_line(line_image, result, size: tuple[int, int]) -> Line:
         char_models = tuple(
             Char(
                 c.text,
-                line_box_to_original(
-                    line_image.to_original, max(c.x0, wx0), wy0, min(c.x1, wx1), wy1, size
-                ),
+                _line_box_to_original(line_image, max(c.x0, wx0), wy0, min(c.x1, wx1), wy1, size),
                 round(float(c.confidence), 4),
                 tuple((alt, round(float(p), 4)) for alt, p in c.alternatives),
             )
@@ -115,7 +99,7 @@ def build_line(line_image, result, size: tuple[int, int]) -> Line:
         words.append(
             Word(
                 "".join(c.text for c in chars),
-                line_box_to_original(line_image.to_original, wx0, wy0, wx1, wy1, size),
+                _line_box_to_original(line_image, wx0, wy0, wx1, wy1, size),
                 round(word_confidence([c.confidence for c in chars]), 4),
                 char_models,
             )
@@ -155,9 +139,10 @@ def ocr_image(
 ) -> Page:
     """OCR one decoded page (uint8 gray, 255 = paper) into the page model."""
     from scandex.ocr.analyze import AnalyzeParams, analyze_page
+    from scandex.ocr.segment import SegmentParams
 
     recognizer = recognizer or get_recognizer(params.model, params.threads)
-    analysis = analyze_page(gray, _analyze_params(AnalyzeParams, params))
+    analysis = analyze_page(gray, AnalyzeParams(segment=SegmentParams(columns=params.columns)))
     size = (gray.shape[1], gray.shape[0])
     results = recognizer.recognize([line.image for line in analysis.lines])
     lines = []
@@ -175,20 +160,6 @@ def ocr_image(
         dpi=dpi,
         blocks=group_blocks(lines, columns),
     )
-
-
-def _analyze_params(analyze_params_type, params: OcrParams):
-    if params.columns is None:
-        return analyze_params_type()
-    from dataclasses import fields, replace
-
-    base = analyze_params_type()
-    names = {f.name for f in fields(base)}
-    if "columns" in names:
-        return replace(base, columns=params.columns)
-    if "segment" in names:
-        return replace(base, segment=replace(base.segment, columns=params.columns))
-    return base
 
 
 def ocr_file(path: str | Path, params: OcrParams = OcrParams()) -> Document:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -57,7 +56,7 @@ class ModelInfo:
     info: dict
 
 
-def _read_model(path: Path) -> tuple[bytes, ModelInfo]:
+def _read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise ModelError(path, "file not found")
     if path.is_dir():
@@ -68,7 +67,27 @@ def _read_model(path: Path) -> tuple[bytes, ModelInfo]:
         raise ModelError(path, f"cannot read: {exc.strerror or exc}") from None
     if not data:
         raise ModelError(path, "file is empty")
-    metadata = _onnx_metadata(path, data)
+    return data
+
+
+def _open_session(path: Path, data: bytes, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            path, f"not a valid ONNX model (corrupt or truncated?): {first_line[:200]}"
+        ) from None
+
+
+def _model_info(path: Path, metadata: dict[str, str]) -> ModelInfo:
+    """What the model file says about itself, checked for this scandex."""
     if metadata.get("format") != MODEL_FORMAT:
         raise ModelError(path, "an ONNX model, but not a scandex line recognizer")
     try:
@@ -88,35 +107,17 @@ def _read_model(path: Path) -> tuple[bytes, ModelInfo]:
         info = json.loads(metadata.get("info", "{}"))
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelError(path, f"model metadata is incomplete or invalid ({exc})") from None
-    return data, ModelInfo(str(path), codec, normalize, architecture, info)
-
-
-def _onnx_metadata(path: Path, data: bytes) -> dict[str, str]:
-    import onnxruntime as ort
-
-    try:
-        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(
-            path, f"not a valid ONNX model (corrupt or truncated?): {first_line[:200]}"
-        ) from None
-    return dict(session.get_modelmeta().custom_metadata_map)
+    return ModelInfo(str(path), codec, normalize, architecture, info)
 
 
 class Recognizer:
     """Loads a model once; `recognize` reads batches of line images."""
 
     def __init__(self, model_path: str | Path | None = None, *, threads: int = 1) -> None:
-        import onnxruntime as ort
-
         path = Path(model_path) if model_path else default_model_path()
-        data, self.model = _read_model(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        self._session = _open_session(path, _read_bytes(path), threads)
+        self.model = _model_info(path, dict(self._session.get_modelmeta().custom_metadata_map))
+        self.codec = self.model.codec
         self._input_name = self._session.get_inputs()[0].name
         classes = self._session.get_outputs()[0].shape[-1]
         if isinstance(classes, int) and classes != self.model.codec.num_classes:
@@ -124,10 +125,6 @@ class Recognizer:
                 path,
                 f"network has {classes} outputs but its codec needs {self.model.codec.num_classes}",
             )
-
-    @cached_property
-    def codec(self) -> Codec:
-        return self.model.codec
 
     def posteriors(self, batch: np.ndarray) -> np.ndarray:
         """(N, 1, H, W) normalized images -> (N, W // 4, classes) probabilities."""
@@ -146,9 +143,9 @@ class Recognizer:
         ):
             indices = [order[k] for k in batch_indices]
             lines = [normalized[i] for i in indices]
-            probs = self.posteriors(_stack(lines))
+            probs = self.posteriors(stack_lines([line.image for line in lines]))
             for index, line, p in zip(indices, lines, probs, strict=True):
-                steps = -(-line.image.shape[1] // WIDTH_DOWNSAMPLE)
+                steps = output_steps(line.image.shape[1])
                 results[index] = _line_result(p[:steps], line, self.codec)
         return [r for r in results if r is not None]
 
@@ -172,13 +169,18 @@ def _width_batches(widths: list[int], max_batch: int, max_pixels: int) -> list[l
     return batches
 
 
-def _stack(lines: Sequence[NormalizedLine]) -> np.ndarray:
-    height = lines[0].image.shape[0]
-    width = max(line.image.shape[1] for line in lines)
-    width = -(-width // WIDTH_DOWNSAMPLE) * WIDTH_DOWNSAMPLE
-    batch = np.zeros((len(lines), 1, height, width), np.float32)
-    for i, line in enumerate(lines):
-        batch[i, 0, :, : line.image.shape[1]] = line.image
+def output_steps(width_px: int) -> int:
+    """Posterior steps the network produces for a normalized line this wide."""
+    return -(-width_px // WIDTH_DOWNSAMPLE)
+
+
+def stack_lines(images: Sequence[np.ndarray]) -> np.ndarray:
+    """(N, 1, H, W) batch of normalized line images, zero-padded to a width the network takes."""
+    height = images[0].shape[0]
+    width = output_steps(max(image.shape[1] for image in images)) * WIDTH_DOWNSAMPLE
+    batch = np.zeros((len(images), 1, height, width), np.float32)
+    for i, image in enumerate(images):
+        batch[i, 0, :, : image.shape[1]] = image
     return batch
 
 

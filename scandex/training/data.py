@@ -18,7 +18,7 @@ import torch
 
 from scandex.ocr.codec import Codec, normalize_text
 from scandex.ocr.normalize import NormalizeParams, normalize_line
-from scandex.training.model import WIDTH_DOWNSAMPLE
+from scandex.ocr.recognize import output_steps, stack_lines
 
 
 @dataclass(frozen=True)
@@ -83,24 +83,11 @@ def augment_real(image: np.ndarray, rng: random.Random) -> np.ndarray:
 
 
 def collate(images: list[np.ndarray], labels: list[list[int]]) -> dict[str, torch.Tensor]:
-    height = images[0].shape[0]
-    width = max(im.shape[1] for im in images)
-    width = -(-width // WIDTH_DOWNSAMPLE) * WIDTH_DOWNSAMPLE
-    batch = np.zeros((len(images), 1, height, width), np.float32)
-    for i, im in enumerate(images):
-        batch[i, 0, :, : im.shape[1]] = im
     return {
-        "images": torch.from_numpy(batch),
+        "images": torch.from_numpy(stack_lines(images)),
         "targets": torch.tensor([c for lab in labels for c in lab], dtype=torch.long),
         "target_lengths": torch.tensor([len(lab) for lab in labels], dtype=torch.long),
-        "input_lengths": torch.tensor(
-            [
-                min(width, -(-im.shape[1] // WIDTH_DOWNSAMPLE) * WIDTH_DOWNSAMPLE)
-                // WIDTH_DOWNSAMPLE
-                for im in images
-            ],
-            dtype=torch.long,
-        ),
+        "input_lengths": torch.tensor([output_steps(im.shape[1]) for im in images]),
     }
 
 
@@ -202,7 +189,7 @@ class BatchStream(torch.utils.data.IterableDataset):
                 if normalized.shape[1] > self.max_width_px:
                     continue
                 label = self.codec.encode(text)
-                if fits_ctc(label, normalized.shape[1] // WIDTH_DOWNSAMPLE):
+                if fits_ctc(label, output_steps(normalized.shape[1])):
                     pool.append((normalized, label))
             pool.sort(key=lambda item: item[0].shape[1])
             batches = [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]

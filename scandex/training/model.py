@@ -12,8 +12,6 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-WIDTH_DOWNSAMPLE = 4
-
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -82,7 +80,3 @@ class LineRecognizer(nn.Module):
         x = x.permute(0, 3, 1, 2).reshape(batch, steps, channels * rows)
         x, _ = self.lstm(x)
         return torch.log_softmax(self.classifier(x), dim=-1)
-
-
-def output_steps(width_px: int) -> int:
-    return width_px // WIDTH_DOWNSAMPLE

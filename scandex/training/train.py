@@ -19,7 +19,8 @@ import torch
 from scandex.ocr.codec import Codec
 from scandex.ocr.ctc import decode_text
 from scandex.ocr.normalize import NormalizeParams, normalize_line
-from scandex.training.data import BatchStream, collate, load_line_dir
+from scandex.ocr.recognize import output_steps, stack_lines
+from scandex.training.data import BatchStream, load_line_dir
 from scandex.training.model import LineRecognizer, ModelConfig
 
 
@@ -78,10 +79,9 @@ def evaluate(model: LineRecognizer, codec: Codec, normalize: NormalizeParams, sa
         for start in range(0, len(samples), 16):
             chunk = samples[start : start + 16]
             images = [normalize_line(s.image, normalize).image for s in chunk]
-            batch = collate(images, [[1] for _ in chunk])
-            probs = model(batch["images"]).exp().numpy()
-            for sample, p, steps in zip(chunk, probs, batch["input_lengths"], strict=True):
-                pairs.append((sample.text, decode_text(p[: int(steps)], codec)))
+            probs = model(torch.from_numpy(stack_lines(images))).exp().numpy()
+            for sample, image, p in zip(chunk, images, probs, strict=True):
+                pairs.append((sample.text, decode_text(p[: output_steps(image.shape[1])], codec)))
     model.train()
     return character_error_rate(pairs)
 
