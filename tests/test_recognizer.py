@@ -344,3 +344,17 @@ def test_ocr_line_cli_prints_text_and_jsonl(tmp_path):
     result = runner.invoke(app, ["ocr", "--line", str(bad), str(path)])
     assert result.exit_code == 1
     assert len(result.stdout.splitlines()) == 1
+
+
+def test_a_transcript_without_its_image_is_named_not_skipped(tmp_path):
+    import cv2
+
+    from scandex.errors import ScanError
+    from scandex.training.data import load_line_dir
+
+    cv2.imwrite(str(tmp_path / "a.png"), _text_line("Hello"))
+    (tmp_path / "a.gt.txt").write_text("Hello\n", encoding="utf-8")
+    assert [s.text for s in load_line_dir(tmp_path)] == ["Hello"]
+    (tmp_path / "b.gt.txt").write_text("orphan\n", encoding="utf-8")
+    with pytest.raises(ScanError, match="b.gt.txt: no image beside it"):
+        load_line_dir(tmp_path)

@@ -29,13 +29,12 @@ def _params(model: Path | None, columns: int | None):
 
 
 def _line_record(path: Path, model: Path | None) -> dict:
-    """Recognize each page of an image file as one text line."""
+    """Recognize an image file (its first page) as one text line."""
     from scandex.ocr import get_recognizer
     from scandex.ocr.io import load_pages
 
-    pages = load_pages(path)
-    results = get_recognizer(model).recognize([p.gray for p in pages])
-    result = results[0]
+    first_page = load_pages(path)[0]
+    result = get_recognizer(model).recognize([first_page.gray])[0]
     return {
         "path": str(path),
         "text": result.text,
@@ -114,9 +113,10 @@ def ocr(
     `scandex ocr --write --jobs 2 scans/*.jpg`, `scandex ocr --line line.png --format jsonl`.
     """
     if model is not None:
-        from scandex.ocr.recognize import Recognizer
+        from scandex.ocr import get_recognizer
 
-        Recognizer(model)  # a bad model is one clear error, not one per file
+        # A bad model is one clear error, not one per file; in-process jobs reuse this load.
+        get_recognizer(model)
     jobs_list = [_Job(str(p), model, columns, write, line) for p in images]
     failed = 0
     first_page = True

@@ -16,9 +16,11 @@ import cv2
 import numpy as np
 import torch
 
+from scandex.errors import ScanError
 from scandex.ocr.codec import Codec, normalize_text
 from scandex.ocr.normalize import NormalizeParams, normalize_line
 from scandex.ocr.recognize import output_steps, stack_lines
+from scandex.training.fonts import FontFace
 
 
 @dataclass(frozen=True)
@@ -27,26 +29,30 @@ class LineSample:
     text: str
 
 
+IMAGE_EXTENSIONS = (".png", ".bin.png", ".nrm.png", ".jpg", ".tif", ".tiff")
+
+
 def uw3_text(text: str) -> str:
     """UW-III and other TeX-style transcriptions write curly quotes as `` and ''."""
     return text.replace("``", "“").replace("''", "”")
 
 
 def load_line_dir(directory: str | Path) -> list[LineSample]:
-    """Every NAME.png (or .jpg/.tif) with a NAME.gt.txt beside it (the OCRopus convention)."""
+    """Every NAME.png (or .jpg/.tif) with a NAME.gt.txt beside it (the OCRopus convention).
+
+    A transcript without a readable image is an error naming it, never a silent gap.
+    """
+    from scandex.ocr.io import load_pages
+
     samples = []
     for gt_path in sorted(
         glob.glob(os.path.join(str(directory), "**", "*.gt.txt"), recursive=True)
     ):
         stem = gt_path[: -len(".gt.txt")]
-        for ext in (".png", ".bin.png", ".nrm.png", ".jpg", ".tif", ".tiff"):
-            if os.path.exists(stem + ext):
-                image = cv2.imread(stem + ext, cv2.IMREAD_GRAYSCALE)
-                break
-        else:
-            continue
-        if image is None:
-            continue
+        images = [stem + ext for ext in IMAGE_EXTENSIONS if os.path.exists(stem + ext)]
+        if not images:
+            raise ScanError(gt_path, f"no image beside it ({', '.join(IMAGE_EXTENSIONS)})")
+        image = load_pages(images[0])[0].gray
         with open(gt_path, encoding="utf-8") as handle:
             text = normalize_text(uw3_text(handle.read()))
         if text:
@@ -104,8 +110,8 @@ class BatchStream(torch.utils.data.IterableDataset):
         self,
         codec: Codec,
         *,
-        real_dirs: list[str],
-        synthetic: bool,
+        real: list[LineSample],
+        fonts: list[FontFace],
         real_fraction: float,
         batch_size: int,
         seed: int,
@@ -115,9 +121,13 @@ class BatchStream(torch.utils.data.IterableDataset):
         page_fraction: float = 0.1,
     ) -> None:
         self.codec = codec
-        self.real_dirs = real_dirs
-        self.synthetic = synthetic
-        self.real_fraction = real_fraction if synthetic else 1.0
+        self.real = real
+        # Synthetic lines are drawn when there are fonts to draw them in.
+        self.fonts: dict[str, list[FontFace]] = {}
+        for face in fonts:
+            self.fonts.setdefault(face.family, []).append(face)
+        self.synthetic = bool(fonts)
+        self.real_fraction = real_fraction if fonts else 1.0
         self.batch_size = batch_size
         self.seed = seed
         self.normalize = normalize
@@ -126,26 +136,6 @@ class BatchStream(torch.utils.data.IterableDataset):
         # Share of synthetic lines cut from whole rendered pages by our own page analysis.
         self.page_fraction = page_fraction
         self._page_lines: list[tuple[np.ndarray, str]] = []
-
-    def _sources(self, rng: random.Random):
-        real: list[LineSample] = []
-        for directory in self.real_dirs:
-            real.extend(s for s in load_line_dir(directory) if self.codec.can_encode(s.text))
-        if not self.synthetic and not real:
-            raise RuntimeError("no training lines: give --lines DIR with NAME.png + NAME.gt.txt")
-        fonts: dict[str, list] = {}
-        text_source = None
-        if self.synthetic:
-            from scandex.training.fonts import find_fonts, split_fonts
-            from scandex.training.text import TextSource
-
-            faces, _ = split_fonts(find_fonts())
-            for face in faces:
-                fonts.setdefault(face.family, []).append(face)
-            if not fonts:
-                raise RuntimeError("no fonts found for synthetic lines: install fonts-dejavu")
-            text_source = TextSource(seed=rng.randrange(2**31), extra_lines=[s.text for s in real])
-        return real, fonts, text_source
 
     def _text_for(self, face, rng, text_source) -> str:
         """A line of text the font can draw (fonts lack some of the rarer characters)."""
@@ -158,16 +148,16 @@ class BatchStream(torch.utils.data.IterableDataset):
                 return text
         return "".join(ch for ch in text if ch in allowed).strip() or "a"
 
-    def _sample(self, rng, real, fonts, text_source) -> tuple[np.ndarray, str]:
+    def _sample(self, rng, text_source) -> tuple[np.ndarray, str]:
         from scandex.training.pages import segmented_lines
         from scandex.training.render import render_line
 
-        if real and (not self.synthetic or rng.random() < self.real_fraction):
-            sample = rng.choice(real)
+        if self.real and (not self.synthetic or rng.random() < self.real_fraction):
+            sample = rng.choice(self.real)
             return augment_real(sample.image, rng), sample.text
         # Family-balanced font choice: families with many files are not favoured.
-        family = rng.choice(sorted(fonts))
-        face = rng.choice(fonts[family])
+        family = rng.choice(sorted(self.fonts))
+        face = rng.choice(self.fonts[family])
         if rng.random() < self.page_fraction:
             if not self._page_lines:
                 texts = [self._text_for(face, rng, text_source) for _ in range(rng.randint(3, 12))]
@@ -180,11 +170,16 @@ class BatchStream(torch.utils.data.IterableDataset):
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         rng = random.Random(self.seed + (info.id if info else 0) * 7919)
-        real, fonts, text_source = self._sources(rng)
+        text_source = None
+        if self.synthetic:
+            from scandex.training.text import TextSource
+
+            extra_lines = [sample.text for sample in self.real]
+            text_source = TextSource(seed=rng.randrange(2**31), extra_lines=extra_lines)
         while True:
             pool = []
             while len(pool) < self.batch_size * self.buckets:
-                image, text = self._sample(rng, real, fonts, text_source)
+                image, text = self._sample(rng, text_source)
                 normalized = normalize_line(image, self.normalize).image
                 if normalized.shape[1] > self.max_width_px:
                     continue

@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from scandex.errors import ScandexError
 from scandex.ocr.codec import Codec
 from scandex.ocr.ctc import decode_text
 from scandex.ocr.normalize import NormalizeParams, normalize_line
 from scandex.ocr.recognize import output_steps, stack_lines
-from scandex.training.data import BatchStream, load_line_dir
+from scandex.training.data import BatchStream, LineSample, load_line_dir
+from scandex.training.fonts import FontFace, find_fonts, split_fonts
 from scandex.training.model import LineRecognizer, ModelConfig
 
 
@@ -86,6 +88,20 @@ def evaluate(model: LineRecognizer, codec: Codec, normalize: NormalizeParams, sa
     return character_error_rate(pairs)
 
 
+def _encodable_lines(
+    directories: list[str], codec: Codec, log: Callable[[str], None]
+) -> list[LineSample]:
+    """The lines of these folders whose text the codec can spell; says how many it cannot."""
+    lines = [sample for directory in directories for sample in load_line_dir(directory)]
+    usable = [sample for sample in lines if codec.can_encode(sample.text)]
+    if len(usable) < len(lines):
+        log(
+            f"skipping {len(lines) - len(usable)} of {len(lines)} lines in "
+            f"{', '.join(directories)}: characters outside the model's alphabet"
+        )
+    return usable
+
+
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -128,12 +144,19 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         codec = Codec(saved["alphabet"])
         state = TrainState(**saved["state"])
         log(f"resumed from {checkpoint_path} at iteration {state.iteration}")
-    dev = load_line_dir(options.dev_dir) if options.dev_dir else []
-    dev = [s for s in dev if codec.can_encode(s.text)]
+    real = _encodable_lines(options.line_dirs, codec, log)
+    dev = _encodable_lines([options.dev_dir] if options.dev_dir else [], codec, log)
+    fonts: list[FontFace] = []
+    if options.synthetic:
+        fonts, _ = split_fonts(find_fonts())
+        if not fonts:
+            raise ScandexError("no fonts for synthetic lines: install fonts-dejavu (Debian)")
+    if not real and not fonts:
+        raise ScandexError("no training lines: give --lines DIR with NAME.png + NAME.gt.txt")
     stream = BatchStream(
         codec,
-        real_dirs=options.line_dirs,
-        synthetic=options.synthetic,
+        real=real,
+        fonts=fonts,
         real_fraction=options.real_fraction,
         batch_size=options.batch_size,
         seed=options.seed + state.iteration,
