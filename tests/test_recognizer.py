@@ -358,3 +358,18 @@ def test_a_transcript_without_its_image_is_named_not_skipped(tmp_path):
     (tmp_path / "b.gt.txt").write_text("orphan\n", encoding="utf-8")
     with pytest.raises(ScanError, match="b.gt.txt: no image beside it"):
         load_line_dir(tmp_path)
+
+
+def test_training_lines_cut_from_pages_by_our_segmenter_carry_their_own_text():
+    import random
+
+    from scandex.training.fonts import FontFace
+    from scandex.training.pages import segmented_lines
+
+    face = FontFace(find_font("serif"), "DejaVu Serif", "Book")
+    samples = segmented_lines(SENTENCES, face, random.Random(2))
+    assert len(samples) >= len(SENTENCES) - 1
+    texts = [text for _, text in samples]
+    assert len(set(texts)) == len(texts) and set(texts) <= set(SENTENCES)
+    for image, _ in samples:
+        assert image.dtype == np.uint8 and (image < 128).any()

@@ -9,18 +9,20 @@ line whose box matches exactly one true line.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 import cv2
 import numpy as np
 
+from scandex.errors import SegmentationError
+from scandex.ocr.binarize import map_box_to_original
+from scandex.page import BBox
 from scandex.training.fonts import FontFace
 from scandex.training.render import draw_text
 
 
 def render_page_lines(
     texts: list[str], face: FontFace, rng: random.Random
-) -> tuple[np.ndarray, list[tuple[str, tuple[int, int, int, int]]]]:
+) -> tuple[np.ndarray, list[tuple[str, BBox]]]:
     """A page (uint8, 255 = paper) with `texts` as left-aligned lines, and each line's ink box."""
     size_px = rng.randint(22, 44)
     leading = rng.uniform(1.2, 1.8)
@@ -47,7 +49,7 @@ def render_page_lines(
             h, w = crop.shape
             w = min(w, width - x)
             page[top : top + h, x : x + w] = np.maximum(page[top : top + h, x : x + w], crop[:, :w])
-            truth.append((text, (x, top, x + w, top + h)))
+            truth.append((text, BBox(x, top, x + w, top + h)))
         y += step
     paper = rng.uniform(0.75, 1.0)
     gray = paper - (paper - rng.uniform(0.0, 0.3)) * page
@@ -59,50 +61,26 @@ def render_page_lines(
         image = np.asarray(
             cv2.warpAffine(image, matrix, (width, height), borderValue=int(paper * 255)), np.uint8
         )
-        truth = [(t, _rotated_box(b, matrix)) for t, b in truth]
+        truth = [(t, map_box_to_original(b, matrix, (width, height))) for t, b in truth]
     return image, truth
-
-
-def _rotated_box(box, matrix) -> tuple[int, int, int, int]:
-    x0, y0, x1, y1 = box
-    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
-    mapped = corners @ matrix.T
-    return (
-        int(mapped[:, 0].min()),
-        int(mapped[:, 1].min()),
-        int(mapped[:, 0].max()),
-        int(mapped[:, 1].max()),
-    )
-
-
-def _iou(a, b) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(0, w) * max(0, h)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def segmented_lines(
     texts: list[str],
     face: FontFace,
     rng: random.Random,
-    analyze: Callable | None = None,
 ) -> list[tuple[np.ndarray, str]]:
     """(line image as our segmenter cuts it, its text) for the lines it finds unambiguously."""
-    if analyze is None:
-        from scandex.ocr.analyze import analyze_page
+    from scandex.ocr.analyze import analyze_page
 
-        analyze = analyze_page
     image, truth = render_page_lines(texts, face, rng)
     try:
-        analysis = analyze(image)
-    except Exception:  # a page the segmenter refuses teaches nothing; draw another
+        analysis = analyze_page(image)
+    except SegmentationError:  # a page the segmenter refuses teaches nothing; draw another
         return []
     samples = []
     for line in analysis.lines:
-        box = line.bbox.as_list()
-        matches = [text for text, true_box in truth if _iou(box, true_box) > 0.6]
+        matches = [text for text, true_box in truth if line.bbox.iou(true_box) > 0.6]
         if len(matches) == 1:
             samples.append((line.image, matches[0]))
     return samples
