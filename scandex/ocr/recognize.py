@@ -86,7 +86,7 @@ def _open_session(path: Path, data: bytes, threads: int):
         ) from None
 
 
-def _model_info(path: Path, metadata: dict[str, str]) -> ModelInfo:
+def model_info(path: Path, metadata: dict[str, str]) -> ModelInfo:
     """What the model file says about itself, checked for this scandex."""
     if metadata.get("format") != MODEL_FORMAT:
         raise ModelError(path, "an ONNX model, but not a scandex line recognizer")
@@ -116,7 +116,7 @@ class Recognizer:
     def __init__(self, model_path: str | Path | None = None, *, threads: int = 1) -> None:
         path = Path(model_path) if model_path else default_model_path()
         self._session = _open_session(path, _read_bytes(path), threads)
-        self.model = _model_info(path, dict(self._session.get_modelmeta().custom_metadata_map))
+        self.model = model_info(path, dict(self._session.get_modelmeta().custom_metadata_map))
         self.codec = self.model.codec
         self._input_name = self._session.get_inputs()[0].name
         classes = self._session.get_outputs()[0].shape[-1]

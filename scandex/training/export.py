@@ -17,10 +17,8 @@ import torch
 
 from scandex.ocr.codec import Codec
 from scandex.ocr.normalize import NormalizeParams
+from scandex.ocr.recognize import MODEL_FORMAT, SUPPORTED_FORMAT_VERSION, model_info
 from scandex.training.model import LineRecognizer, ModelConfig
-
-MODEL_FORMAT = "scandex-line-ctc"
-MODEL_FORMAT_VERSION = 1
 
 
 def export_onnx(
@@ -50,7 +48,7 @@ def export_onnx(
         proto = onnx.load(tmp)
         metadata = {
             "format": MODEL_FORMAT,
-            "format_version": str(MODEL_FORMAT_VERSION),
+            "format_version": str(SUPPORTED_FORMAT_VERSION),  # what the runtime accepts
             "alphabet": json.dumps(codec.alphabet, ensure_ascii=False),
             "normalize": json.dumps(asdict(normalize)),
             "architecture": json.dumps(model.config.to_dict()),
@@ -91,11 +89,9 @@ def load_torch_from_onnx(path: str | Path) -> tuple[LineRecognizer, Codec, Norma
     from onnx import numpy_helper
 
     proto = onnx.load(str(path))
-    meta = {p.key: p.value for p in proto.metadata_props}
-    codec = Codec(json.loads(meta["alphabet"]))
-    normalize = NormalizeParams(**json.loads(meta["normalize"]))
-    config = ModelConfig.from_dict(json.loads(meta["architecture"]))
-    model = LineRecognizer(config)
+    info = model_info(Path(path), {p.key: p.value for p in proto.metadata_props})
+    codec, normalize = info.codec, info.normalize
+    model = LineRecognizer(ModelConfig.from_dict(info.architecture))
     weights = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
     new_state: dict[str, torch.Tensor] = {}
 
@@ -114,7 +110,7 @@ def load_torch_from_onnx(path: str | Path) -> tuple[LineRecognizer, Codec, Norma
         new_state[f"convs.{block}.1.running_mean"] = torch.zeros(bias.shape[0])
         new_state[f"convs.{block}.1.running_var"] = torch.full((bias.shape[0],), 1.0 - bn.eps)
     # The LSTM is stored as ONNX W/R/B tensors in gate order i, o, f, c; torch uses i, f, g, o.
-    hidden = config.lstm_hidden
+    hidden = model.config.lstm_hidden
 
     def reorder(m):
         i, o, f, c = (m[k * hidden : (k + 1) * hidden] for k in range(4))
