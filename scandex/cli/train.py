@@ -17,7 +17,9 @@ def train(
     lines: list[Path] = typer.Option(
         [], "--lines", help="Folder of NAME.png + NAME.gt.txt training lines (repeatable)."
     ),
-    dev: Path | None = typer.Option(None, "--dev", help="Folder of lines to measure CER on."),
+    dev: list[Path] = typer.Option(
+        [], "--dev", help="Folder of lines to measure CER on (repeatable; the mean decides)."
+    ),
     synthetic: bool = typer.Option(
         True, "--synthetic/--no-synthetic", help="Mix in rendered synthetic lines."
     ),
@@ -55,7 +57,7 @@ def train(
     from scandex.training.train import TrainOptions
     from scandex.training.train import train as run_training
 
-    for folder in [*lines, *([dev] if dev else [])]:
+    for folder in [*lines, *dev]:
         if not folder.is_dir():
             raise ScandexError(f"{folder}: not a folder of training lines")
     if not lines and not synthetic:
@@ -69,7 +71,7 @@ def train(
         TrainOptions(
             out_dir=out,
             line_dirs=[str(p) for p in lines],
-            dev_dir=str(dev) if dev else None,
+            dev_dirs=[str(p) for p in dev],
             synthetic=synthetic,
             real_fraction=real_fraction,
             from_model=str(start) if start else None,

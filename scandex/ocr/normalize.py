@@ -23,6 +23,7 @@ class NormalizeParams:
     pad_px: int = 8  # blank columns added on each side, room for CTC to start and stop
     band_fill: float = 0.9  # share of the height taken by the ink band around the centre
     band_quantile: float = 0.99  # which |distance from centre| of ink pixels is the band edge
+    drop_neighbours: bool = True  # blank marks of the lines above and below before measuring
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,84 @@ def _centre_line(ink: np.ndarray, size_px: float) -> np.ndarray:
     return ((full + 0.5) * (height / small_h) - 0.5).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class TextBand:
+    """The rows of a line image's own x-height band (y0..y1, exclusive), and its height."""
+
+    y0: int
+    y1: int
+
+    @property
+    def height_px(self) -> int:
+        return self.y1 - self.y0
+
+
+def _row_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True in a 1-D mask."""
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def own_text_band(strong: np.ndarray, whole: np.ndarray) -> TextBand | None:
+    """The x-height band of the line this image was cut for, among slivers of its neighbours.
+
+    A line cut from a single-spaced page carries the descenders of the line above and the tops
+    of the line below, often a whole band of them, cut by the line's outline. The line's own
+    band is the run of rows that crosses the most strokes (ink-to-paper edges per row, so an
+    underline or a rule, one long stroke, does not count as text) of marks that the image's top
+    and bottom edges did not cut (`whole`): the own line is whole, its neighbours are not.
+    """
+    height = strong.shape[0]
+    edges = strong[:, :-1] & ~strong[:, 1:]
+    whole_edges = edges & whole[:, :-1]
+    profile = whole_edges.sum(axis=1).astype(np.float32)
+    if profile.max() <= 0:  # every mark cut (a crop tighter than its letters): use them all
+        profile = edges.sum(axis=1).astype(np.float32)
+    if profile.max() <= 0:
+        return None
+    profile = cv2.GaussianBlur(profile.reshape(-1, 1), (1, 0), sigmaX=0, sigmaY=1.0).ravel()
+    best: tuple[float, int, int] | None = None
+    for start, end in _row_runs(profile >= 0.5 * profile.max()):
+        mass = float(profile[start:end].sum())
+        if start == 0 or end == height:
+            mass *= 0.5
+        if best is None or mass > best[0]:
+            best = (mass, start, end)
+    assert best is not None
+    return TextBand(best[1], best[2])
+
+
+def drop_neighbour_ink(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
+    """Ink with the marks that belong to neighbouring lines blanked.
+
+    A mark is the line's own if it reaches into the line's x-height band, or if it floats
+    close above or below it (quotes, accents, i-dots, commas, underlines) without being cut
+    by the image's edge. Everything else is a neighbour's ascender, descender or sliver.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        strong.astype(np.uint8), connectivity=8
+    )
+    top = stats[1:, cv2.CC_STAT_TOP]
+    bottom = top + stats[1:, cv2.CC_STAT_HEIGHT]
+    cut = (top == 0) | (bottom == strong.shape[0])
+    band = own_text_band(strong, np.concatenate([[False], ~cut])[labels])
+    if band is None:
+        return ink
+    comp_height = bottom - top
+    x_height = max(2, band.height_px)
+    overlap = np.minimum(bottom, band.y1) - np.maximum(top, band.y0)
+    reaches_band = overlap >= np.maximum(1.0, 0.35 * np.minimum(comp_height, x_height))
+    near = (top >= band.y0 - 0.9 * x_height) & (bottom <= band.y1 + 0.7 * x_height)
+    foreign = ~(reaches_band | (near & ~cut))
+    if not foreign.any():
+        return ink
+    lookup = np.concatenate([[False], foreign])
+    # Blank the mark and the soft edge around it that fell below the ink threshold.
+    mask = cv2.dilate(lookup[labels].astype(np.uint8), np.ones((3, 3), np.uint8))
+    return np.where(mask > 0, 0.0, ink).astype(np.float32)
+
+
 def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()) -> NormalizedLine:
     """Dewarp, scale and pad one text-line image for the recognizer."""
     ink = ink_map(np.asarray(line))
@@ -107,6 +186,9 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
     if ink.size == 0 or ink.shape[0] < 2 or ink.shape[1] < 2:
         return _blank(params, input_width)
     strong = ink > 0.5
+    if params.drop_neighbours:
+        ink = drop_neighbour_ink(ink, strong)
+        strong = ink > 0.5
     rows = np.flatnonzero(strong.any(axis=1))
     cols = np.flatnonzero(strong.any(axis=0))
     if rows.size == 0:

@@ -119,6 +119,7 @@ class BatchStream(torch.utils.data.IterableDataset):
         buckets: int = 8,
         max_width_px: int = 3200,
         page_fraction: float = 0.1,
+        neighbour_fraction: float = 0.35,
     ) -> None:
         self.codec = codec
         self.real = real
@@ -136,6 +137,8 @@ class BatchStream(torch.utils.data.IterableDataset):
         # Share of synthetic lines cut from whole rendered pages by our own page analysis.
         self.page_fraction = page_fraction
         self._page_lines: list[tuple[np.ndarray, str]] = []
+        # Share of synthetic lines cut from between two neighbouring lines, as on a real page.
+        self.neighbour_fraction = neighbour_fraction
 
     def _text_for(self, face, rng, text_source) -> str:
         """A line of text the font can draw (fonts lack some of the rarer characters)."""
@@ -165,7 +168,13 @@ class BatchStream(torch.utils.data.IterableDataset):
             if self._page_lines:
                 return self._page_lines.pop()
         text = self._text_for(face, rng, text_source)
-        return render_line(text, face, rng).image, text
+        neighbours = None
+        if rng.random() < self.neighbour_fraction:
+            neighbours = (
+                self._text_for(face, rng, text_source),
+                self._text_for(face, rng, text_source),
+            )
+        return render_line(text, face, rng, neighbours).image, text
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()

@@ -180,11 +180,117 @@ def add_neighbour_fragments(image: np.ndarray, rng: random.Random) -> np.ndarray
     return out
 
 
-def render_line(text: str, face: FontFace, rng: random.Random) -> RenderedLine:
+def draw_typewritten(text: str, face: FontFace, size_px: int, rng: random.Random) -> np.ndarray:
+    """Like `draw_text`, struck one key at a time as a typewriter does.
+
+    Each character sits on a fixed pitch, with its own strike pressure, a small vertical offset
+    (type bars out of line), now and then a doubled strike or a counter filled with ink
+    (clogged "e", "o", "a").
+    """
+    from PIL import Image, ImageDraw
+
+    font = _font(face.path, size_px)
+    pitch = font.getlength("M") * rng.uniform(0.97, 1.1)
+    ascent, descent = font.getmetrics()
+    margin = size_px
+    width = int(pitch * len(text)) + 2 * margin + size_px
+    height = ascent + descent + 2 * margin
+    ink = np.zeros((height, width), np.float32)
+    jitter = rng.uniform(0.0, 0.045) * size_px
+    pressure_spread = rng.uniform(0.0, 0.35)
+    clog = rng.uniform(0.0, 0.5) if rng.random() < 0.4 else 0.0
+    cell_w = int(pitch * 2) + 4
+    for i, ch in enumerate(text):
+        if ch == " ":
+            continue
+        cell = Image.new("L", (cell_w, height), 0)
+        ImageDraw.Draw(cell).text((2, margin), ch, font=font, fill=255)
+        glyph: np.ndarray = np.asarray(cell, dtype=np.float32) / 255.0
+        if ch in "eoaBbdgpq" and rng.random() < clog:
+            kernel = np.ones((max(2, size_px // 8),) * 2, np.uint8)
+            glyph = cv2.morphologyEx(glyph, cv2.MORPH_CLOSE, kernel)
+        glyph = glyph * min(1.0, rng.uniform(1.0 - pressure_spread, 1.0 + 0.3 * pressure_spread))
+        dy = int(round(rng.gauss(0, jitter)))
+        x = margin + int(round(i * pitch)) - 2
+        glyph = np.roll(glyph, dy, axis=0)
+        target = ink[:, x : x + cell_w]
+        np.maximum(target, glyph[:, : target.shape[1]], out=target)
+        if rng.random() < 0.02:  # a doubled strike, slightly offset
+            shift = rng.choice([-2, -1, 1, 2])
+            doubled = 0.6 * np.roll(glyph, shift, axis=1)[:, : target.shape[1]]
+            np.maximum(target, doubled, out=target)
+    return ink
+
+
+def _draw(text: str, face: FontFace, size_px: int, rng: random.Random) -> np.ndarray:
+    if face.is_typewriter and rng.random() < 0.7:
+        return draw_typewritten(text, face, size_px, rng)
+    return draw_text(text, face, size_px, rng)
+
+
+def _ink_extent(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the ink, exclusive ends."""
+    rows = np.flatnonzero((ink > 0.4).any(axis=1))
+    cols = np.flatnonzero((ink > 0.4).any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def draw_with_neighbours(
+    text: str, above: str, below: str, face: FontFace, size_px: int, rng: random.Random
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """`text` between the lines above and below at a single-spaced to 1.5-spaced pitch.
+
+    Returns the ink and the rows (top, bottom) of the middle line's own ink.
+    """
+    inks = [_draw(t, face, size_px, rng) for t in (above, text, below)]
+    extents = [_ink_extent(ink) for ink in inks]
+    middle = extents[1]
+    if middle is None:
+        return inks[1], (0, inks[1].shape[0])
+    pitch = int(size_px * rng.uniform(0.95, 1.6))
+    height = max(ink.shape[0] for ink in inks) + 2 * pitch
+    width = max(ink.shape[1] for ink in inks)
+    block = np.zeros((height, width), np.float32)
+    shift_x = [rng.randint(-size_px, size_px) if i != 1 else 0 for i in range(3)]
+    for i, ink in enumerate(inks):
+        top = i * pitch
+        h, w = ink.shape
+        x0 = max(0, shift_x[i])
+        src = ink[:, max(0, -shift_x[i]) :][:, : width - x0]
+        region = block[top : top + h, x0 : x0 + src.shape[1]]
+        np.maximum(region, src[: region.shape[0]], out=region)
+    return block, (pitch + middle[0], pitch + middle[1])
+
+
+def crop_between_neighbours(
+    image: np.ndarray, rows: tuple[int, int], text_cols: tuple[int, int], rng: random.Random
+) -> np.ndarray:
+    """Cut the middle line out as a line outline would: into its neighbours, by varying depths."""
+    top, bottom = rows
+    height = bottom - top
+    y0 = max(0, top - int(rng.uniform(0.0, 0.7) * height))
+    y1 = min(image.shape[0], bottom + int(rng.uniform(0.0, 0.7) * height))
+    x0 = max(0, text_cols[0] - int(rng.uniform(0, 0.8) * height))
+    x1 = min(image.shape[1], text_cols[1] + int(rng.uniform(0, 0.8) * height))
+    return image[y0:y1, x0:x1]
+
+
+def render_line(
+    text: str, face: FontFace, rng: random.Random, neighbours: tuple[str, str] | None = None
+) -> RenderedLine:
+    """One degraded line; with `neighbours` (texts above and below), slivers of them too."""
     size_px = rng.choice([rng.randint(18, 34), rng.randint(22, 56)])
-    ink = draw_text(text, face, size_px, rng)
-    image = degrade(ink, rng, typewriter=face.is_typewriter)
-    image = crop_line(image, rng)
-    if rng.random() < 0.1:
-        image = add_neighbour_fragments(image, rng)
-    return RenderedLine(image, text, face.family)
+    if neighbours is None:
+        ink = _draw(text, face, size_px, rng)
+        image = crop_line(degrade(ink, rng, typewriter=face.is_typewriter), rng)
+        if rng.random() < 0.1:
+            image = add_neighbour_fragments(image, rng)
+        return RenderedLine(image, text, face.family)
+    block, rows = draw_with_neighbours(text, *neighbours, face, size_px, rng)
+    extent = _ink_extent(block[rows[0] : rows[1]])
+    cols = (extent[2], extent[3]) if extent else (0, block.shape[1])
+    # The wobble in `degrade` moves rows a little; the crop's random depth absorbs it.
+    image = degrade(block, rng, typewriter=face.is_typewriter)
+    return RenderedLine(crop_between_neighbours(image, rows, cols, rng), text, face.family)

@@ -30,7 +30,7 @@ from scandex.training.model import LineRecognizer, ModelConfig
 class TrainOptions:
     out_dir: Path
     line_dirs: list[str] = field(default_factory=list)
-    dev_dir: str | None = None
+    dev_dirs: list[str] = field(default_factory=list)  # each measured on its own; mean decides
     synthetic: bool = True
     real_fraction: float = 0.3
     from_model: str | None = None
@@ -43,8 +43,9 @@ class TrainOptions:
     patience_evals: int = 20  # early stop after this many evaluations without improvement
     threads: int = 0  # 0 = torch's default
     seed: int = 1
-    lstm_hidden: int = 128
-    lstm_layers: int = 1
+    conv_channels: tuple[int, int, int] = (16, 32, 64)
+    lstm_hidden: int = 160
+    lstm_layers: int = 2
 
 
 @dataclass
@@ -125,6 +126,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         config = ModelConfig(
             height_px=normalize.height_px,
             num_classes=codec.num_classes,
+            conv_channels=tuple(options.conv_channels),  # type: ignore[arg-type]
             lstm_hidden=options.lstm_hidden,
             lstm_layers=options.lstm_layers,
         )
@@ -145,7 +147,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         state = TrainState(**saved["state"])
         log(f"resumed from {checkpoint_path} at iteration {state.iteration}")
     real = _encodable_lines(options.line_dirs, codec, log)
-    dev = _encodable_lines([options.dev_dir] if options.dev_dir else [], codec, log)
+    dev = {Path(d).name: _encodable_lines([d], codec, log) for d in options.dev_dirs}
     fonts: list[FontFace] = []
     if options.synthetic:
         fonts, _ = split_fonts(find_fonts())
@@ -185,7 +187,9 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         os.replace(tmp, checkpoint_path)
 
     def evaluate_and_export() -> None:
-        cer = evaluate(model, codec, normalize, dev) if dev else float("nan")
+        per_set = {name: evaluate(model, codec, normalize, lines) for name, lines in dev.items()}
+        # The mean over sets, so a large set cannot hide a loss on a small one.
+        cer = float(np.mean(list(per_set.values()))) if dev else float("nan")
         improved = not dev or state.best_cer is None or cer < state.best_cer
         if improved:
             state.best_cer = cer if dev else None
@@ -195,7 +199,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
                 codec,
                 normalize,
                 out / "best.onnx",
-                info={"iteration": state.iteration, "dev_cer": cer},
+                info={"iteration": state.iteration, "dev_cer": cer, "dev_sets": per_set},
             )
         else:
             state.evals_since_best += 1
@@ -204,11 +208,12 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
             codec,
             normalize,
             out / "last.onnx",
-            info={"iteration": state.iteration, "dev_cer": cer},
+            info={"iteration": state.iteration, "dev_cer": cer, "dev_sets": per_set},
         )
         best = state.best_cer
+        sets = ", ".join(f"{name} {value:.2%}" for name, value in per_set.items())
         log(
-            f"eval iteration {state.iteration}: dev CER {cer:.2%} (best {best:.2%})"
+            f"eval iteration {state.iteration}: dev CER {cer:.2%} (best {best:.2%}; {sets})"
             if dev
             else f"eval iteration {state.iteration}: no dev set"
         )
