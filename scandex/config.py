@@ -13,9 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scandex.errors import ConfigError
+
+if TYPE_CHECKING:
+    from scandex.ocr.lexicon import LexiconParams
 
 CONFIG_ENV = "SCANDEX_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
@@ -45,6 +48,9 @@ class OcrConfig:
     retries: int = 3  # further attempts after a failure, before the file is left failed
     retry_seconds: float = 60.0  # wait before the first retry; doubles for each further one
     max_pixels: int = 200_000_000  # larger images are refused (decompression bombs)
+    lexicon: bool = True  # check uncertain words against word lists (lexicon-aware decoding)
+    languages: tuple[str, ...] = ("en",)  # the shipped word lists to use
+    user_words: Path | None = None  # the user's own words, one per line
 
     @property
     def worker_count(self) -> int:
@@ -55,6 +61,12 @@ class OcrConfig:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not on Linux
             return max(1, os.cpu_count() or 1)
+
+    @property
+    def lexicon_params(self) -> LexiconParams:
+        from scandex.ocr.lexicon import LexiconParams  # scandex.ocr imports numpy: not at start
+
+        return LexiconParams(self.lexicon, self.languages, self.user_words)
 
     def hocr_file_name(self, image: Path) -> str:
         """The hOCR file name for an image, from the `hocr_name` template."""
@@ -144,6 +156,9 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
         retries=ocr_reader.integer("retries", 3, minimum=0),
         retry_seconds=ocr_reader.number("retry_seconds", 60.0, minimum=0.0),
         max_pixels=ocr_reader.integer("max_pixels", 200_000_000, minimum=1),
+        lexicon=ocr_reader.boolean("lexicon", True),
+        languages=_languages(ocr_reader),
+        user_words=_user_words(ocr_reader, base_dir),
     )
     ocr_reader.reject_unknown(set(OcrConfig.__dataclass_fields__))
 
@@ -177,6 +192,32 @@ def _watch_paths(reader: _Reader, base_dir: Path) -> tuple[Path, ...]:
             if a == b or a.is_relative_to(b) or b.is_relative_to(a):
                 raise ConfigError(key, f"{a} and {b} overlap; list each folder once", reader.source)
     return tuple(paths)
+
+
+def _languages(reader: _Reader) -> tuple[str, ...]:
+    from scandex.lexicons import available_languages
+
+    languages = reader.strings("languages", ("en",), allow_empty=True)
+    shipped = available_languages()
+    for language in languages:
+        if language not in shipped:
+            raise ConfigError(
+                reader.key("languages"),
+                f"no word list for {language!r} (available: {', '.join(shipped)})",
+                reader.source,
+            )
+    return languages
+
+
+def _user_words(reader: _Reader, base_dir: Path) -> Path | None:
+    text = reader.string("user_words", "")
+    if not text:
+        return None
+    path = (base_dir / Path(text).expanduser()).resolve()
+    if not path.is_file():
+        key = reader.key("user_words")
+        raise ConfigError(key, f"word list {path} does not exist", reader.source)
+    return path
 
 
 def _model_path(text: str, base_dir: Path, source: Path | None) -> Path:

@@ -92,6 +92,9 @@ class Word:
     bbox: BBox
     confidence: float
     chars: tuple[Char, ...] = ()
+    # Other readings of the whole word, searchable too: the network's own reading when
+    # lexicon-aware decoding replaced it.
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from scandex.cli.app import EXIT_FAILED, EXIT_OK, app, error
 from scandex.errors import ScandexError
+
+if TYPE_CHECKING:
+    from scandex.ocr.lexicon import LexiconParams
 
 
 class OcrFormat(StrEnum):
@@ -22,23 +26,29 @@ class OcrFormat(StrEnum):
     jsonl = "jsonl"
 
 
-def _params(model: Path | None, columns: int | None):
+def _params(job: _Job):
     from scandex.ocr import OcrParams
 
-    return OcrParams(model=model, columns=columns)
+    return OcrParams(model=job.model, columns=job.columns, lexicon=job.lexicon)
 
 
-def _line_record(path: Path, model: Path | None) -> dict:
+def _line_record(path: Path, model: Path | None, lexicon: LexiconParams) -> dict:
     """Recognize an image file (its first page) as one text line."""
     from scandex.ocr import get_recognizer
     from scandex.ocr.io import load_pages
 
     first_page = load_pages(path)[0]
-    result = get_recognizer(model).recognize([first_page.gray])[0]
+    result = get_recognizer(model, 1, lexicon).recognize([first_page.gray])[0]
     return {
         "path": str(path),
         "text": result.text,
         "confidence": round(result.confidence, 4),
+        "words": [
+            {"text": w.text, "alternatives": list(w.alternatives)}
+            if w.alternatives
+            else {"text": w.text}
+            for w in result.words
+        ],
         "chars": [
             {
                 "char": c.text,
@@ -56,6 +66,7 @@ def _line_record(path: Path, model: Path | None) -> dict:
 class _Job:
     path: str
     model: Path | None
+    lexicon: LexiconParams
     columns: int | None = None
     write: bool = False
     line: bool = False
@@ -73,13 +84,13 @@ def _run_job(job: _Job) -> _Outcome:
     path = Path(job.path)
     try:
         if job.line:
-            return _Outcome(record=_line_record(path, job.model))
+            return _Outcome(record=_line_record(path, job.model, job.lexicon))
         from scandex.ocr import ocr_file
         from scandex.ocr.hocr import to_hocr, write_hocr
         from scandex.ocr.jsonout import document_to_dict
 
         started = time.perf_counter()
-        doc = ocr_file(path, _params(job.model, job.columns))
+        doc = ocr_file(path, _params(job))
         seconds = time.perf_counter() - started
         if job.write:
             write_hocr(doc, path.with_name(path.stem + ".hocr"))
@@ -106,18 +117,40 @@ def ocr(
     columns: int | None = typer.Option(
         None, min=1, help="Force this many text columns instead of detecting them."
     ),
+    lexicon: bool = typer.Option(
+        True, "--lexicon/--no-lexicon", help="Check uncertain words against word lists."
+    ),
+    languages: list[str] = typer.Option(
+        ["en"], "--language", help="Word list to use (repeatable): en, fr, de, es."
+    ),
+    words: Path | None = typer.Option(
+        None, "--words", help="Your own words (names, places), one per line."
+    ),
 ) -> None:
     """OCR scans and print their text in reading order.
 
     Examples: `scandex ocr scan.png`, `scandex ocr --format hocr scan.tif > scan.hocr`,
     `scandex ocr --write --jobs 2 scans/*.jpg`, `scandex ocr --line line.png --format jsonl`.
     """
-    if model is not None:
+    from scandex.lexicons import available_languages
+    from scandex.ocr.lexicon import LexiconParams
+
+    for language in languages:
+        if language not in available_languages():
+            raise ScandexError(
+                f"--language {language}: no word list (available: "
+                f"{', '.join(available_languages())})"
+            )
+    if words is not None and not words.is_file():
+        raise ScandexError(f"--words {words}: file not found")
+    lexicon_params = LexiconParams(lexicon, tuple(languages), words)
+    if model is not None or words is not None:
         from scandex.ocr import get_recognizer
 
-        # A bad model is one clear error, not one per file; in-process jobs reuse this load.
-        get_recognizer(model)
-    jobs_list = [_Job(str(p), model, columns, write, line) for p in images]
+        # A bad model or word list is one clear error, not one per file; in-process jobs
+        # reuse this load.
+        get_recognizer(model, 1, lexicon_params)
+    jobs_list = [_Job(str(p), model, lexicon_params, columns, write, line) for p in images]
     failed = 0
     first_page = True
     show_progress = sys.stderr.isatty() and len(images) > 1

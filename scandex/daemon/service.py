@@ -109,7 +109,13 @@ def run(
         cleanup.callback(source.stop)
         pool = WorkerPool(
             config.ocr.worker_count,
-            engine or ScandexEngine(config.ocr.model, config.ocr.columns, config.ocr.max_pixels),
+            engine
+            or ScandexEngine(
+                config.ocr.model,
+                config.ocr.columns,
+                config.ocr.max_pixels,
+                config.ocr.lexicon_params,
+            ),
             daemon.hocr,
             timeout_seconds=config.ocr.timeout_seconds,
         )

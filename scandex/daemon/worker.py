@@ -20,10 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scandex.errors import ScandexError, ScanError
 from scandex.page import Document
+
+if TYPE_CHECKING:
+    from scandex.ocr.lexicon import LexiconParams
 
 log = logging.getLogger("scandex.daemon")
 
@@ -84,16 +87,19 @@ class ScandexEngine:
     model: Path | None = None
     columns: int | None = None
     max_pixels: int | None = None
+    lexicon: LexiconParams | None = None  # None = the default word lists
 
     def __call__(self) -> OcrEngine:
         import scandex.ocr as ocr  # heavy (onnxruntime): imported in the worker only
 
         params = ocr.OcrParams(model=self.model, columns=self.columns)
+        if self.lexicon is not None:
+            params = dataclasses.replace(params, lexicon=self.lexicon)
         if self.max_pixels is not None:
             params = dataclasses.replace(params, max_pixels=self.max_pixels)
         # Load the model now, once per worker: a bad model stops the daemon at start, and
         # the first scan does not pay for it.
-        ocr.get_recognizer(params.model, params.threads)
+        ocr.get_recognizer(params.model, params.threads, params.lexicon)
         return _BoundEngine(ocr.ocr_file, params)
 
 

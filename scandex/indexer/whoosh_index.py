@@ -58,7 +58,7 @@ from scandex.indexer.query import (
     positive_leaves,
     word_tokens,
 )
-from scandex.page import BBox, Document
+from scandex.page import BBox, Document, Word
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,20 @@ def page_records(doc: Document, hocr_path: str | None) -> list[Record]:
             [
                 line.text or " ".join(word.text for word in line.words),
                 line.bbox.as_list(),
-                [[word.text, *word.bbox.as_list()] for word in line.words],
+                [_stored_word(word) for word in line.words],
             ]
             for line in page.lines
         ]
         records.append(_record(doc.path, page.number, lines, hocr_path))
     return records
+
+
+def _stored_word(word: Word) -> list[Any]:
+    """[text, x0, y0, x1, y1] and, when the word has other readings, a list of them."""
+    stored: list[Any] = [word.text, *word.bbox.as_list()]
+    if word.alternatives:
+        stored.append(list(word.alternatives))
+    return stored
 
 
 def _record(path: str, page: int, lines: list[Any], hocr_path: str | None) -> Record:
@@ -131,6 +139,8 @@ def _line_tokens(lines: Sequence[Any]) -> Iterator[tuple[str, int, int]]:
     """(token, line index, word index) in reading order; word index -1 for lines without words.
 
     The index text is built from exactly this stream, so any index match maps onto words.
+    Words' other readings come after the page's text, so they are found as words without
+    putting gaps into the phrases of the text itself.
     """
     for line_index, (text, _bbox, words) in enumerate(lines):
         if words:
@@ -140,6 +150,11 @@ def _line_tokens(lines: Sequence[Any]) -> Iterator[tuple[str, int, int]]:
         else:
             for token in index_tokens(text):
                 yield token, line_index, -1
+    for line_index, (_text, _bbox, words) in enumerate(lines):
+        for word_index, word in enumerate(words):
+            for alternative in word[5] if len(word) > 5 else ():
+                for token in word_tokens(alternative):
+                    yield token, line_index, word_index
 
 
 def _hit_lines(lines: Sequence[Any], patterns: list[list[frozenset[str]]]) -> tuple[HitLine, ...]:

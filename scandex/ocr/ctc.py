@@ -8,6 +8,7 @@ by another label are separate characters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,3 +82,88 @@ def greedy_decode(probs: np.ndarray, codec: Codec) -> list[DecodedChar]:
 
 def decode_text(probs: np.ndarray, codec: Codec) -> str:
     return "".join(c.text for c in greedy_decode(probs, codec))
+
+
+# -- scoring given readings ------------------------------------------------------------------
+# Log posteriors below this count as impossible; keeps -inf arithmetic out of the loops.
+_LOG_FLOOR = -1e4
+
+
+def _extended(labels: Sequence[int]) -> np.ndarray:
+    """The CTC label sequence with blanks around and between the labels: b l1 b l2 ... b."""
+    out = np.zeros(2 * len(labels) + 1, np.int64)
+    out[1::2] = labels
+    return out
+
+
+def _skip_allowed(extended: np.ndarray) -> np.ndarray:
+    """Where a path may jump two states: onto a label that differs from the previous label."""
+    allowed = np.zeros(extended.shape[0], bool)
+    allowed[2:] = (extended[2:] != 0) & (extended[2:] != extended[:-2])
+    return allowed
+
+
+def ctc_log_likelihood(log_probs: np.ndarray, labels: Sequence[int]) -> float:
+    """log P(labels | posteriors) summed over every CTC alignment (the forward algorithm).
+
+    `log_probs` is (steps, classes) of log posteriors; -inf when no alignment fits. Runs in
+    the probability domain, rescaled every step (cheaper than log-sum-exp, as exact).
+    """
+    steps = log_probs.shape[0]
+    ext = _extended(labels)
+    if steps == 0 or len(labels) > steps:
+        return float("-inf")
+    emissions = np.exp(log_probs[:, ext])  # (steps, states)
+    skip = _skip_allowed(ext).astype(np.float64)
+    alpha = np.zeros(ext.shape[0] + 2)  # two leading zeros stand for "no state" at s-1, s-2
+    alpha[2] = emissions[0, 0]
+    if ext.shape[0] > 1:
+        alpha[3] = emissions[0, 1]
+    log_scale = 0.0
+    for t in range(1, steps):
+        current = alpha[2:] + alpha[1:-1] + skip * alpha[:-2]
+        alpha[2:] = current * emissions[t]
+        total = alpha.sum()
+        if total <= 0.0:
+            return float("-inf")
+        alpha /= total
+        log_scale += np.log(total)
+    final = alpha[-1] + (alpha[-2] if ext.shape[0] > 1 else 0.0)
+    return float(np.log(final) + log_scale) if final > 0.0 else float("-inf")
+
+
+def ctc_align(log_probs: np.ndarray, labels: Sequence[int]) -> list[tuple[int, int]] | None:
+    """The most likely alignment (Viterbi): each label's (start, end) steps; None if none fits."""
+    steps = log_probs.shape[0]
+    ext = _extended(labels)
+    states = ext.shape[0]
+    if steps == 0 or not labels or len(labels) > steps:
+        return None
+    emissions = np.maximum(log_probs[:, ext], _LOG_FLOOR)
+    skip = _skip_allowed(ext)
+    score = np.full(states, -np.inf)
+    score[0] = emissions[0, 0]
+    score[1] = emissions[0, 1]
+    back = np.zeros((steps, states), np.int8)  # 0 stay, 1 from s-1, 2 from s-2
+    for t in range(1, steps):
+        options = np.stack(
+            [
+                score,
+                np.concatenate([[-np.inf], score[:-1]]),
+                np.where(skip, np.concatenate([[-np.inf, -np.inf], score[:-2]]), -np.inf),
+            ]
+        )
+        back[t] = np.argmax(options, axis=0)
+        score = options[back[t], np.arange(states)] + emissions[t]
+    state = states - 1 if score[-1] >= score[-2] else states - 2
+    if not np.isfinite(score[state]):
+        return None
+    path = np.zeros(steps, np.int64)
+    for t in range(steps - 1, -1, -1):
+        path[t] = state
+        state -= int(back[t, state])
+    spans: list[tuple[int, int]] = []
+    for k in range(len(labels)):
+        at = np.flatnonzero(path == 2 * k + 1)
+        spans.append((int(at[0]), int(at[-1]) + 1))
+    return spans

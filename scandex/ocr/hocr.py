@@ -26,6 +26,10 @@ Layout of what `to_hocr` writes (XHTML, built with xml.etree so every text is es
 - The text between and around a line's words is the line's own text (normally single
   spaces), so the line's text content is exactly Line.text. (If the words cannot be found in
   Line.text in order, single spaces are written, and read back.)
+- `x_alternatives "A" "B"` on a word lists its other readings (Word.alternatives: the
+  network's own reading where lexicon decoding replaced it), quoted and percent-encoded like
+  the image name. A property, not hOCR's `span.alternatives` markup, because consumers that
+  do not know that markup (PDF text layers among them) would print both readings.
 - Not written: Char.alternatives; the characters of a word they do not spell. Characters
   that XML cannot carry (control characters, lone surrogates) are written as U+FFFD.
 
@@ -204,6 +208,9 @@ def _write_words(span: ET.Element, line: Line, page_no: int, word_no: int) -> in
     for word, gap in zip(line.words, gaps[1:], strict=True):
         word_no += 1
         props = [_bbox(word.bbox), f"x_wconf {_percent(word.confidence)}"]
+        if word.alternatives:
+            quoted = (f'"{_quote_name(_xml_text(a))}"' for a in word.alternatives)
+            props.append("x_alternatives " + " ".join(quoted))
         element = ET.SubElement(span, "span")
         element.attrib.update({"class": "ocrx_word", "id": f"word_{page_no}_{word_no}"})
         chars_text = "".join(c.text for c in word.chars)
@@ -462,7 +469,17 @@ def _read_word(element: ET.Element) -> Word:
         chars = _chars_from_lists(text, props, box)
     else:
         chars = ()
-    return Word(text=text, bbox=box, confidence=_confidence(props.get("x_wconf")), chars=chars)
+    alternatives = tuple(
+        unquote(quoted, errors="surrogateescape")
+        for quoted in re.findall(r'"([^"]*)"', props.get("x_alternatives", ""))
+    )
+    return Word(
+        text=text,
+        bbox=box,
+        confidence=_confidence(props.get("x_wconf")),
+        chars=chars,
+        alternatives=alternatives,
+    )
 
 
 def _chars_from_lists(text: str, props: dict[str, str], word_box: BBox) -> tuple[Char, ...]:

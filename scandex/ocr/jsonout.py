@@ -1,7 +1,11 @@
 """The JSON form of a result (`scandex ocr --format jsonl`): plain dicts, lists, numbers, text.
 
     {"path", "seconds"?, "pages": [{"page", "width", "height", "angle", "lines": [{"bbox":
-     [x0, y0, x1, y1], "text", "confidence", "words": [{"bbox", "text", "confidence"}]}]}]}
+     [x0, y0, x1, y1], "text", "confidence", "words": [{"bbox", "text", "confidence",
+     "alternatives"?}]}]}]}
+
+A word's "alternatives" (other readings, e.g. the recognizer's own where the lexicon replaced
+it) appear only when it has some.
 
 Boxes are original-image pixels (x1, y1 exclusive), confidences 0..1, angles degrees
 counter-clockwise; lines are in reading order.
@@ -48,8 +52,11 @@ def _line(line: Line) -> dict[str, Any]:
 
 
 def _word(word: Word) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "bbox": word.bbox.as_list(),
         "text": word.text,
         "confidence": round(word.confidence, _CONFIDENCE_DECIMALS),
     }
+    if word.alternatives:
+        out["alternatives"] = list(word.alternatives)
+    return out

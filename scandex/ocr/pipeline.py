@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from scandex.ocr.binarize import map_box_to_original
+from scandex.ocr.lexicon import LexiconParams
 from scandex.page import BBox, Block, Char, Document, Line, Page, Word
 
 
@@ -24,20 +25,23 @@ class OcrParams:
     columns: int | None = None  # force this many columns instead of detecting them
     max_pixels: int = 200_000_000  # refuse larger images (decompression bombs)
     threads: int = 1  # onnxruntime threads per process
+    lexicon: LexiconParams = LexiconParams()  # words the decoder checks uncertain readings against
 
 
-_recognizers: dict[tuple[str, int], object] = {}
+_recognizers: dict[tuple[str, int, LexiconParams], object] = {}
 _recognizers_lock = threading.Lock()
 
 
-def get_recognizer(model: Path | None = None, threads: int = 1):
-    """The recognizer for `model`, loaded once per process."""
+def get_recognizer(
+    model: Path | None = None, threads: int = 1, lexicon: LexiconParams = LexiconParams()
+):
+    """The recognizer for `model` and these word lists, loaded once per process."""
     from scandex.ocr.recognize import Recognizer, default_model_path
 
-    key = (str(model or default_model_path()), threads)
+    key = (str(model or default_model_path()), threads, lexicon)
     with _recognizers_lock:
         if key not in _recognizers:
-            _recognizers[key] = Recognizer(model, threads=threads)
+            _recognizers[key] = Recognizer(model, threads=threads, lexicon=lexicon.load())
         return _recognizers[key]
 
 
@@ -59,18 +63,6 @@ def _ink_extent(ink: np.ndarray, x0: int, x1: int) -> tuple[int, int, int, int] 
     return x0 + int(cols[0]), int(rows[0]), x0 + int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def split_words(chars: Sequence) -> list[list]:
-    """Group recognized characters into words at spaces."""
-    words: list[list] = [[]]
-    for ch in chars:
-        if ch.text == " ":
-            if words[-1]:
-                words.append([])
-        else:
-            words[-1].append(ch)
-    return [w for w in words if w]
-
-
 def word_confidence(char_confidences: Sequence[float]) -> float:
     """A word is as trustworthy as its least certain character."""
     return float(min(char_confidences)) if char_confidences else 0.0
@@ -82,7 +74,8 @@ def build_line(line_image, result, size: tuple[int, int]) -> Line:
     ink = image < 128 if image.dtype == np.uint8 else image < 0.5
     height, width = image.shape[:2]
     words = []
-    for chars in split_words(result.chars):
+    for word in result.words:
+        chars = word.chars
         x0 = int(np.clip(np.floor(chars[0].x0), 0, width))
         x1 = int(np.clip(np.ceil(chars[-1].x1), x0 + 1, width))
         extent = _ink_extent(ink, x0, x1) or (x0, 0, x1, height)
@@ -102,6 +95,7 @@ def build_line(line_image, result, size: tuple[int, int]) -> Line:
                 _line_box_to_original(line_image, wx0, wy0, wx1, wy1, size),
                 round(word_confidence([c.confidence for c in chars]), 4),
                 char_models,
+                word.alternatives,
             )
         )
     return Line(
@@ -141,7 +135,7 @@ def ocr_image(
     from scandex.ocr.analyze import AnalyzeParams, analyze_page
     from scandex.ocr.segment import SegmentParams
 
-    recognizer = recognizer or get_recognizer(params.model, params.threads)
+    recognizer = recognizer or get_recognizer(params.model, params.threads, params.lexicon)
     analysis = analyze_page(gray, AnalyzeParams(segment=SegmentParams(columns=params.columns)))
     size = (gray.shape[1], gray.shape[0])
     results = recognizer.recognize([line.image for line in analysis.lines])
@@ -167,7 +161,7 @@ def ocr_file(path: str | Path, params: OcrParams = OcrParams()) -> Document:
     from scandex.ocr.io import load_pages
 
     pages = load_pages(path, max_pixels=params.max_pixels)
-    recognizer = get_recognizer(params.model, params.threads)
+    recognizer = get_recognizer(params.model, params.threads, params.lexicon)
     return Document(
         path=str(path),
         pages=tuple(

@@ -18,7 +18,9 @@ import numpy as np
 from scandex.errors import ModelError
 from scandex.ocr.codec import Codec
 from scandex.ocr.ctc import greedy_decode
+from scandex.ocr.lexicon import Lexicon
 from scandex.ocr.normalize import NormalizedLine, NormalizeParams, normalize_line
+from scandex.ocr.spelling import CorrectedWord, SpellingParams, correct_line
 
 MODEL_FORMAT = "scandex-line-ctc"
 SUPPORTED_FORMAT_VERSION = 1
@@ -36,10 +38,22 @@ class CharResult:
 
 
 @dataclass(frozen=True)
+class WordResult:
+    chars: tuple[CharResult, ...]
+    # Other readings of the whole word: the greedy one when the lexicon replaced it.
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "".join(c.text for c in self.chars)
+
+
+@dataclass(frozen=True)
 class LineResult:
     text: str
     confidence: float  # mean of the characters' confidences; 0 for an empty line
     chars: tuple[CharResult, ...] = ()
+    words: tuple[WordResult, ...] = ()
 
 
 def default_model_path() -> Path:
@@ -111,9 +125,22 @@ def model_info(path: Path, metadata: dict[str, str]) -> ModelInfo:
 
 
 class Recognizer:
-    """Loads a model once; `recognize` reads batches of line images."""
+    """Loads a model once; `recognize` reads batches of line images.
 
-    def __init__(self, model_path: str | Path | None = None, *, threads: int = 1) -> None:
+    With a lexicon, words the network read uncertainly are checked against it (see
+    scandex.ocr.spelling); without one, the reading is the greedy CTC decoding.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        threads: int = 1,
+        lexicon: Lexicon | None = None,
+        spelling: SpellingParams = SpellingParams(),
+    ) -> None:
+        self.lexicon = lexicon
+        self.spelling = spelling
         path = Path(model_path) if model_path else default_model_path()
         self._session = _open_session(path, _read_bytes(path), threads)
         self.model = model_info(path, dict(self._session.get_modelmeta().custom_metadata_map))
@@ -146,7 +173,9 @@ class Recognizer:
             probs = self.posteriors(stack_lines([line.image for line in lines]))
             for index, line, p in zip(indices, lines, probs, strict=True):
                 steps = output_steps(line.image.shape[1])
-                results[index] = _line_result(p[:steps], line, self.codec)
+                results[index] = _line_result(
+                    p[:steps], line, self.codec, self.lexicon, self.spelling
+                )
         return [r for r in results if r is not None]
 
 
@@ -184,9 +213,19 @@ def stack_lines(images: Sequence[np.ndarray]) -> np.ndarray:
     return batch
 
 
-def _line_result(probs: np.ndarray, line: NormalizedLine, codec: Codec) -> LineResult:
+def _line_result(
+    probs: np.ndarray,
+    line: NormalizedLine,
+    codec: Codec,
+    lexicon: Lexicon | None,
+    spelling: SpellingParams,
+) -> LineResult:
     decoded = greedy_decode(probs, codec)
-    chars = tuple(
+    corrected: list[CorrectedWord] = []
+    if lexicon is not None:
+        decoded, corrected = correct_line(probs, decoded, codec, lexicon, spelling)
+    originals = {c.first_char: c.original for c in corrected}
+    chars = [
         CharResult(
             c.text,
             c.confidence,
@@ -195,15 +234,28 @@ def _line_result(probs: np.ndarray, line: NormalizedLine, codec: Codec) -> LineR
             c.alternatives,
         )
         for c in decoded
-    )
-    # Two spaces in a row (split by a blank) mean one; spaces at the ends mean nothing.
-    chars = tuple(
-        c for i, c in enumerate(chars) if not (c.text == " " and i > 0 and chars[i - 1].text == " ")
-    )
-    while chars and chars[0].text == " ":
-        chars = chars[1:]
-    while chars and chars[-1].text == " ":
-        chars = chars[:-1]
-    text = "".join(c.text for c in chars)
-    confidence = float(np.mean([c.confidence for c in chars])) if chars else 0.0
-    return LineResult(text, confidence, chars)
+    ]
+    # Spaces at the ends mean nothing; two in a row (split by a blank) mean one. Words are
+    # the runs between spaces, each with the other readings recorded for its first character.
+    words: list[WordResult] = []
+    kept: list[CharResult] = []
+    current: list[CharResult] = []
+    current_alternatives: tuple[str, ...] = ()
+    space: CharResult | None = None  # the first space after the last word kept
+    for index, char in enumerate([*chars, None]):
+        if char is not None and char.text != " ":
+            if not current:
+                current_alternatives = (originals[index],) if index in originals else ()
+            current.append(char)
+            continue
+        if current:
+            if space is not None:
+                kept.append(space)
+            kept.extend(current)
+            words.append(WordResult(tuple(current), current_alternatives))
+            current, space = [], None
+        if char is not None and space is None and kept:
+            space = char
+    text = " ".join(w.text for w in words)
+    confidence = float(np.mean([c.confidence for c in kept])) if kept else 0.0
+    return LineResult(text, confidence, tuple(kept), tuple(words))

@@ -1,0 +1,9 @@
+"""The shipped word lists (LANG.tsv.gz, see README.md); read by scandex.ocr.lexicon."""
+
+from importlib import resources
+
+
+def available_languages() -> list[str]:
+    """The languages with a shipped word list."""
+    folder = resources.files(__name__)
+    return sorted(p.name[: -len(".tsv.gz")] for p in folder.iterdir() if p.name.endswith(".tsv.gz"))

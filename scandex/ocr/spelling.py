@@ -1,0 +1,263 @@
+"""Lexicon-aware correction of a line's greedy CTC reading.
+
+The greedy reading stays the record. A word is reconsidered only when it is alphabetic (a
+token with a digit is never touched: amounts, dates and codes must read as printed) and is
+either unknown to the lexicon or has an uncertain letter. Candidates come from a beam search
+over the word's own posterior frames that may only spell lexicon prefixes; each candidate,
+in the word's likely capitalization, is scored by its CTC likelihood over those frames plus a
+weighted log word frequency, against the greedy word scored the same way (with the prior of
+an unknown word if it is not in the lexicon). A candidate replaces the reading only when it
+wins by a clear margin, and the greedy reading is kept as the word's alternative, so both
+are searchable. Names and codes the lexicon lacks survive: the margin needs real evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scandex.ocr.codec import Codec
+from scandex.ocr.ctc import DecodedChar, ctc_align, ctc_log_likelihood
+from scandex.ocr.lexicon import Lexicon
+
+LN10 = math.log(10.0)
+
+
+@dataclass(frozen=True)
+class SpellingParams:
+    prior_weight: float = 0.5  # weight of ln(word frequency) against the CTC log-likelihood
+    unknown_zipf: float = 1.5  # Zipf frequency assumed for a word not in the lexicon
+    margin_nats: float = 1.0  # how much better a candidate must score to replace the reading
+    trusted_confidence: float = 0.9  # a lexicon word whose letters all reach this is kept as is
+    beam_width: int = 10
+    candidates: int = 3
+
+
+@dataclass(frozen=True)
+class CorrectedWord:
+    """Where a replaced word's characters start in the corrected list, and what it read before."""
+
+    first_char: int
+    original: str
+
+
+@dataclass(frozen=True)
+class _Token:
+    first: int  # index of its first character in the line's character list
+    last: int  # index of its last character
+    left_step: int  # the posterior frames it owns: from the space before it ...
+    right_step: int  # ... to the space after it
+
+
+def _tokens(chars: Sequence[DecodedChar], steps: int) -> list[_Token]:
+    tokens = []
+    start = None
+    for i, ch in enumerate([*chars, None]):
+        if ch is None or ch.text == " ":
+            if start is not None:
+                left = chars[start - 1].end_step if start > 0 else 0
+                right = ch.start_step if ch is not None else steps
+                tokens.append(_Token(start, i - 1, left, right))
+                start = None
+        elif start is None:
+            start = i
+    return tokens
+
+
+def _split_core(text: str) -> tuple[int, int] | None:
+    """(start, end) of the token's first run of letters, if the token may be corrected."""
+    if any(ch.isdigit() for ch in text):
+        return None
+    start = next((i for i, ch in enumerate(text) if ch.isalpha()), None)
+    if start is None:
+        return None
+    end = start
+    while end < len(text) and text[end].isalpha():
+        end += 1
+    return start, end
+
+
+class _LetterGroups:
+    """The codec's letters folded to lower case: prefix search runs over these."""
+
+    def __init__(self, codec: Codec) -> None:
+        index = {ch: i + 1 for i, ch in enumerate(codec.alphabet)}
+        groups: dict[str, list[int]] = {}
+        for ch, label in index.items():
+            if ch.isalpha() and len(ch.lower()) == 1:
+                groups.setdefault(ch.lower(), []).append(label)
+        self.letters = sorted(groups)
+        self.position = {letter: g for g, letter in enumerate(self.letters)}
+        self.members = np.zeros((len(codec.alphabet) + 1, len(self.letters)), np.float32)
+        for g, letter in enumerate(self.letters):
+            for label in groups[letter]:
+                self.members[label, g] = 1.0
+        self.index = index
+
+
+_groups_cache: dict[str, _LetterGroups] = {}
+
+
+def _letter_groups(codec: Codec) -> _LetterGroups:
+    if codec.alphabet not in _groups_cache:
+        _groups_cache[codec.alphabet] = _LetterGroups(codec)
+    return _groups_cache[codec.alphabet]
+
+
+def lexicon_beam_search(
+    probs: np.ndarray, groups: _LetterGroups, lexicon: Lexicon, beam_width: int, limit: int
+) -> list[tuple[str, float]]:
+    """The lexicon words (lower case) that best explain these frames, best first, each with
+    its log-likelihood with case folded (at least that of any one capitalization of it).
+
+    CTC prefix beam search in which a prefix may only grow into a lexicon prefix; letter
+    posteriors are summed over upper and lower case (capitalization is decided afterwards).
+    """
+    letters = probs @ groups.members  # (steps, letter groups)
+    blank = probs[:, 0]
+    beams: dict[str, tuple[float, float]] = {"": (1.0, 0.0)}  # prefix -> (p_blank, p_letter)
+    log_scale = 0.0
+    for t in range(probs.shape[0]):
+        row = letters[t]
+        likely = [(groups.letters[g], float(row[g])) for g in np.flatnonzero(row > 1e-3)]
+        grown: dict[str, list[float]] = {}
+        for prefix, (p_blank, p_letter) in beams.items():
+            total = p_blank + p_letter
+            entry = grown.setdefault(prefix, [0.0, 0.0])
+            entry[0] += total * blank[t]
+            if prefix:
+                entry[1] += p_letter * row[groups.position[prefix[-1]]]
+            for letter, p in likely:
+                longer = prefix + letter
+                if not lexicon.has_prefix(longer):
+                    continue
+                # A repeated letter needs a blank between; without one it is the same letter.
+                from_total = p_blank if prefix.endswith(letter) else total
+                grown.setdefault(longer, [0.0, 0.0])[1] += from_total * p
+        ranked = sorted(grown.items(), key=lambda item: -(item[1][0] + item[1][1]))[:beam_width]
+        norm = sum(p[0] + p[1] for _, p in ranked)
+        if norm <= 0:
+            return []
+        log_scale += math.log(norm)
+        beams = {prefix: (p[0] / norm, p[1] / norm) for prefix, p in ranked}
+    complete = [
+        (prefix, math.log(p[0] + p[1]) + log_scale)
+        for prefix, p in beams.items()
+        if prefix in lexicon and p[0] + p[1] > 0
+    ]
+    return complete[:limit]
+
+
+def _capitalizations(word: str, reading: str) -> list[str]:
+    """How a lexicon word may be written where the network read `reading`.
+
+    The network rarely gets the case of a whole word wrong, so a capitalized or ALL-CAPS
+    reading keeps its form; a lower-case first letter may be a misread capital.
+    """
+    if len(reading) > 1 and reading.isupper():
+        return [word.upper()]
+    if reading[:1].isupper():
+        return [word.capitalize()]
+    return [word, word.capitalize()]
+
+
+def _score(
+    log_probs: np.ndarray, text: str, codec_index: dict[str, int], prior: float, weight: float
+) -> float:
+    if not all(ch in codec_index for ch in text):
+        return -math.inf
+    return ctc_log_likelihood(log_probs, [codec_index[ch] for ch in text]) + weight * LN10 * prior
+
+
+def _aligned_chars(
+    probs: np.ndarray,
+    log_probs: np.ndarray,
+    text: str,
+    offset: int,
+    codec_index: dict[str, int],
+    x0_step: float,
+    x1_step: float,
+) -> list[DecodedChar] | None:
+    labels = [codec_index[ch] for ch in text]
+    spans = ctc_align(log_probs, labels)
+    if spans is None:
+        return None
+    chars = []
+    for k, (ch, label, (start, end)) in enumerate(zip(text, labels, spans, strict=True)):
+        left = x0_step if k == 0 else (spans[k - 1][1] + start) / 2.0 + offset
+        right = x1_step if k == len(text) - 1 else (end + spans[k + 1][0]) / 2.0 + offset
+        confidence = float(probs[start:end, label].max())
+        chars.append(DecodedChar(ch, confidence, offset + start, offset + end, left, right))
+    return chars
+
+
+def correct_line(
+    probs: np.ndarray,
+    chars: list[DecodedChar],
+    codec: Codec,
+    lexicon: Lexicon,
+    params: SpellingParams = SpellingParams(),
+) -> tuple[list[DecodedChar], list[CorrectedWord]]:
+    """The line's characters with clearly misread words replaced, and what each replaced word
+    read before. `probs` is the line's (steps, classes) posteriors, `chars` its greedy reading."""
+    if not chars or len(lexicon) == 0:
+        return chars, []
+    groups = _letter_groups(codec)
+    log_probs = np.log(np.maximum(probs, 1e-30))
+    out: list[DecodedChar] = []
+    corrected: list[CorrectedWord] = []
+    done = 0  # characters of `chars` already copied to `out`
+    for token in _tokens(chars, probs.shape[0]):
+        token_chars = chars[token.first : token.last + 1]
+        text = "".join(c.text for c in token_chars)
+        core = _split_core(text)
+        if core is None or core[1] - core[0] < 2:
+            continue
+        core_chars = token_chars[core[0] : core[1]]
+        word = text[core[0] : core[1]]
+        known = lexicon.frequency(word)
+        if known is not None and min(c.confidence for c in core_chars) >= params.trusted_confidence:
+            continue
+        # The core's frames: from the end of the punctuation before it to the start of what
+        # follows it, so a candidate of another length still has room.
+        left = token_chars[core[0] - 1].end_step if core[0] > 0 else token.left_step
+        right = token_chars[core[1]].start_step if core[1] < len(text) else token.right_step
+        frames, log_frames = probs[left:right], log_probs[left:right]
+        weight = params.prior_weight
+        own_prior = known if known is not None else params.unknown_zipf
+        best_text, best_score = word, _score(log_frames, word, groups.index, own_prior, weight)
+        for candidate, folded in lexicon_beam_search(
+            frames, groups, lexicon, params.beam_width, params.candidates
+        ):
+            prior = lexicon.frequency(candidate) or params.unknown_zipf
+            # No capitalization can beat the case-folded score: skip what cannot win.
+            if folded + weight * LN10 * prior <= best_score + params.margin_nats:
+                continue
+            for cased in _capitalizations(candidate, word):
+                score = _score(log_frames, cased, groups.index, prior, weight)
+                if score > best_score + (params.margin_nats if best_text == word else 0.0):
+                    best_text, best_score = cased, score
+        if best_text == word:
+            continue
+        new_core = _aligned_chars(
+            frames,
+            log_frames,
+            best_text,
+            left,
+            groups.index,
+            core_chars[0].x0_step,
+            core_chars[-1].x1_step,
+        )
+        if new_core is None:
+            continue
+        out.extend(chars[done : token.first])
+        corrected.append(CorrectedWord(len(out), text))
+        out.extend(token_chars[: core[0]])
+        out.extend(new_core)
+        out.extend(token_chars[core[1] :])
+        done = token.last + 1
+    out.extend(chars[done:])
+    return out, corrected

@@ -1,0 +1,197 @@
+"""Lexicon-aware decoding on hand-made posteriors, the word lists, and where the other
+readings go (hOCR, the index)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scandex.errors import ConfigError, ScandexError
+from scandex.ocr.codec import Codec
+from scandex.ocr.ctc import ctc_align, ctc_log_likelihood, greedy_decode
+from scandex.ocr.lexicon import LexiconParams, load_lexicon, make_lexicon, read_user_words
+from scandex.ocr.spelling import SpellingParams, correct_line
+
+CODEC = Codec()
+LEXICON = make_lexicon(
+    [("september", 4.4), ("the", 7.7), ("market", 5.0), ("street", 5.1), ("of", 7.4)]
+)
+
+
+def posteriors(text: str, confusions: dict[int, dict[str, float]] | None = None) -> np.ndarray:
+    """Two frames per character and a blank between: the network's output for `text`.
+
+    `confusions[i]` moves probability from character i to others, as a real misreading does.
+    """
+    index = {ch: i + 1 for i, ch in enumerate(CODEC.alphabet)}
+    frames = []
+    rest = 0.02 / CODEC.num_classes
+    for i, ch in enumerate(text):
+        row = np.full(CODEC.num_classes, rest)
+        spread = (confusions or {}).get(i, {})
+        row[index[ch]] = 0.98 - sum(spread.values())
+        for other, p in spread.items():
+            row[index[other]] += p
+        blank = np.full(CODEC.num_classes, rest)
+        blank[0] = 0.98
+        frames += [row, row, blank]
+    probs = np.array(frames)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def read(text: str, confusions=None, lexicon=LEXICON, params=SpellingParams()):
+    probs = posteriors(text, confusions)
+    chars, corrected = correct_line(probs, greedy_decode(probs, CODEC), CODEC, lexicon, params)
+    return "".join(c.text for c in chars), [(c.first_char, c.original) for c in corrected]
+
+
+def test_a_misread_word_is_corrected_and_the_reading_kept():
+    # "Septerber" where the network gave "m" real weight at the misread letter.
+    text, corrected = read("On Septerber 5.", {8: {"m": 0.3}})
+    assert text == "On September 5."
+    assert corrected == [(3, "Septerber")]
+
+
+def test_a_misread_capital_is_restored():
+    text, corrected = read("the larket", {4: {"M": 0.25}})
+    assert text == "the Market"
+    assert corrected == [(4, "larket")]
+
+
+def test_punctuation_around_a_word_stays():
+    text, _ = read('"Septerber,"', {6: {"m": 0.3}})
+    assert text == '"September,"'
+
+
+def test_tokens_with_digits_are_never_changed():
+    # "5treet" is one letter from "street", but a token with a digit reads as printed.
+    text, corrected = read("5treet 1934", {0: {"s": 0.3}})
+    assert text == "5treet 1934"
+    assert corrected == []
+
+
+def test_an_unknown_name_is_kept():
+    # "Hibbard" is in no word list, and the network is sure of it: a name, not a misreading.
+    text, corrected = read("Mr Hibbard of the Street")
+    assert text == "Mr Hibbard of the Street"
+    assert corrected == []
+
+
+def test_a_word_is_replaced_only_on_clear_evidence():
+    # The same misreading with hardly any weight on the right letter: not enough to change it.
+    text, _ = read("Septerber", {5: {"m": 0.001}})
+    assert text == "Septerber"
+    # ...and with the margin raised, even good evidence is not enough.
+    text, _ = read("Septerber", {5: {"m": 0.3}}, params=SpellingParams(margin_nats=50.0))
+    assert text == "Septerber"
+
+
+def test_corrected_characters_have_positions_in_order():
+    probs = posteriors("Septerber", {5: {"m": 0.3}})
+    chars, _ = correct_line(probs, greedy_decode(probs, CODEC), CODEC, LEXICON)
+    starts = [c.x0_step for c in chars]
+    assert starts == sorted(starts)
+    assert all(c.x0_step < c.x1_step for c in chars)
+    assert all(0.0 < c.confidence <= 1.0 for c in chars)
+
+
+def test_ctc_likelihood_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    log_probs = torch.log_softmax(torch.tensor(rng.normal(size=(30, 8)) * 2), -1)
+    labels = [1, 3, 3, 5, 2, 7]
+    expected = -torch.nn.functional.ctc_loss(
+        log_probs[:, None, :],
+        torch.tensor([labels]),
+        torch.tensor([30]),
+        torch.tensor([len(labels)]),
+        reduction="sum",
+    ).item()
+    assert ctc_log_likelihood(log_probs.numpy(), labels) == pytest.approx(expected, rel=1e-9)
+    spans = ctc_align(log_probs.numpy(), labels)
+    assert spans is not None and len(spans) == len(labels)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    # A repeated label needs a blank between: six labels with a repeat cannot fit six steps.
+    assert ctc_log_likelihood(log_probs.numpy()[:6], labels) == float("-inf")
+
+
+def test_shipped_word_lists_load():
+    english = load_lexicon(("en",))
+    assert len(english) > 50_000
+    assert english.frequency("September") is not None
+    assert english.has_prefix("septem") and not english.has_prefix("xqzv")
+    both = load_lexicon(("en", "fr"))
+    assert "aujourd" in both or "château" in both
+    with pytest.raises(ScandexError, match="no word list for language 'xx'"):
+        load_lexicon(("xx",))
+
+
+def test_user_words_are_known(tmp_path: Path):
+    words = tmp_path / "words.txt"
+    words.write_text("# names in our archive\nHibbard\n\nKantardjieff\n", encoding="utf-8")
+    assert [w for w, _ in read_user_words(words)] == ["Hibbard", "Kantardjieff"]
+    lexicon = LexiconParams(languages=("en",), user_words=words).load()
+    assert lexicon is not None and "hibbard" in lexicon and "the" in lexicon
+    assert LexiconParams(enabled=False).load() is None
+    # A user's word wins where the network half-read it.
+    text, _ = read("Hibbord", {4: {"a": 0.3}}, lexicon=lexicon)
+    assert text == "Hibbard"
+
+
+def test_config_lexicon_keys(tmp_path: Path):
+    from scandex.config import parse_config
+
+    words = tmp_path / "names.txt"
+    words.write_text("Hibbard\n", encoding="utf-8")
+    config = parse_config(
+        {"ocr": {"languages": ["en", "de"], "user_words": "names.txt", "lexicon": True}},
+        base_dir=tmp_path,
+        source=None,
+    )
+    assert config.ocr.lexicon_params == LexiconParams(True, ("en", "de"), words)
+    with pytest.raises(ConfigError, match="ocr.languages"):
+        parse_config({"ocr": {"languages": ["klingon"]}}, base_dir=tmp_path, source=None)
+    with pytest.raises(ConfigError, match="ocr.user_words"):
+        parse_config({"ocr": {"user_words": "missing.txt"}}, base_dir=tmp_path, source=None)
+
+
+def _document_with_alternative():
+    from scandex.page import BBox, Block, Document, Line, Page, Word
+
+    words = (
+        Word("On", BBox(10, 10, 40, 30), 0.99),
+        Word("September", BBox(50, 10, 200, 30), 0.6, alternatives=("Septerber",)),
+    )
+    line = Line(BBox(10, 10, 200, 30), "On September", 0.8, words)
+    page = Page(1, 300, 100, blocks=(Block(line.bbox, (line,)),))
+    return Document("/scans/letter.png", (page,))
+
+
+def test_alternatives_round_trip_through_hocr():
+    from scandex.ocr.hocr import read_hocr, to_hocr
+
+    doc = _document_with_alternative()
+    hocr = to_hocr(doc)
+    assert "x_alternatives &quot;Septerber&quot;" in hocr or 'x_alternatives "Septerber"' in hocr
+    assert "Septerber</span>" not in hocr  # not in the text a PDF layer would show
+    back = read_hocr(hocr)
+    assert back.pages[0].lines[0].words[1].alternatives == ("Septerber",)
+    assert back.pages[0].lines[0].text == "On September"
+
+
+def test_the_other_reading_is_searchable(tmp_path: Path):
+    from scandex.indexer import open_index
+
+    with open_index(tmp_path / "index", writable=True) as index:
+        index.add(_document_with_alternative())
+        index.commit()
+        for query, marked in [
+            ("September", ["September"]),
+            ("Septerber", ["September"]),  # found by its other reading, marked on the word
+            ('"On September"', ["On", "September"]),
+        ]:
+            hits = index.search(query)
+            assert [h.path for h in hits] == ["/scans/letter.png"], query
+            assert [w.text for w in hits[0].lines[0].words] == marked, query
