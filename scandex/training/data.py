@@ -79,6 +79,20 @@ def augment_real(image: np.ndarray, rng: random.Random) -> np.ndarray:
         out = cv2.dilate(out, np.ones((2, 1), np.uint8))
     if rng.random() < 0.3:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.0))
+    if rng.random() < 0.25:
+        # Faint ink or a grey copy: the ink's contrast against the paper shrinks.
+        paper = float(np.percentile(out, 90))
+        keep = rng.uniform(0.35, 0.9)
+        faded = paper - (paper - out.astype(np.float32)) * keep
+        out = np.clip(faded, 0, 255).astype(np.uint8)
+    if rng.random() < 0.2:
+        # A low-resolution scan (down to a third, e.g. 300 -> 100 dpi) brought back up.
+        factor = rng.uniform(0.35, 0.7)
+        h, w = out.shape[:2]
+        small = cv2.resize(
+            out, (max(1, int(w * factor)), max(1, int(h * factor))), interpolation=cv2.INTER_AREA
+        )
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.3:
         noise = np.random.default_rng(rng.randrange(2**32)).normal(0, 12, out.shape)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)

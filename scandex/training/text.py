@@ -52,6 +52,17 @@ def _license_sentences() -> list[str]:
     return chunks
 
 
+def _weighted_words(language: str, count: int) -> tuple[list[str], list[float]]:
+    """The language's `count` most frequent words and their cumulative sampling weights."""
+    import wordfreq
+
+    words = [w for w in wordfreq.top_n_list(language, count) if w.isprintable()]
+    # Flatten the Zipf curve a little so rarer words and their letter shapes appear.
+    weights = [wordfreq.word_frequency(w, language) ** 0.7 for w in words]
+    # Cumulative weights once: random.choices would otherwise re-add them all per word.
+    return words, list(itertools.accumulate(weights))
+
+
 @dataclass
 class TextSource:
     """Draws line texts; deterministic for a given seed."""
@@ -63,17 +74,18 @@ class TextSource:
     cumulative_weights: list[float] = field(init=False)
     prose: list[str] = field(init=False)
     extra_lines: list[str] = field(default_factory=list)
+    # Lines in these languages now and then, for their accented letters and letter patterns.
+    other_languages: tuple[str, ...] = ("fr", "de", "es")
+    other_language_share: float = 0.08
+    _other_words: dict[str, tuple[list[str], list[float]]] = field(init=False)
 
     def __post_init__(self) -> None:
-        import wordfreq
-
         self.rng = random.Random(self.seed)
-        words = [w for w in wordfreq.top_n_list("en", self.vocabulary_size) if w.isprintable()]
-        self.words = words
-        # Flatten the Zipf curve a little so rarer words and their letter shapes appear.
-        weights = [wordfreq.word_frequency(w, "en") ** 0.7 for w in words]
-        # Cumulative weights once: random.choices would otherwise re-add 40,000 per word.
-        self.cumulative_weights = list(itertools.accumulate(weights))
+        self.words, self.cumulative_weights = _weighted_words("en", self.vocabulary_size)
+        self._other_words = {
+            language: _weighted_words(language, self.vocabulary_size // 4)
+            for language in self.other_languages
+        }
         self.prose = _license_sentences()
 
     # -- pieces -------------------------------------------------------------------------
@@ -205,8 +217,21 @@ class TextSource:
         piece = text[start : start + max_chars]
         return piece.rsplit(" ", 1)[0] if " " in piece[5:] else piece
 
+    def other_language_line(self, max_chars: int) -> str:
+        """Words of another language, capitalized and punctuated like a sentence."""
+        words, weights = self._other_words[self.rng.choice(sorted(self._other_words))]
+        out: list[str] = []
+        while sum(len(w) + 1 for w in out) < max_chars:
+            out.append(self.rng.choices(words, cum_weights=weights)[0])
+        text = " ".join(out)
+        text = text[:1].upper() + text[1:]
+        return text + self.rng.choice(["", "", ".", ",", ";", ":"])
+
     def line(self) -> str:
         """One line of text, 1 to about 90 characters."""
+        if self._other_words and self.rng.random() < self.other_language_share:
+            max_chars = int(self.rng.uniform(5, 80))
+            return " ".join(self.other_language_line(max_chars).split())[:120]
         r = self.rng.random()
         max_chars = int(self.rng.choice([self.rng.uniform(3, 25), self.rng.uniform(15, 90)]))
         if r < 0.45:

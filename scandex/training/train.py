@@ -43,8 +43,8 @@ class TrainOptions:
     patience_evals: int = 20  # early stop after this many evaluations without improvement
     threads: int = 0  # 0 = torch's default
     seed: int = 1
-    conv_channels: tuple[int, int, int] = (16, 32, 64)
-    lstm_hidden: int = 160
+    conv_channels: tuple[int, int, int] = (16, 32, 48)
+    lstm_hidden: int = 128
     lstm_layers: int = 2
 
 
