@@ -228,6 +228,39 @@ def test_onnx_runtime_matches_torch_and_round_trips_to_torch(tmp_path):
         assert all(-1 <= c.x0 <= c.x1 <= image.shape[1] + 1 for c in result.chars)
 
 
+def test_torch_weights_round_trip_beside_the_onnx_file(tmp_path):
+    torch = pytest.importorskip("torch")
+    from scandex.ocr.recognize import Recognizer
+    from scandex.training.export import export_model, load_for_training, weights_path
+
+    model = _small_torch_model()
+    # Non-trivial BatchNorm statistics: the weights file must keep them, unfolded.
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(4, 1, 32, 96))
+    model.eval()
+    path = tmp_path / "m.onnx"
+    export_model(model, CODEC, NormalizeParams(), path)
+    assert weights_path(path).is_file()
+    batch = np.random.default_rng(2).random((2, 1, 32, 120), np.float32)
+    loaded, codec, normalize = load_for_training(path)
+    assert not loaded.frozen_batchnorm  # real statistics: fine-tuning may update them
+    with torch.no_grad():
+        again = loaded.eval()(torch.from_numpy(batch)).exp().numpy()
+    np.testing.assert_allclose(Recognizer(path).posteriors(batch), again, atol=1e-4)
+    assert codec == CODEC and normalize == NormalizeParams()
+    # A weights file left from another model is not used: the ONNX graph is.
+    other = tmp_path / "other.onnx"
+    export_model(_small_torch_model(), CODEC, NormalizeParams(), other)
+    weights_path(other).replace(weights_path(path))
+    rebuilt, _, _ = load_for_training(path)
+    assert rebuilt.frozen_batchnorm
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            rebuilt.eval()(torch.from_numpy(batch)).exp().numpy(), again, atol=1e-4
+        )
+
+
 @pytest.mark.slow
 def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
     pytest.importorskip("torch")

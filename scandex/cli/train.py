@@ -29,6 +29,11 @@ def train(
     from_model: Path | None = typer.Option(
         None, "--from", help="Start from this model (.onnx), e.g. the shipped one, to fine-tune."
     ),
+    anchor: float = typer.Option(
+        0.01,
+        help="With --from: how strongly to keep the starting weights (0 = not at all), so "
+        "fine-tuning on a few documents does not unlearn the rest.",
+    ),
     iterations: int = typer.Option(100_000, help="Stop after this many batches."),
     max_minutes: float = typer.Option(math.inf, help="Stop after this many minutes."),
     batch_size: int = typer.Option(24, help="Lines per batch."),
@@ -75,6 +80,7 @@ def train(
             synthetic=synthetic,
             real_fraction=real_fraction,
             from_model=str(start) if start else None,
+            anchor_weight=anchor,
             batch_size=batch_size,
             learning_rate=learning_rate,
             max_iterations=iterations,

@@ -1,13 +1,19 @@
-"""Export the torch model to the ONNX file the runtime loads, with everything it needs inside.
+"""Export the torch model to the ONNX file the runtime loads, with everything it needs inside,
+and keep its torch weights beside it so training can resume from the real thing.
 
 The codec, the normalization parameters and the architecture travel in the ONNX file's
 metadata, so a model file is self-contained and its format version can be checked on load.
+`NAME.pt` beside `NAME.onnx` holds the same network's torch weights (BatchNorm statistics not
+folded away), the ONNX file's SHA-256 so a stale copy is never used, and nothing but tensors
+and plain values, so it loads with `torch.load(weights_only=True)`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 import tempfile
 import warnings
 from dataclasses import asdict
@@ -134,3 +140,65 @@ def load_torch_from_onnx(path: str | Path) -> tuple[LineRecognizer, Codec, Norma
     model.load_state_dict(new_state, strict=False)
     model.frozen_batchnorm = True
     return model, codec, normalize
+
+
+WEIGHTS_FORMAT = "scandex-line-ctc-torch"
+
+
+def weights_path(onnx_path: str | Path) -> Path:
+    """Where the torch weights of an exported model live: NAME.pt beside NAME.onnx."""
+    return Path(onnx_path).with_suffix(".pt")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export_model(
+    model: LineRecognizer,
+    codec: Codec,
+    normalize: NormalizeParams,
+    path: str | Path,
+    *,
+    info: dict | None = None,
+) -> None:
+    """Write NAME.onnx for the runtime and NAME.pt with the same network's torch weights."""
+    export_onnx(model, codec, normalize, path, info=info)
+    saved = {
+        "format": WEIGHTS_FORMAT,
+        "onnx_sha256": _sha256(Path(path)),
+        "config": model.config.to_dict(),
+        "frozen_batchnorm": model.frozen_batchnorm,
+        "alphabet": codec.alphabet,
+        "normalize": asdict(normalize),
+        "state_dict": model.state_dict(),
+    }
+    target = weights_path(path)
+    tmp = target.with_suffix(".pt.tmp")
+    torch.save(saved, tmp)
+    os.replace(tmp, target)
+
+
+def load_weights(path: str | Path) -> tuple[LineRecognizer, Codec, NormalizeParams, str]:
+    """The torch model saved by `export_model`, and the SHA-256 of the ONNX file it matches."""
+    saved = torch.load(Path(path), weights_only=True)
+    if saved.get("format") != WEIGHTS_FORMAT:
+        raise ValueError(f"{path}: not scandex recognizer weights")
+    model = LineRecognizer(ModelConfig.from_dict(saved["config"]))
+    model.load_state_dict(saved["state_dict"])
+    model.frozen_batchnorm = bool(saved["frozen_batchnorm"])
+    normalize = NormalizeParams(**saved["normalize"])
+    return model, Codec(saved["alphabet"]), normalize, str(saved["onnx_sha256"])
+
+
+def load_for_training(path: str | Path) -> tuple[LineRecognizer, Codec, NormalizeParams]:
+    """The torch model of an exported ONNX file: its saved weights when they match, else the
+    network rebuilt from the ONNX graph (BatchNorm folded, so it stays frozen)."""
+    onnx_path = Path(path)
+    saved = weights_path(onnx_path)
+    if saved.exists():
+        model, codec, normalize, sha = load_weights(saved)
+        if sha == _sha256(onnx_path):
+            return model, codec, normalize
+        print(f"{saved}: made for another {onnx_path.name}; rebuilding from it", file=sys.stderr)
+    return load_torch_from_onnx(onnx_path)

@@ -34,6 +34,9 @@ class TrainOptions:
     synthetic: bool = True
     real_fraction: float = 0.3
     from_model: str | None = None
+    # Fine-tuning only: pull towards the starting weights (L2-SP), so a few hundred lines of
+    # one document teach its type without unlearning everything else.
+    anchor_weight: float = 0.0
     batch_size: int = 24
     learning_rate: float = 1e-3
     max_iterations: int = 100_000
@@ -109,7 +112,7 @@ def _log(message: str) -> None:
 
 def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     """Train (or resume, or fine-tune) and return a summary; the best model is out_dir/best.onnx."""
-    from scandex.training.export import export_onnx, load_torch_from_onnx
+    from scandex.training.export import export_model, load_for_training
 
     if options.threads:
         torch.set_num_threads(options.threads)
@@ -120,7 +123,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     normalize = NormalizeParams()
     codec = Codec()
     if options.from_model:
-        model, codec, normalize = load_torch_from_onnx(options.from_model)
+        model, codec, normalize = load_for_training(options.from_model)
         log(f"starting from {options.from_model}")
     else:
         config = ModelConfig(
@@ -131,6 +134,11 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
             lstm_layers=options.lstm_layers,
         )
         model = LineRecognizer(config)
+    anchor = (
+        [p.detach().clone() for p in model.parameters()]
+        if options.from_model and options.anchor_weight > 0
+        else None
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
     state = TrainState()
     if checkpoint_path.exists():
@@ -194,7 +202,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         if improved:
             state.best_cer = cer if dev else None
             state.evals_since_best = 0
-            export_onnx(
+            export_model(
                 model,
                 codec,
                 normalize,
@@ -203,7 +211,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
             )
         else:
             state.evals_since_best += 1
-        export_onnx(
+        export_model(
             model,
             codec,
             normalize,
@@ -237,6 +245,9 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
             batch["input_lengths"],
             batch["target_lengths"],
         )
+        if anchor is not None:
+            pairs = zip(model.parameters(), anchor, strict=True)
+            loss = loss + options.anchor_weight * sum(((p - a) ** 2).sum() for p, a in pairs)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
