@@ -72,6 +72,56 @@ def test_binary_and_gray_inputs_normalize_alike():
     assert np.abs(a - b).mean() < 0.08
 
 
+def _between_neighbours(line: np.ndarray, above: np.ndarray, below: np.ndarray, cut: float):
+    """`line` cut from a single-spaced page: the lower part of the line above and the upper
+    part of the line below (a share `cut` of each) in the same image."""
+    width = max(line.shape[1], above.shape[1], below.shape[1])
+
+    def padded(image):
+        return np.pad(image, ((0, 0), (0, width - image.shape[1])), constant_values=255)
+
+    keep = int(cut * above.shape[0])
+    return np.vstack(
+        [padded(above)[-keep:], padded(line), padded(below)[: int(cut * below.shape[0])]]
+    )
+
+
+@pytest.mark.parametrize("cut", [0.35, 0.6])
+def test_slivers_of_neighbouring_lines_are_blanked(cut):
+    # A short line between two long ones: the neighbours have more ink than the line itself,
+    # and the own line is found by its x-height band, not by the amount of ink.
+    own = _text_line("Committee.", height_px=40)
+    above = _text_line("the quickly jumping gypsy typography, quite plainly", height_px=40)
+    below = _text_line("Hamburgefonts by lighthouse keepers in July 1934", height_px=40)
+    cut_line = normalize_line(_between_neighbours(own, above, below, cut)).image
+    clean = normalize_line(own).image
+    assert cut_line.shape[1] == pytest.approx(clean.shape[1], rel=0.1)
+    width = min(cut_line.shape[1], clean.shape[1])
+    # The neighbours' ink is gone: what is left is the line itself, at the same place.
+    assert (cut_line > 0.5).sum() == pytest.approx((clean > 0.5).sum(), rel=0.15)
+    assert np.abs(cut_line[:, :width] - clean[:, :width]).mean() < 0.05
+
+
+def test_an_underline_is_not_taken_for_the_text_band():
+    line = _text_line("Restrictions Enforced on Jews.", height_px=50)
+    underlined = line.copy()
+    rows = np.flatnonzero((line < 128).any(axis=1))
+    underlined[rows[-1] + 2 : rows[-1] + 5, 5:-5] = 0
+    plain = normalize_line(line).image
+    ruled = normalize_line(underlined).image
+    # The text keeps its size: the underline is one long stroke, not a band of letters.
+    assert ruled.shape[1] == pytest.approx(plain.shape[1], rel=0.2)
+
+
+def test_marks_of_the_line_itself_are_kept():
+    # Quotes and i-dots float above the x-height band, commas below it: all are the line's.
+    line = _text_line('"Hi," said Jim; quiet.', height_px=48)
+    normalized = normalize_line(line)
+    kept = (normalized.image > 0.5).sum()
+    without_band_logic = normalize_line(line, NormalizeParams(drop_neighbours=False))
+    assert kept == (without_band_logic.image > 0.5).sum()
+
+
 def test_to_input_x_maps_output_columns_back_to_the_line_image():
     image = np.full((40, 400), 255, np.uint8)
     image[8:32, 100:104] = 0  # two vertical bars at known columns

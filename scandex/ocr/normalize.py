@@ -49,18 +49,36 @@ def ink_map(line: np.ndarray) -> np.ndarray:
         line = cv2.cvtColor(line, cv2.COLOR_BGR2GRAY)
     if line.dtype == bool:
         return line.astype(np.float32)
+    if line.size == 0:
+        return line.astype(np.float32)
     if line.dtype == np.uint8:
         gray = line.astype(np.float32) / 255.0
-    elif line.dtype == np.uint16:
+        paper, dark = _uint8_percentiles(line, (75.0, 1.0)) / 255.0
+        return _stretch(gray, paper, dark)
+    if line.dtype == np.uint16:
         gray = line.astype(np.float32) / 65535.0
     else:
         gray = line.astype(np.float32)
     if gray.size == 0:
         return gray
-    # Most of a line image is paper: its upper quantile is the white level; the darkest
-    # percent is the ink level. Contrast is stretched between them.
     paper, dark = np.percentile(gray, [75, 1])
-    contrast = float(paper - dark)
+    return _stretch(gray, float(paper), float(dark))
+
+
+def _uint8_percentiles(image: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
+    """Percentiles of a uint8 image from its histogram (a sort would cost ten times more)."""
+    cumulative = np.cumsum(np.bincount(image.ravel(), minlength=256))
+    ranks = np.array(percents) / 100.0 * (cumulative[-1] - 1)
+    return np.searchsorted(cumulative, ranks, side="right").astype(np.float32)
+
+
+def _stretch(gray: np.ndarray, paper: float, dark: float) -> np.ndarray:
+    """Ink 0..1 between the paper level and the ink level.
+
+    Most of a line image is paper: its upper quartile is the white level; the darkest percent
+    is the ink level.
+    """
+    contrast = paper - dark
     if contrast < 0.08:
         return np.zeros_like(gray)
     return np.clip((paper - gray) / contrast, 0.0, 1.0)
@@ -200,9 +218,13 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
     ink = ink[:, x0:x1]
     strong = strong[:, x0:x1]
 
-    # Estimate the centre with a scale tied to the ink's height, then measure the band.
-    centre = _centre_line(ink, ink_height)
-    ys, xs = np.nonzero(strong)
+    # Estimate the centre with a scale tied to the ink's height, then measure the band. Both
+    # from the ink's left and right edges rather than its area: letters are mostly vertical
+    # strokes, while an underline or a rule, a lot of ink in one row, has an edge at each end.
+    edges = np.zeros(strong.shape, np.float32)
+    edges[:, 1:] = strong[:, 1:] != strong[:, :-1]
+    centre = _centre_line(edges, ink_height)
+    ys, xs = np.nonzero(edges)
     distances = np.abs(ys.astype(np.float32) - centre[xs])
     band_half = max(2.0, float(np.quantile(distances, params.band_quantile)) + 0.5)
     scale = params.band_fill * params.height_px / (2.0 * band_half)
