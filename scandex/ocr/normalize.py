@@ -55,12 +55,8 @@ def ink_map(line: np.ndarray) -> np.ndarray:
         gray = line.astype(np.float32) / 255.0
         paper, dark = _uint8_percentiles(line, (75.0, 1.0)) / 255.0
         return _stretch(gray, paper, dark)
-    if line.dtype == np.uint16:
-        gray = line.astype(np.float32) / 65535.0
-    else:
-        gray = line.astype(np.float32)
-    if gray.size == 0:
-        return gray
+    scale = 65535.0 if line.dtype == np.uint16 else 1.0
+    gray = line.astype(np.float32) / scale
     paper, dark = np.percentile(gray, [75, 1])
     return _stretch(gray, float(paper), float(dark))
 
