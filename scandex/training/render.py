@@ -277,6 +277,34 @@ def crop_between_neighbours(
     return image[y0:y1, x0:x1]
 
 
+def add_card_marks(image: np.ndarray, rng: random.Random) -> np.ndarray:
+    """What the back of a mounted photo or an archive card adds around a typed line: the dark
+    edge of the mount, a pencil stroke, part of a rubber stamp's ring across the letters."""
+    out = image.astype(np.float32)
+    height, width = out.shape
+    kind = rng.choice(["mount", "pencil", "stamp"])
+    if kind == "mount":
+        depth = max(2, int(height * rng.uniform(0.05, 0.25)))
+        level = rng.uniform(20, 120)
+        if rng.random() < 0.5:
+            out[:depth] = np.minimum(out[:depth], level)
+        else:
+            out[-depth:] = np.minimum(out[-depth:], level)
+    elif kind == "pencil":
+        y0, y1 = rng.uniform(0, height), rng.uniform(0, height)
+        x0, x1 = rng.uniform(0, width / 2), rng.uniform(width / 2, width)
+        stroke = np.zeros_like(out)
+        cv2.line(stroke, (int(x0), int(y0)), (int(x1), int(y1)), 1.0, rng.randint(1, 2))
+        out = np.minimum(out, 255.0 - stroke * rng.uniform(60, 140))
+    else:
+        radius = int(height * rng.uniform(0.8, 2.5))
+        centre = (int(rng.uniform(0, width)), int(rng.uniform(-radius / 2, height + radius / 2)))
+        ring = np.zeros_like(out)
+        cv2.circle(ring, centre, radius, 1.0, max(1, int(height * rng.uniform(0.03, 0.08))))
+        out = np.minimum(out, 255.0 - ring * rng.uniform(50, 150))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def render_line(
     text: str, face: FontFace, rng: random.Random, neighbours: tuple[str, str] | None = None
 ) -> RenderedLine:
@@ -287,6 +315,8 @@ def render_line(
         image = crop_line(degrade(ink, rng, typewriter=face.is_typewriter), rng)
         if rng.random() < 0.1:
             image = add_neighbour_fragments(image, rng)
+        if rng.random() < 0.05:
+            image = add_card_marks(image, rng)
         return RenderedLine(image, text, face.family)
     block, rows = draw_with_neighbours(text, *neighbours, face, size_px, rng)
     extent = _ink_extent(block[rows[0] : rows[1]])
