@@ -109,6 +109,36 @@ def tesseract_list(paths: Sequence[str], *, psm: int, dpi: int | None = None) ->
     return Timed([p.strip() for p in pages], wall, cpu, "one process, image list")
 
 
+@dataclass(frozen=True)
+class TesseractLine:
+    """One text line of Tesseract's layout analysis: its box (x0, y0, x1, y1) and words."""
+
+    box: tuple[int, int, int, int]
+    text: str
+
+
+def tesseract_lines(
+    path: str, *, psm: int = 3, dpi: int | None = None
+) -> tuple[list[TesseractLine], float, float]:
+    """Tesseract's text lines (level-4 rows of its TSV output) in its reading order, with the
+    wall and CPU seconds of the one process that found and read them."""
+    env = {**os.environ, **_ONE_THREAD}
+    out, wall, cpu = _run_timed([*_tesseract_command(path, psm, dpi), "tsv"], env)
+    lines: dict[tuple[str, ...], list] = {}
+    for row in out.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) < 12:
+            continue
+        key = tuple(cells[1:5])  # page, block, paragraph, line
+        x, y, w, h = (int(v) for v in cells[6:10])
+        if cells[0] == "4":
+            lines[key] = [(x, y, x + w, y + h), []]
+        elif cells[0] == "5" and key in lines and cells[11].strip():
+            lines[key][1].append(cells[11].strip())
+    found = [TesseractLine(box, " ".join(words)) for box, words in lines.values() if words]
+    return found, wall, cpu
+
+
 def tesseract_startup_s(repeat: int = 3) -> float:
     """Wall seconds of a tesseract run on a tiny blank image: process start plus model load."""
     with tempfile.TemporaryDirectory(prefix="scandex-bench-") as tmp:

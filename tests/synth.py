@@ -13,6 +13,18 @@ Layouts: "one_column", "two_column", "narrow_gutter" (columns 0.16 inch apart), 
 (a 44 point title), "letter",
 "table", "headings", "picture", "card" (a photo-back style card with typewritten lines on a
 dark mount, with a rubber stamp and a printed border), and "blank".
+
+Layouts that reproduce the ways page analysis failed on real documents (FAILURE_KINDS; each
+line's text is punctuated, and a row of pieces, such as a line number, a "Q." and the text
+after a tab stop, is one line of the truth):
+"transcript" (Courier, line numbers, Q./A. at tab stops, two spaces after periods, dashes),
+"typewritten" (single-spaced typing with uneven, heavy ink), "tight_print" (8 point type set
+solid), "grey_text" (40-70% grey paragraphs, small print header and footer), "shaded" (an
+inverted banner, a shaded box, a hatched table header), "mixed_table" (a column of text
+beside a table), "newspaper" (three columns, a halftone photo and its caption),
+"photo_band" (a band of a page: a column beside a large halftone photo), "receipt" (a
+narrow slip, prices at the right edge) and "header_band" (a 30 point title beside 5 point
+small print). `SynthPage.pictures` holds the photographs' boxes.
 """
 
 from __future__ import annotations
@@ -88,6 +100,20 @@ LAYOUTS = (
     "blank",
 )
 
+# The failure kinds of real documents, one layout each (see the module docstring).
+FAILURE_KINDS = (
+    "transcript",
+    "typewritten",
+    "tight_print",
+    "grey_text",
+    "shaded",
+    "mixed_table",
+    "newspaper",
+    "photo_band",
+    "receipt",
+    "header_band",
+)
+
 _WORD_TEXT = """
 the of and to in that it was for on are as with his they at be this from have or by one had not
 but what all were when we there can an your which their said if do will each about how up out
@@ -123,6 +149,7 @@ class SynthPage:
     layout: str
     dpi: int
     angle_deg: float  # counter-clockwise skew applied: baselines rise to the right
+    pictures: tuple[BBox, ...] = ()  # photographs (not text), in the returned image's pixels
 
     @property
     def boxes(self) -> list[BBox]:
@@ -139,6 +166,7 @@ class _Ink:
     y: int
     coverage: np.ndarray  # float32 0..1, 1 = full ink
     darkness: float  # 0 = black ink, 1 = invisible
+    inverted: bool = False  # white text: the ink's tone replaces what is under it
 
 
 def find_font(kind: str) -> str:
@@ -217,6 +245,9 @@ class _Builder:
         self.inks: list[_Ink] = []
         self.rules: list[tuple[int, int, int, int]] = []  # printed rules, not text
         self.pictures: list[tuple[int, int, int, int]] = []  # photographs, not text
+        self.halftones: list[tuple[int, int, int, int]] = []  # printed photographs (dots)
+        # Backgrounds under text: (x0, y0, x1, y1, paper level, "flat" or "hatch").
+        self.shades: list[tuple[int, int, int, int, float, str]] = []
 
     def px(self, inches: float) -> int:
         return round(inches * self.dpi)
@@ -252,6 +283,58 @@ class _Builder:
         ink = _Ink(text, column, x, y_top + ink_top, coverage, darkness)
         self.inks.append(ink)
         return ink
+
+    def put_row(
+        self,
+        pieces: Sequence[tuple[str, int, str]],
+        y_top: int,
+        *,
+        kind: str = "serif",
+        points: float = 11.0,
+        column: int = 0,
+        darkness: float = 0.08,
+        inverted: bool = False,
+        uneven: random.Random | None = None,
+    ) -> _Ink:
+        """Draw pieces (text, x, "left" / "right" / "center") on one baseline as ONE line of
+        the truth: a line number, a "Q." and the text after a tab stop, an item and its price.
+
+        uneven: typewriter ink, darker and lighter from key to key and bleeding a little.
+        """
+        size = font_px(points, self.dpi)
+        font = _font(kind, size)
+        placed = []
+        for text, x, align in pieces:
+            coverage = render_text(text, kind, size)
+            if uneven is not None:
+                coverage = _uneven_ink(coverage, uneven, size)
+            width = coverage.shape[1]
+            left = x - width if align == "right" else x - width // 2 if align == "center" else x
+            placed.append((left, y_top + font.getbbox(text)[1], coverage))
+        x0 = min(left for left, _, _ in placed)
+        y0 = min(top for _, top, _ in placed)
+        x1 = max(left + c.shape[1] for left, _, c in placed)
+        y1 = max(top + c.shape[0] for _, top, c in placed)
+        canvas = np.zeros((y1 - y0, x1 - x0), np.float32)
+        for left, top, coverage in placed:
+            region = canvas[top - y0 : top - y0 + coverage.shape[0], left - x0 :][
+                :, : coverage.shape[1]
+            ]
+            np.maximum(region, coverage, out=region)
+        text = " ".join(t for t, _, _ in pieces)
+        ink = _Ink(text, column, x0, y0, canvas, darkness, inverted)
+        self.inks.append(ink)
+        return ink
+
+
+def _uneven_ink(coverage: np.ndarray, rng: random.Random, size_px: int) -> np.ndarray:
+    """A typewriter's ink: each key strikes a little harder or softer, and the ribbon bleeds."""
+    h, w = coverage.shape
+    pitch = max(2, round(0.6 * size_px))  # one character cell of a monospaced face
+    strikes = np.array([rng.uniform(0.55, 1.0) for _ in range(w // pitch + 2)], np.float32)
+    strength = np.repeat(strikes, pitch)[:w]
+    bled = cv2.dilate(coverage, np.ones((2, 2), np.uint8))
+    return np.clip(bled * strength[None, :] * 1.15, 0.0, 1.0).astype(np.float32)
 
 
 def _line_step(points: float, dpi: int, leading: float = 1.35) -> int:
@@ -383,14 +466,15 @@ def _layout_table(b: _Builder, rng: random.Random, kind: str) -> None:
         ("Lamp oil", "8 gallons", "1s. 9d.", "0 14 0"),
     ]
     for r, row in enumerate(rows):
-        cells = [
-            b.put(text, x, y, kind="serif-bold" if r == 0 else kind)
-            for x, text in zip(cell_x, row, strict=True)
-        ]
+        # A table row is one line, read left to right (its cells are pieces of it).
+        ink = b.put_row(
+            [(text, x, "left") for x, text in zip(cell_x, row, strict=True)],
+            y,
+            kind="serif-bold" if r == 0 else kind,
+        )
         y += step
         if r == 0:  # a rule under the header row, clear of its descenders
-            row_bottom = max(c.y + c.coverage.shape[0] for c in cells)
-            _rule(b, b.margin, b.width - b.margin, row_bottom + b.px(0.05))
+            _rule(b, b.margin, b.width - b.margin, ink.y + ink.coverage.shape[0] + b.px(0.05))
             y += b.px(0.05)
     y += step // 2
     for text in _paragraph(rng, kind, font_px(11, b.dpi), width, 3):
@@ -428,6 +512,358 @@ def _layout_card(b: _Builder, rng: random.Random, kind: str) -> None:
         y += step
 
 
+def _prose(
+    rng: random.Random, kind: str, size_px: int, width_px: int, *, typewriter: bool = False
+) -> str:
+    """A punctuated line about `width_px` wide: commas, stops, quotes, hyphens, dashes,
+    parentheses and figures, with two spaces after a full stop where a typist put them."""
+    text, capital = "", True
+    while True:
+        word = rng.choice(_WORDS)
+        word = word.capitalize() if capital else word
+        r = rng.random()
+        if r < 0.05:
+            word = f'"{word}"'
+        elif r < 0.09:
+            word = f"{word}-{rng.choice(_WORDS)}"
+        elif r < 0.11:
+            word = f"({word})"
+        elif r < 0.14:
+            word = f"{rng.randint(2, 9999):,}"
+        r = rng.random()
+        capital = False
+        if r < 0.11:
+            word += ","
+        elif r < 0.19:
+            word += "."
+            capital = True
+        elif r < 0.21:
+            word += ";"
+        elif r < 0.23:
+            word += ":"
+        elif r < 0.24:
+            word += "?"
+            capital = True
+        gap = "  " if typewriter and text.endswith((".", "?")) else " "
+        candidate = f"{text}{gap}{word}" if text else word
+        if rng.random() < 0.03 and text:
+            dash = "--" if typewriter else "\u2013"
+            candidate = f"{text} {dash} {word}"
+        if text_width(candidate, kind, size_px) > width_px:
+            return text or word
+        text = candidate
+
+
+def _layout_transcript(b: _Builder, rng: random.Random, kind: str) -> None:
+    """A deposition transcript: numbered lines, Q. and A. at a tab stop, double spacing."""
+    kind, points = "typewriter", 12
+    size = font_px(points, b.dpi)
+    step = _line_step(points, b.dpi, 2.0)
+    number_right = b.margin + b.px(0.3)
+    text_x = b.margin + b.px(0.6)
+    tab = b.px(0.5)
+    right = b.width - b.margin
+    y = b.margin
+    number = 1
+    marker = "Q."
+    while number <= 25:
+        for i in range(rng.choice((1, 1, 2, 3))):
+            if number > 25:
+                break
+            pieces = [(str(number), number_right, "right")]
+            if i == 0:
+                text = _prose(rng, kind, size, right - text_x - 2 * tab, typewriter=True)
+                pieces += [(marker, text_x + tab, "left"), (text, text_x + 2 * tab, "left")]
+            else:
+                text = _prose(rng, kind, size, right - text_x, typewriter=True)
+                pieces.append((text, text_x, "left"))
+            b.put_row(pieces, y, kind=kind, points=points, darkness=0.15)
+            y += step
+            number += 1
+        marker = "A." if marker == "Q." else "Q."
+
+
+def _layout_typewritten(b: _Builder, rng: random.Random, kind: str) -> None:
+    """A single-spaced typewritten letter (six lines to the inch) with a heavy, uneven ribbon."""
+    kind, points = "typewriter", 12
+    size = font_px(points, b.dpi)
+    step = b.px(1 / 6)
+    right = b.width - b.margin
+    width = right - b.margin
+    y = b.margin
+    b.put_row([("9th May, 1938.", right, "right")], y, kind=kind, points=points, uneven=rng)
+    y += 2 * step
+    for text in ("The Secretary,", "Council for German Jewry,", "Woburn House, W.C.1."):
+        b.put_row([(text, b.margin, "left")], y, kind=kind, points=points, uneven=rng)
+        y += step
+    y += step
+    for n_lines in (7, 9, 6, 8):
+        for i in range(n_lines):
+            indent = b.px(0.5) if i == 0 else 0
+            text = _prose(rng, kind, size, width - indent, typewriter=True)
+            b.put_row([(text, b.margin + indent, "left")], y, kind=kind, points=points, uneven=rng)
+            y += step
+        y += step
+
+
+def _layout_tight_print(b: _Builder, rng: random.Random, kind: str) -> None:
+    """Eight point type set solid (no leading): descenders nearly touch the next ascenders."""
+    size = font_px(8, b.dpi)
+    width = b.width - 2 * b.margin
+    y = b.margin
+    for n_lines in (12, 16, 10):
+        for _ in range(n_lines):
+            b.put_row([(_prose(rng, kind, size, width), b.margin, "left")], y, kind=kind, points=8)
+            y += size
+        y += size
+
+
+def _layout_grey_text(b: _Builder, rng: random.Random, kind: str) -> None:
+    """A report with grey paragraphs (40 to 70% grey) and small grey print in the margins."""
+    size = font_px(11, b.dpi)
+    small = font_px(6, b.dpi)
+    width = b.width - 2 * b.margin
+    step = _line_step(11, b.dpi)
+    header = "HARBOUR RAILWAY COMPANY -- Annual Report, 1931 -- Confidential"
+    b.put_row([(header, b.margin, "left")], b.px(0.5), kind="sans", points=6, darkness=0.5)
+    y = b.margin
+    for darkness in (0.08, 0.6, 0.45, 0.3):
+        for _ in range(5):
+            text = _prose(rng, kind, size, width)
+            b.put_row([(text, b.margin, "left")], y, kind=kind, points=11, darkness=darkness)
+            y += step
+        y += step // 2
+    footer = _prose(rng, "sans", small, width // 2)
+    y = b.height - b.px(0.7)
+    b.put_row(
+        [(footer, b.margin, "left"), ("Page 4", b.width - b.margin, "right")],
+        y,
+        kind="sans",
+        points=6,
+        darkness=0.55,
+    )
+
+
+def _layout_shaded(b: _Builder, rng: random.Random, kind: str) -> None:
+    """White text on a dark banner, text in a tinted box, a table with a hatched header."""
+    size = font_px(11, b.dpi)
+    width = b.width - 2 * b.margin
+    step = _line_step(11, b.dpi)
+    y = b.margin
+    banner_h = b.px(0.45)
+    b.shades.append(
+        (b.margin - b.px(0.1), y, b.width - b.margin + b.px(0.1), y + banner_h, 0.15, "flat")
+    )
+    title = "QUARTERLY STATEMENT: Goods, Rates & Tolls"
+    b.put_row(
+        [(title, b.width // 2, "center")],
+        y + b.px(0.1),
+        kind="sans-bold",
+        points=16,
+        darkness=0.95,
+        inverted=True,
+    )
+    y += banner_h + b.px(0.25)
+    for _ in range(4):
+        b.put_row([(_prose(rng, kind, size, width), b.margin, "left")], y, kind=kind)
+        y += step
+    y += step // 2
+    box_top = y
+    y += b.px(0.12)
+    for _ in range(4):
+        text = _prose(rng, kind, size, width - b.px(0.4))
+        b.put_row([(text, b.margin + b.px(0.2), "left")], y, kind=kind)
+        y += step
+    b.shades.append((b.margin, box_top, b.width - b.margin, y + b.px(0.05), 0.72, "flat"))
+    y += b.px(0.35)
+    cells = (b.margin + b.px(0.1), b.margin + b.px(2.6), b.margin + b.px(4.1), b.margin + b.px(5.6))
+    head_top = y
+    b.put_row(
+        [(t, x, "left") for t, x in zip(("Article", "Weight", "Rate", "Toll"), cells, strict=True)],
+        y + b.px(0.08),
+        kind="sans-bold",
+    )
+    y += b.px(0.5)
+    b.shades.append((b.margin, head_top, b.width - b.margin, y - b.px(0.05), 0.6, "hatch"))
+    for row in (
+        ("Coal, best", "12 tons", "3s. 1d.", "1 17 0"),
+        ("Iron (rails)", "40 cwt.", "9s. 6d.", "19 0 0"),
+        ("Timber -- deal", "300 ft.", "2s.", "30 0 0"),
+        ("Cement", "25 bags", "4s. 3d.", "5 6 3"),
+    ):
+        b.put_row([(t, x, "left") for t, x in zip(row, cells, strict=True)], y, kind=kind)
+        y += step
+    y += step // 2
+    for _ in range(3):
+        b.put_row([(_prose(rng, kind, size, width), b.margin, "left")], y, kind=kind)
+        y += step
+
+
+def _layout_mixed_table(b: _Builder, rng: random.Random, kind: str) -> None:
+    """A column of text beside a table, and more text under the table: read the column,
+    then the table row by row, then the text under it (never the rows interleaved)."""
+    size = font_px(10, b.dpi)
+    step = _line_step(10, b.dpi)
+    title = "Report of the Harbour Committee on Tolls and Rates, 1931"
+    b.put_row([(title, b.margin, "left")], b.margin, kind="serif-bold", points=14, column=0)
+    y0 = b.margin + b.px(0.5)
+    left_w = b.px(3.0)
+    y = y0
+    for _ in range(26):
+        b.put_row(
+            [(_prose(rng, kind, size, left_w), b.margin, "left")], y, kind=kind, points=10, column=1
+        )
+        y += step
+    x = b.margin + left_w + b.px(0.4)
+    cells = (x, x + b.px(1.3), x + b.px(2.3))
+    y = y0
+    rows = [("Article", "Tons", "Rate")] + [
+        (
+            rng.choice(("Coal", "Iron", "Timber", "Cement", "Oil", "Grain", "Wool", "Salt")),
+            f"{rng.randint(2, 900):,}",
+            f"{rng.randint(1, 19)}s. {rng.randint(1, 11)}d.",
+        )
+        for _ in range(10)
+    ]
+    for r, row in enumerate(rows):
+        b.put_row(
+            [(t, cx, "left") for t, cx in zip(row, cells, strict=True)],
+            y,
+            kind="serif-bold" if r == 0 else kind,
+            points=10,
+            column=2,
+        )
+        y += step
+    y += step
+    right_w = b.width - b.margin - x
+    for _ in range(26 - len(rows) - 1):
+        b.put_row(
+            [(_prose(rng, kind, size, right_w), x, "left")], y, kind=kind, points=10, column=3
+        )
+        y += step
+
+
+def _layout_newspaper(b: _Builder, rng: random.Random, kind: str) -> None:
+    """A headline over three columns; a halftone photograph over the two right-hand columns
+    with its caption under it. Truth order: headline, column 1, caption, columns 2 and 3."""
+    margin = b.px(0.6)
+    size = font_px(9, b.dpi)
+    step = _line_step(9, b.dpi, 1.2)
+    headline = "Railway Opens New Line to the Coast"
+    b.put_row([(headline, b.width // 2, "center")], margin, kind="serif-bold", points=26)
+    top = margin + b.px(0.7)
+    gutter = b.px(0.2)
+    col_w = (b.width - 2 * margin - 2 * gutter) // 3
+    xs = [margin + c * (col_w + gutter) for c in range(3)]
+    bottom = b.height - margin
+    y = top
+    while y + step < bottom:
+        b.put_row(
+            [(_prose(rng, kind, size, col_w), xs[0], "left")], y, kind=kind, points=9, column=1
+        )
+        y += step
+    photo_bottom = top + b.px(3.2)
+    b.halftones.append((xs[1], top, xs[2] + col_w, photo_bottom))
+    y = photo_bottom + b.px(0.08)
+    caption = "The first train leaves the harbour station, March 3 (photograph: R. Baxter)."
+    b.put_row([(caption, xs[1], "left")], y, kind="sans", points=8, column=2)
+    y += _line_step(8, b.dpi, 1.2) + b.px(0.15)
+    for c in (1, 2):
+        yy = y
+        while yy + step < bottom:
+            b.put_row(
+                [(_prose(rng, kind, size, col_w), xs[c], "left")],
+                yy,
+                kind=kind,
+                points=9,
+                column=2 + c,
+            )
+            yy += step
+
+
+def _layout_photo_band(b: _Builder, rng: random.Random, kind: str) -> None:
+    """A band cut from a newspaper page: a column of text beside a large halftone photo."""
+    margin = b.px(0.3)
+    size = font_px(9, b.dpi)
+    step = _line_step(9, b.dpi, 1.2)
+    col_w = b.px(2.3)
+    y = margin
+    while y + step < b.height - margin:
+        b.put_row([(_prose(rng, kind, size, col_w), margin, "left")], y, kind=kind, points=9)
+        y += step
+    b.halftones.append((margin + col_w + b.px(0.2), margin, b.width - margin, b.height - margin))
+
+
+def _layout_receipt(b: _Builder, rng: random.Random, kind: str) -> None:
+    """A till receipt: centred header, items with their prices at the right edge, totals."""
+    kind = "typewriter"
+    step = _line_step(9, b.dpi, 1.25)
+    left, right = b.px(0.25), b.width - b.px(0.25)
+    y = b.px(0.3)
+    b.put_row([("HARBOUR STORES", b.width // 2, "center")], y, kind="sans-bold", points=13)
+    y += _line_step(13, b.dpi, 1.4)
+    for text in ("14 Quay Street, Portland", "Tel. 555-0192"):
+        b.put_row([(text, b.width // 2, "center")], y, kind=kind, points=9)
+        y += step
+    y += step // 2
+    b.put_row([("12/03/1987", left, "left"), ("14:32", right, "right")], y, kind=kind, points=9)
+    y += step
+    b.put_row([("-" * 30, left, "left")], y, kind=kind, points=9)
+    y += step
+    total = 0
+    for _ in range(9):
+        item = rng.choice(
+            (
+                "COFFEE",
+                "TEA, 1/4 LB",
+                "SUGAR",
+                "MATCHES (2)",
+                "SOAP",
+                "OIL, LAMP",
+                "BREAD",
+                "CHEESE",
+                "NAILS #4",
+            )
+        )
+        cents = rng.randint(15, 999)
+        total += cents
+        b.put_row(
+            [(item, left, "left"), (f"{cents / 100:.2f}", right, "right")], y, kind=kind, points=9
+        )
+        y += step
+    b.put_row([("-" * 30, left, "left")], y, kind=kind, points=9)
+    y += step
+    for label, cents in (
+        ("SUBTOTAL", total),
+        ("TAX 5%", total // 20),
+        ("TOTAL", total + total // 20),
+    ):
+        b.put_row(
+            [(label, left, "left"), (f"{cents / 100:.2f}", right, "right")], y, kind=kind, points=9
+        )
+        y += step
+    y += step // 2
+    b.put_row([("THANK YOU -- PLEASE CALL AGAIN!", b.width // 2, "center")], y, kind=kind, points=9)
+
+
+def _layout_header_band(b: _Builder, rng: random.Random, kind: str) -> None:
+    """The head of a report page: a 30 point title beside a block of 5 point small print."""
+    top = b.px(0.25)
+    b.put_row([("Annual Report", b.px(0.3), "left")], top, kind="serif-bold", points=30)
+    x = b.px(4.6)
+    size = font_px(5, b.dpi)
+    y = top
+    for _ in range(6):
+        b.put_row(
+            [(_prose(rng, "sans", size, b.width - x - b.px(0.3)), x, "left")],
+            y,
+            kind="sans",
+            points=5,
+            column=1,
+        )
+        y += _line_step(5, b.dpi, 1.3)
+
+
 _LAYOUT_FUNCS = {
     "one_column": _layout_one_column,
     "two_column": _layout_two_column,
@@ -439,11 +875,29 @@ _LAYOUT_FUNCS = {
     "picture": _layout_picture,
     "card": _layout_card,
     "blank": lambda b, rng, kind: None,
+    "transcript": _layout_transcript,
+    "typewritten": _layout_typewritten,
+    "tight_print": _layout_tight_print,
+    "grey_text": _layout_grey_text,
+    "shaded": _layout_shaded,
+    "mixed_table": _layout_mixed_table,
+    "newspaper": _layout_newspaper,
+    "photo_band": _layout_photo_band,
+    "receipt": _layout_receipt,
+    "header_band": _layout_header_band,
+}
+
+# Paper sizes (inches) of the layouts that are not letter pages.
+_SIZES_IN = {
+    "card": (7.0, 5.0),
+    "photo_band": (8.5, 3.2),
+    "receipt": (3.2, 6.0),
+    "header_band": (8.5, 1.2),
 }
 
 
 def _compose(b: _Builder, shape: tuple[int, int], paper: np.ndarray) -> np.ndarray:
-    """Multiply each line's ink onto the paper (float32 0..1)."""
+    """Multiply each line's ink onto the paper (float32 0..1); white ink replaces it."""
     page = paper.copy()
     for ink in b.inks:
         h, w = ink.coverage.shape
@@ -453,7 +907,10 @@ def _compose(b: _Builder, shape: tuple[int, int], paper: np.ndarray) -> np.ndarr
                 "give a larger size_in"
             )
         region = page[ink.y : ink.y + h, ink.x : ink.x + w]
-        region *= 1.0 - ink.coverage * (1.0 - ink.darkness)
+        if ink.inverted:
+            region += ink.coverage * (ink.darkness - region)
+        else:
+            region *= 1.0 - ink.coverage * (1.0 - ink.darkness)
     return page
 
 
@@ -512,7 +969,7 @@ def render_page(
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     if size_in is None:
-        size_in = (7.0, 5.0) if layout == "card" else (8.5, 11.0)
+        size_in = _SIZES_IN.get(layout, (8.5, 11.0))
     b = _Builder(dpi, size_in, margin_in=1.0)
     _LAYOUT_FUNCS[layout](b, rng, font)
     shape = (b.height, b.width)
@@ -526,12 +983,20 @@ def render_page(
         paper[y0:y1, x0:x1] *= 0.1
     for x0, y0, x1, y1 in b.pictures:
         paper[y0:y1, x0:x1] = _picture((y1 - y0, x1 - x0), nrng)
+    for x0, y0, x1, y1 in b.halftones:
+        paper[y0:y1, x0:x1] = _halftone(_picture((y1 - y0, x1 - x0), nrng), b.px(1 / 85))
+    for x0, y0, x1, y1, level, pattern in b.shades:
+        paper[y0:y1, x0:x1] = _shade((y1 - y0, x1 - x0), level, pattern, b.px(1 / 30))
     page = _compose(b, shape, paper)
     if layout == "card":
         page = _stamp(b, page)
 
     # Truth boxes: each line's ink hull through the same rotation as the image.
     hulls = [_ink_points(ink) for ink in b.inks]
+    photos = [
+        np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64)
+        for x0, y0, x1, y1 in b.pictures + b.halftones
+    ]
     if angle_deg:
         rot = cv2.getRotationMatrix2D((b.width / 2.0, b.height / 2.0), angle_deg, 1.0)
         page = cv2.warpAffine(
@@ -543,10 +1008,12 @@ def render_page(
             borderValue=float(background),
         )
         hulls = [h @ rot[:, :2].T + rot[:, 2] for h in hulls]
+        photos = [c @ rot[:, :2].T + rot[:, 2] for c in photos]
     lines = tuple(
         SynthLine(ink.text, _box_of(h, b.width, b.height), ink.column)
         for ink, h in zip(b.inks, hulls, strict=True)
     )
+    pictures = tuple(_box_of(c, b.width, b.height) for c in photos)
 
     if illumination:
         page *= _illumination(shape, illumination, nrng)
@@ -560,7 +1027,7 @@ def render_page(
     if noise_sigma:
         image = image + nrng.normal(0.0, noise_sigma, shape).astype(np.float32)
     image = np.clip(image + 0.5, 0, 255).astype(np.uint8)
-    return SynthPage(image, lines, layout, dpi, angle_deg)
+    return SynthPage(image, lines, layout, dpi, angle_deg, pictures)
 
 
 def _card_paper(b: _Builder, rng: np.random.Generator) -> tuple[np.ndarray, float]:
@@ -610,6 +1077,29 @@ def _picture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     photo = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
     photo += 0.05 * rng.standard_normal((h, w)).astype(np.float32)
     return np.clip(photo, 0.02, 0.95)
+
+
+def _halftone(photo: np.ndarray, cell_px: int) -> np.ndarray:
+    """The photograph as a printer's screen: one round dot per cell, as big as it is dark."""
+    h, w = photo.shape
+    cell = max(3, cell_px)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    # Distance from the centre of each cell (45 degree screens are no harder; keep it square).
+    dx = (xx % cell) - (cell - 1) / 2.0
+    dy = (yy % cell) - (cell - 1) / 2.0
+    radius = np.sqrt((1.0 - photo) / np.pi) * cell
+    return np.where(np.hypot(dx, dy) < radius, 0.08, 0.96).astype(np.float32)
+
+
+def _shade(shape: tuple[int, int], level: float, pattern: str, pitch_px: int) -> np.ndarray:
+    """A background under text: a flat tint, or diagonal hatching of that average level."""
+    h, w = shape
+    if pattern == "flat":
+        return np.full(shape, level, np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    pitch = max(4, pitch_px)
+    stripe = ((xx + yy) % pitch) < max(1, round((0.96 - level) / 0.9 * pitch))
+    return np.where(stripe, 0.06, 0.96).astype(np.float32)
 
 
 def _speckle(page: np.ndarray, count: int, dpi: int, rng: np.random.Generator) -> np.ndarray:

@@ -43,6 +43,9 @@ class OrderParams:
     min_gutter_lines_height: float = 1.0
     # ... or at least this many median line heights wide (about 25 characters).
     min_column_width_lines: float = 12.0
+    # ... and the rows of one side at least this much covered by its lines (text; a
+    # table's rows are cells with wide gaps between them).
+    min_text_fill: float = 0.8
     # At most this fraction of a section's lines may cross its gutters (captions, headings
     # over some of the columns); they are read before or after those columns.
     max_crossing_fraction: float = 0.1
@@ -329,30 +332,56 @@ def _section_gutters(
             arr, idx, gx0, gx1, separators
         ):
             continue
-        left = [i for i in idx if arr[i, 2] <= gx0]
-        right = [i for i in idx if arr[i, 0] >= gx1]
-        # Only the lines next to the gutter say whether they are text columns: the nearest
-        # column on each side (lines between this gap and the neighbouring gaps), counted
-        # in rows so that a line broken into words counts once.
-        near_left = _nearest_group(arr, left, gaps, side="left", at=gx0)
-        near_right = _nearest_group(arr, right, gaps, side="right", at=gx1)
-        rows_left = _count_rows(arr, near_left, line_height)
-        rows_right = _count_rows(arr, near_right, line_height)
-        if min(rows_left, rows_right) < params.min_column_lines:
+        # Each side's lines up to the next gap at least as wide as this one (a narrower gap
+        # is a word gap, a table's cell gap or a narrower gutter further on).
+        left_limit = max((g1 for g0, g1 in gaps if g1 <= gx0 and g1 - g0 >= width), default=-np.inf)
+        right_limit = min((g0 for g0, g1 in gaps if g0 >= gx1 and g1 - g0 >= width), default=np.inf)
+        left = [i for i in idx if arr[i, 2] <= gx0 and arr[i, 0] >= left_limit]
+        right = [i for i in idx if arr[i, 0] >= gx1 and arr[i, 2] <= right_limit]
+        left_rows = _row_spans(arr, left, line_height)
+        right_rows = _row_spans(arr, right, line_height)
+        if min(len(left_rows), len(right_rows)) < params.min_column_lines:
             continue
-        # The gap as the lines see it, from the typical right end on the left to the typical
+        # The gap as the rows see it, from the typical right end on the left to the typical
         # start on the right: one long line beside a table narrows the projection gap but
         # not this.
-        typical = float(np.median(arr[near_right, 0]) - np.median(arr[near_left, 2]))
+        typical = float(np.median(right_rows[:, 0]) - np.median(left_rows[:, 1]))
         need = params.column_width_ratio * max(width, typical)
-        left_width = float(np.median(arr[near_left, 2] - arr[near_left, 0]))
-        right_width = float(np.median(arr[near_right, 2] - arr[near_right, 0]))
-        # Lines of text columns are wide compared to the gap between them, or wide outright
-        # (a two-page spread has a wide gap between its inner columns); table cells are not.
         wide = params.min_column_width_lines * line_height
-        if min(left_width, right_width) >= min(need, wide):
+        # A side is wide when its rows are wide compared to the gap, or wide outright (a
+        # two-page spread has a wide gap between its inner columns); line numbers, Q. and
+        # A. markers and prices beside their text are not. At least one side must be text
+        # (its rows filled with words, where a table's rows are cells with gaps between):
+        # a column beside a table is split from it, a table's own columns are not.
+        left_extent = float(np.median(left_rows[:, 1] - left_rows[:, 0]))
+        right_extent = float(np.median(right_rows[:, 1] - right_rows[:, 0]))
+        if min(left_extent, right_extent) < min(need, wide):
+            continue
+        text_side = max(float(np.median(left_rows[:, 2])), float(np.median(right_rows[:, 2])))
+        if text_side >= params.min_text_fill:
             gutters.append((gx0, gx1))
     return gutters
+
+
+def _row_spans(arr: np.ndarray, idx: list[int], line_height: float) -> np.ndarray:
+    """(rows, 3): x0, x1 and the share of x1 - x0 that boxes cover, for each row these boxes
+    stand in (centres within half a line of the row's first)."""
+    if not idx:
+        return np.zeros((0, 3))
+    order = sorted(idx, key=lambda i: (arr[i, 1] + arr[i, 3], arr[i, 0]))
+    rows: list[list[int]] = []
+    for i in order:
+        centre = (arr[i, 1] + arr[i, 3]) / 2.0
+        if rows and centre - (arr[rows[-1][0], 1] + arr[rows[-1][0], 3]) / 2.0 <= 0.5 * line_height:
+            rows[-1].append(i)
+        else:
+            rows.append([i])
+    out = np.empty((len(rows), 3))
+    for r, row in enumerate(rows):
+        x0, x1 = arr[row, 0].min(), arr[row, 2].max()
+        covered = float((arr[row, 2] - arr[row, 0]).sum())
+        out[r] = (x0, x1, min(1.0, covered / max(x1 - x0, 1e-9)))
+    return out
 
 
 def _on_separator(
@@ -361,27 +390,6 @@ def _on_separator(
     """Whether the gap [gx0, gx1] of these lines lies on a known column separator."""
     y0, y1 = arr[idx, 1].min(), arr[idx, 3].max()
     return any(s.x0 < gx1 + 1 and s.x1 > gx0 - 1 and s.y0 < y1 and s.y1 > y0 for s in separators)
-
-
-def _count_rows(arr: np.ndarray, idx: list[int], line_height: float) -> int:
-    """How many rows these boxes stand in (centres more than half a line apart)."""
-    if not idx:
-        return 0
-    centres = np.sort((arr[idx, 1] + arr[idx, 3]) / 2.0)
-    return 1 + int(np.count_nonzero(np.diff(centres) > 0.5 * line_height))
-
-
-def _nearest_group(
-    arr: np.ndarray, idx: list[int], gaps: list[tuple[float, float]], *, side: str, at: float
-) -> list[int]:
-    """Lines of `idx` between the gap ending/starting `at` and the next gap on that side."""
-    if side == "left":
-        bounds = [g[1] for g in gaps if g[1] <= at - 1e-9]
-        limit = max(bounds) if bounds else -np.inf
-        return [i for i in idx if arr[i, 0] >= limit]
-    bounds = [g[0] for g in gaps if g[0] >= at + 1e-9]
-    limit = min(bounds) if bounds else np.inf
-    return [i for i in idx if arr[i, 2] <= limit]
 
 
 def _split_columns(

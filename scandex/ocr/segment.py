@@ -52,7 +52,12 @@ class SegmentParams:
     # In scales: widest gap bridged while chaining characters; a typewriter's comma and
     # space leave two empty cells (about 1.9 scales), a narrow column gutter is 3 or more.
     word_gap: float = 2.2
-    fragment_gap: float = 3.0  # in scales: row fragments closer than this are one line
+    # In scales: fragments of one row closer than this are a phrase (a title's words) when
+    # looking for column gutters; lines join a row's phrases however far apart they are.
+    fragment_gap: float = 3.0
+    # In scales: taller marks never chain into body lines (see segment()); a parenthesis or
+    # a "Q" with its tail is 1.5 at most, two glyphs of stacked lines that touch 2 or more.
+    max_body_height: float = 1.8
     # A page without text lines is blank when at most this fraction of it is ink; with more
     # ink it is noise or a picture, and segment() says so instead of returning no lines.
     max_blank_ink: float = 0.25
@@ -61,8 +66,6 @@ class SegmentParams:
     # More marks than this per million pixels is noise (dense 6 point text at 150 dpi has
     # about 10 000; a page of static has hundreds of thousands).
     max_marks_per_mp: float = 40_000.0
-    # Upper/lower quartile of line components' heights above which the page is noise.
-    max_height_spread: float = 1.9
     # Components per occupied 2x2-scale cell above which the page is noise, not text.
     max_components_per_cell: float = 7.0
     order: OrderParams = OrderParams()
@@ -95,6 +98,8 @@ class Layout:
 
 # Component classes.
 _SMALL, _CHAR, _TALL, _RULE, _BIG, _PICTURE = 0, 1, 2, 3, 4, 5
+# Upper over lower quartile of a line's letter heights above which the line is not text.
+_MAX_HEIGHT_SPREAD = 1.9
 
 
 def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> Layout:
@@ -120,45 +125,67 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
             " px: the page is noise or its resolution is far from 150-600 dpi"
         )
     kind = _drop_inside_pictures(comps, kind, labels, step, scale)
-    kind = _drop_texture(comps, kind, scale, params)
-    display = _display_lines(comps, kind, scale)
-    chars = np.flatnonzero((kind == _CHAR) & (display < 0))
+    kind, pictures = _drop_texture(comps, kind, binary, scale, params)
+    # Body characters: glyphs of about the text's size, and taller ones that stand in one
+    # row. Marks that bridge rows (two glyphs of stacked lines that touch, a drop cap) never
+    # chain, or their middle band would merge whole paragraphs into one "line".
+    chars = _body_characters(comps, kind, scale, step, binary.shape, params)
     separators = (
         find_separators(comps[chars], scale, step, binary.shape) if params.columns != 1 else []
     )
     frag_of_char = _smear_fragments(
         comps, chars, scale * params.word_gap, step, binary.shape, separators
     )
-    if not _chains_like_text(frag_of_char) and not (display >= 0).any():
+    if not _chains_like_text(frag_of_char) and not _has_display_letters(comps, kind, scale):
         _check_blank(comps, binary.shape, params)
         return _empty(labels, stats)  # dust or a few marks on a blank page
     frag_boxes = _union_boxes(comps[chars], frag_of_char)
     keep = _real_fragments(comps[chars], frag_of_char, len(frag_boxes), scale)
     frag_boxes, frag_of_char = _renumber(frag_boxes, frag_of_char, keep)
 
-    # Gutters from fragments of three or more characters: words and lines, not the pieces
-    # of a stamp or the single letters a typewriter's wide spacing leaves alone.
-    wordy = np.bincount(frag_of_char[frag_of_char >= 0], minlength=len(frag_boxes)) >= 3
+    # Phrases: the fragments of a row closer than a wide word gap (a title's words). Column
+    # gutters come from the phrases of three or more characters: words and lines, not the
+    # pieces of a stamp or the single letters a typewriter's wide spacing leaves alone.
+    phrase_of_frag = _merge_row_fragments(frag_boxes, separators, params.fragment_gap * scale)
+    phrase_of_char = np.where(frag_of_char >= 0, phrase_of_frag[np.maximum(frag_of_char, 0)], -1)
+    phrase_boxes = _union_boxes(comps[chars], phrase_of_char)
+    wordy = np.bincount(phrase_of_char[phrase_of_char >= 0], minlength=len(phrase_boxes)) >= 3
     gutter_boxes = find_gutters(
-        [BBox(*map(int, b)) for b in frag_boxes[wordy]],
+        [BBox(*map(int, b)) for b in phrase_boxes[wordy]],
         columns=params.columns,
         separators=separators,
         params=params.order,
     )
-    line_of_frag = _merge_row_fragments(frag_boxes, gutter_boxes, params.fragment_gap, scale)
+    # Lines: the phrases of a row, however far apart, unless a gutter runs between them.
+    line_of_phrase = _merge_row_fragments(phrase_boxes, [*gutter_boxes, *separators])
     line_of_comp = np.full(len(comps), -1, np.int64)
-    line_of_comp[chars] = np.where(frag_of_char >= 0, line_of_frag[np.maximum(frag_of_char, 0)], -1)
+    line_of_comp[chars] = np.where(
+        phrase_of_char >= 0, line_of_phrase[np.maximum(phrase_of_char, 0)], -1
+    )
+    line_of_comp = _drop_blob_lines(comps, line_of_comp, scale)
+    line_of_comp = _drop_marks_in_outlines(comps, kind, line_of_comp, float(binary.size))
+    line_of_comp = _drop_unlike_text(comps, line_of_comp, scale)
+
+    # Tall marks that reach into the body lines: one line's tall glyph joins it; glyphs of
+    # two stacked lines that touch are cut apart between them.
+    labels, comps, kind, line_of_comp = _claim_tall_marks(
+        labels, comps, kind, line_of_comp, scale, params.max_body_height
+    )
+    # What is left and too tall for the body chains at its own size: display type.
+    display = _display_lines(comps, kind, scale, line_of_comp)
     if (display >= 0).any():  # display lines are numbered after the body lines
         first = int(line_of_comp.max()) + 1
         line_of_comp = np.where(display >= 0, first + display, line_of_comp)
-    line_of_comp = _drop_blob_lines(comps, line_of_comp, scale)
-    line_of_comp = _drop_marks_in_outlines(comps, kind, line_of_comp, float(binary.size))
-    line_boxes = _union_boxes(comps, line_of_comp)
+    if not (line_of_comp >= 0).any():
+        _check_blank(comps, binary.shape, params)
+        return _empty(labels, _with_paper(comps, binary.shape))  # dust or marks on blank paper
 
-    # Everything not yet in a line that could be text: dots, commas, tall glyphs, and the
-    # characters of fragments too small to stand alone (a comma after a word).
+    # Everything else that could be text joins the line it belongs to: dots, commas,
+    # quotes, dashes, accents, and the characters of fragments too small to stand alone.
+    line_boxes = _union_boxes(comps, line_of_comp)
+    baselines = _baselines(comps, line_of_comp, kind, len(line_boxes))
     loose = np.flatnonzero((kind <= _TALL) & (line_of_comp < 0))
-    line_of_comp[loose] = _attach(comps[loose], line_boxes, scale)
+    line_of_comp[loose] = _attach(comps[loose], line_boxes, baselines, scale)
     line_boxes = _union_boxes(comps, line_of_comp)
     baselines = _baselines(comps, line_of_comp, kind, len(line_boxes))
 
@@ -171,9 +198,6 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         TextLine(BBox(*map(int, line_boxes[i])), baselines[i]) for i in np.asarray(order, int)
     )
     line_of_label = np.concatenate([[-1], line_of_comp]).astype(np.int32)
-    _check_line_heights(comps, line_of_comp, scale, params)
-    if not lines:
-        _check_blank(comps, binary.shape, params)
     gutters = find_gutters(
         [line.bbox for line in lines],
         columns=params.columns,
@@ -186,9 +210,15 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         tuple(gutters),
         labels,
         line_of_label,
-        stats.astype(np.int64),
+        _with_paper(comps, binary.shape),
         tuple(separators),
     )
+
+
+def _with_paper(comps: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Per-label stats with row 0, the paper, in front of the components' rows."""
+    paper = np.array([[0, 0, shape[1], shape[0], shape[0] * shape[1] - comps[:, 4].sum()]])
+    return np.concatenate([paper, comps]).astype(np.int64)
 
 
 def label_components(
@@ -296,22 +326,32 @@ def classify(comps: np.ndarray, scale: float) -> np.ndarray:
     return kind
 
 
-def _check_line_heights(
-    comps: np.ndarray, line_of_comp: np.ndarray, scale: float, params: SegmentParams
-) -> None:
-    """Letters come in few heights (x-height, ascender, capital): the middle half of the
-    line components' heights spans a factor of about 1.4. Blobs of noise that happen to
-    chain into rows span much more."""
-    heights = comps[line_of_comp >= 0, 3]
-    heights = heights[heights > 0.35 * scale]
-    if len(heights) < 50:
-        return
-    q25, q75 = np.percentile(heights, [25, 75])
-    if q75 > params.max_height_spread * q25:
-        raise SegmentationError(
-            f"the page looks like noise, not text: its marks have no common size"
-            f" (middle half of heights {q25:.0f}..{q75:.0f} px)"
-        )
+def _drop_unlike_text(comps: np.ndarray, line_of_comp: np.ndarray, scale: float) -> np.ndarray:
+    """Drop "lines" whose marks have no common size: letters come in few heights (x-height,
+    ascender, capital), so the middle half of a line's letter heights spans a factor of
+    about 1.4; blobs of noise or of a picture that happen to chain span much more. Mixed
+    sizes on one page are normal, so this is asked of each line, never of the page."""
+    valid = np.flatnonzero(line_of_comp >= 0)
+    if len(valid) == 0:
+        return line_of_comp
+    heights = comps[valid, 3].astype(np.float64)
+    letters = heights > 0.35 * scale
+    lines = line_of_comp[valid][letters]
+    heights = heights[letters]
+    order = np.lexsort((heights, lines))
+    lines, heights = lines[order], heights[order]
+    n_lines = int(line_of_comp.max()) + 1
+    starts = np.searchsorted(lines, np.arange(n_lines))
+    ends = np.searchsorted(lines, np.arange(n_lines), side="right")
+    bad = np.zeros(n_lines, bool)
+    for i in np.flatnonzero(ends - starts >= 8):
+        q25, q75 = np.percentile(heights[starts[i] : ends[i]], [25, 75])
+        bad[i] = q75 > _MAX_HEIGHT_SPREAD * q25
+    if not bad.any():
+        return line_of_comp
+    out = line_of_comp.copy()
+    out[valid[bad[line_of_comp[valid]]]] = -1
+    return _dense(out)
 
 
 def _check_blank(comps: np.ndarray, shape: tuple[int, int], params: SegmentParams) -> None:
@@ -341,56 +381,71 @@ def _chains_like_text(frag_of_char: np.ndarray) -> bool:
 
 
 def _drop_texture(
-    comps: np.ndarray, kind: np.ndarray, scale: float, params: SegmentParams
-) -> np.ndarray:
+    comps: np.ndarray,
+    kind: np.ndarray,
+    binary: np.ndarray,
+    scale: float,
+    params: SegmentParams,
+) -> tuple[np.ndarray, list[BBox]]:
     """Components in cells crowded like no text is (halftone, photo grain) are not text:
-    text has a few components per 2x2-scale cell, a picture's grain has many."""
+    text has a few components per 2x2-scale cell, a picture's grain has many. Returns the
+    kinds and the boxes of the pictures found (crowded areas of four cells or more).
+
+    Faded or broken typing is crowded too (one letter in three pieces), so an area whose
+    ink stands in rows of text (bands a text line high with paper between them) stays."""
     small = np.flatnonzero((kind == _SMALL) | (kind == _CHAR))
     if len(small) < 200:
-        return kind
+        return kind, []
     cell = int(2 * scale) + 1
     cx = (comps[small, 0] + comps[small, 2] // 2) // cell
     cy = (comps[small, 1] + comps[small, 3] // 2) // cell
     counts = np.zeros((int(cy.max()) + 1, int(cx.max()) + 1), np.int32)
     np.add.at(counts, (cy, cx), 1)
     crowded = (counts > params.max_components_per_cell).astype(np.uint8)
-    return _drop_picture_regions(comps, kind, small, cx, cy, crowded, scale)
-
-
-def _drop_picture_regions(
-    comps: np.ndarray,
-    kind: np.ndarray,
-    small: np.ndarray,
-    cx: np.ndarray,
-    cy: np.ndarray,
-    crowded: np.ndarray,
-    scale: float,
-) -> np.ndarray:
-    """Drop what lies in crowded cells, and everything inside the box of a crowded area
-    (a photograph is a rectangle; its rim is less crowded than its inside)."""
+    if not crowded.any():
+        return kind, []
     out = kind.copy()
-    in_crowded = crowded[cy, cx] > 0
-    out[small[in_crowded]] = _PICTURE
     joined = cv2.morphologyEx(crowded, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     n_areas, area_of_cell, area_stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-    big_areas = np.flatnonzero(area_stats[1:, cv2.CC_STAT_AREA] >= 4) + 1
-    if len(big_areas) == 0:
-        return out
     area = area_of_cell[cy, cx]
+    in_crowded = crowded[cy, cx] > 0
     pad = 0.5 * scale
     centre_x = comps[:, 0] + comps[:, 2] / 2.0
     centre_y = comps[:, 1] + comps[:, 3] / 2.0
-    for a in big_areas:
+    pictures = []
+    for a in range(1, n_areas):
         members = small[(area == a) & in_crowded]
         if len(members) == 0:
             continue
-        x0 = comps[members, 0].min() - pad
-        y0 = comps[members, 1].min() - pad
-        x1 = (comps[members, 0] + comps[members, 2]).max() + pad
-        y1 = (comps[members, 1] + comps[members, 3]).max() + pad
+        x0 = int(max(0, comps[members, 0].min() - pad))
+        y0 = int(max(0, comps[members, 1].min() - pad))
+        x1 = int(min(binary.shape[1], (comps[members, 0] + comps[members, 2]).max() + pad))
+        y1 = int(min(binary.shape[0], (comps[members, 1] + comps[members, 3]).max() + pad))
+        reach = int(1.5 * scale)  # the paper above and below a single line of text
+        rows = binary[max(0, y0 - reach) : y1 + reach, x0:x1]
+        if _text_rows(rows.sum(axis=1), scale) >= (2 if y1 - y0 > 3 * scale else 1):
+            continue
+        if area_stats[a, cv2.CC_STAT_AREA] < 4:
+            out[members] = _PICTURE  # a crowded spot: its grain, not what stands near it
+            continue
+        # A photograph is a rectangle; its rim is less crowded than its inside.
         inside = (centre_x >= x0) & (centre_x < x1) & (centre_y >= y0) & (centre_y < y1)
         out[inside & (out != _RULE) & (out != _BIG)] = _PICTURE
-    return out
+        pictures.append(BBox(x0, y0, x1, y1))
+    return out, pictures
+
+
+def _text_rows(ink_per_row: np.ndarray, scale: float) -> int:
+    """How many bands of rows with ink, between 0.4 and 2.5 text scales high, stand between
+    rows of (nearly) bare paper: the rows of text in a strip of the page."""
+    if len(ink_per_row) == 0:
+        return 0
+    bare = ink_per_row <= 0.08 * max(float(np.percentile(ink_per_row, 90)), 1.0)
+    edges = np.flatnonzero(np.diff(np.concatenate([[1], bare.view(np.int8), [1]])))
+    starts, ends = edges[0::2], edges[1::2]  # runs of inked rows
+    inner = (starts > 0) & (ends < len(ink_per_row))  # paper on both sides
+    height = ends - starts
+    return int(np.count_nonzero(inner & (height >= 0.4 * scale) & (height <= 2.5 * scale)))
 
 
 def _drop_inside_pictures(
@@ -478,22 +533,33 @@ def find_separators(
         for gx, gy, gw_, gh_, _ in stats[1:n]
         if gh_ >= piece
     )[:500]  # a page has a handful; hundreds mean noise, and joining them is quadratic
+    # A river of word gaps is a cell or two wide where the lines line up; a gutter is wider,
+    # and so is the paper that joins two pieces (else the gap between two letters of a
+    # typewriter's word would join the pieces above and below it).
+    min_width = max(1, int(np.ceil(0.6 * scale / sx_px)))
     joined: list[list[int]] = []
     for y0, y1, x0, x1 in pieces:
         for other in joined:
             lo, hi = max(x0, other[2]), min(x1, other[3])
-            if lo < hi and y0 >= other[1] and not raw_ink[other[1] : y0, lo:hi].any():
+            if lo >= hi or y0 < other[1]:
+                continue
+            clear = ~raw_ink[other[1] : y0, lo:hi].any(axis=0)
+            if _longest_run(clear) >= max(1, min_width // 2):
                 other[1] = y1
                 break
         else:
             joined.append([y0, y1, x0, x1])
-    # A river of word gaps is a cell or two wide where the lines line up; a gutter is wider.
-    min_width = max(1, int(np.ceil(0.6 * scale / sx_px)))
     return [
         BBox(x0 * sx_px, y0 * sy_px, x1 * sx_px, y1 * sy_px)
         for y0, y1, x0, x1 in joined
         if y1 - y0 >= tall and x1 - x0 >= min_width
     ]
+
+
+def _longest_run(flags: np.ndarray) -> int:
+    """Length of the longest run of True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.view(np.int8), [0]])))
+    return int((edges[1::2] - edges[0::2]).max()) if len(edges) else 0
 
 
 def _smear_fragments(
@@ -527,8 +593,15 @@ def _smear_fragments(
     return dense.reshape(-1).astype(np.int64)
 
 
-def _display_lines(comps: np.ndarray, kind: np.ndarray, scale: float) -> np.ndarray:
-    """Lines of display type (titles over 3.5 and up to 15 body scales tall), per component.
+def _display_lines(
+    comps: np.ndarray,
+    kind: np.ndarray,
+    scale: float,
+    line_of_comp: np.ndarray,
+    max_body_height: float = SegmentParams.max_body_height,
+) -> np.ndarray:
+    """Lines of display type (titles too tall for the body's lines, up to 15 body scales),
+    per component, among the components no body line took.
 
     Their letters are too tall to chain at the body's scale, so they chain here at their
     own: each widened by 0.4 of its height on both sides. A line needs two or more such
@@ -537,11 +610,13 @@ def _display_lines(comps: np.ndarray, kind: np.ndarray, scale: float) -> np.ndar
     out = np.full(len(comps), -1, np.int64)
     w, h, area = (comps[:, i].astype(np.float64) for i in (2, 3, 4))
     fill = area / np.maximum(w * h, 1.0)
+    free = line_of_comp < 0
     big = np.flatnonzero(
-        (
+        free
+        & (
             (kind == _TALL)
             | ((kind == _BIG) & (fill <= 0.25))  # a solid big thing is a picture
-            | ((kind == _CHAR) & (h >= 2.4 * scale))  # the title's x-height letters
+            | ((kind == _CHAR) & (h > max_body_height * scale))  # the title's x-height letters
         )
         & (h <= 15.0 * scale)
         & (w <= 4.0 * h)
@@ -575,9 +650,8 @@ def _display_lines(comps: np.ndarray, kind: np.ndarray, scale: float) -> np.ndar
     shortest = np.full(len(sizes), np.inf)
     np.maximum.at(tallest, group, ch)
     np.minimum.at(shortest, group, ch)
-    # Two or more letters of one size, at least one of them too tall for the body's chains
-    # (else the body's chaining reads them; two body lines stuck together are not that).
-    good = (sizes >= 2) & (tallest <= 2.0 * shortest) & (tallest > 3.5 * scale)
+    # Two or more letters of one size, at least one of them too tall for the body's chains.
+    good = (sizes >= 2) & (tallest <= 2.0 * shortest) & (tallest > max_body_height * scale)
     # Letters stand on a baseline; a photograph's blobs do not line up.
     bottom = y + ch
     for g in np.flatnonzero(good):
@@ -589,16 +663,156 @@ def _display_lines(comps: np.ndarray, kind: np.ndarray, scale: float) -> np.ndar
         return out
     _, dense = np.unique(group[keep], return_inverse=True)
     out[big[keep]] = dense.reshape(-1)
-    # The title's smaller letters (x-height ones, chained at the body's scale otherwise)
-    # belong to the display line whose box holds their centre.
-    boxes = _union_boxes(comps, out)
-    small = np.flatnonzero((kind == _CHAR) | (kind == _SMALL))
-    cx = comps[small, 0] + comps[small, 2] / 2.0
-    cy = comps[small, 1] + comps[small, 3] / 2.0
-    for line, (bx0, by0, bx1, by1) in enumerate(boxes):
-        inside = (cx >= bx0) & (cx < bx1) & (cy >= by0) & (cy < by1)
-        out[small[inside]] = line
     return out
+
+
+def _body_characters(
+    comps: np.ndarray,
+    kind: np.ndarray,
+    scale: float,
+    step: int,
+    shape: tuple[int, int],
+    params: SegmentParams,
+) -> np.ndarray:
+    """Indices of the characters that chain into body lines: those up to max_body_height
+    scales tall, and taller ones (a heading's capitals) whose height holds the rows of
+    shorter characters' fragments at one level only; a taller mark over two rows bridges
+    them."""
+    short = (kind == _CHAR) & (comps[:, 3] <= params.max_body_height * scale)
+    tall = np.flatnonzero((kind == _CHAR) & ~short)
+    short = np.flatnonzero(short)
+    if len(tall) == 0 or len(short) == 0:
+        return short
+    frags = _union_boxes(comps[short], _smear_fragments(comps, short, scale, step, shape))
+    x, y, w, h = (comps[tall, i].astype(np.float64)[:, None] for i in range(4))
+    centre = (frags[None, :, 1] + frags[None, :, 3]) / 2.0
+    beside = (frags[None, :, 0] < x + w + scale) & (frags[None, :, 2] > x - scale)
+    within = beside & (centre >= y) & (centre < y + h)
+    lowest = np.where(within, centre, -np.inf).max(axis=1)
+    highest = np.where(within, centre, np.inf).min(axis=1)
+    bridges = lowest - highest >= 0.8 * scale
+    return np.sort(np.concatenate([short, tall[~bridges]]))
+
+
+def _has_display_letters(comps: np.ndarray, kind: np.ndarray, scale: float) -> bool:
+    """Whether a page without body text has a title in display type."""
+    return bool((_display_lines(comps, kind, scale, np.full(len(comps), -1)) >= 0).any())
+
+
+def _claim_tall_marks(
+    labels: np.ndarray,
+    comps: np.ndarray,
+    kind: np.ndarray,
+    line_of_comp: np.ndarray,
+    scale: float,
+    max_body_height: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Give the tall marks that reach into body lines to those lines.
+
+    A mark that overlaps the x-height band (from a little above the x-height to the
+    baseline) of one line is that line's tall glyph. One that overlaps the bands of several
+    stacked lines is their glyphs touching (a descender on the next line's capital, heavy
+    typewriter ink): it is cut between each two of those lines at the row where it has the
+    least ink, and each piece becomes a component of its own line, so that every line's
+    mask holds its own part of the ink. Returns labels, components, kinds and lines, with
+    the pieces appended."""
+    tall = np.flatnonzero(
+        (line_of_comp < 0)
+        & ((kind == _CHAR) | (kind == _TALL))
+        & (comps[:, 3] > max_body_height * scale)
+    )
+    if len(tall) == 0 or not (line_of_comp >= 0).any():
+        return labels, comps, kind, line_of_comp
+    boxes = _union_boxes(comps, line_of_comp)
+    base = np.array(
+        [
+            b if b is not None else float(y1)
+            for b, y1 in zip(
+                _baselines(comps, line_of_comp, kind, len(boxes)), boxes[:, 3], strict=True
+            )
+        ]
+    )
+    core_top = base - 0.6 * (base - boxes[:, 1])
+    core = np.maximum(base - core_top, 1.0)
+    x, y, w, h = (comps[tall, i].astype(np.float64)[:, None] for i in range(4))
+    overlap_y = np.minimum(y + h, base[None, :]) - np.maximum(y, core_top[None, :])
+    overlap_x = (x < boxes[None, :, 2] + 0.5 * scale) & (x + w > boxes[None, :, 0] - 0.5 * scale)
+    touches = overlap_x & (overlap_y >= 0.5 * core[None, :])
+    comps = comps.copy()
+    line_of_comp = line_of_comp.copy()
+    new_comps: list[np.ndarray] = []
+    new_lines: list[int] = []
+    for row, c in enumerate(tall):
+        hit = np.flatnonzero(touches[row])
+        if len(hit) == 1:
+            line_of_comp[c] = hit[0]
+        elif len(hit) > 1:
+            hit = hit[np.argsort(base[hit])]
+            next_label = len(comps) + len(new_comps) + 1
+            pieces = _cut_between_lines(
+                labels, comps[c], int(c) + 1, next_label, base[hit], core_top[hit]
+            )
+            for k, (stats, line) in enumerate(zip(pieces, hit, strict=True)):
+                if k == 0:  # the top piece keeps the label
+                    comps[c] = stats
+                    line_of_comp[c] = line if stats[4] > 0 else -1
+                elif stats[4] > 0:
+                    new_comps.append(stats)
+                    new_lines.append(int(line))
+    if new_comps:
+        comps = np.concatenate([comps, np.array(new_comps, np.int64)])
+        kind = np.concatenate([kind, np.full(len(new_comps), _CHAR, kind.dtype)])
+        line_of_comp = np.concatenate([line_of_comp, np.array(new_lines, np.int64)])
+    return labels, comps, kind, line_of_comp
+
+
+def _cut_between_lines(
+    labels: np.ndarray,
+    comp: np.ndarray,
+    label: int,
+    next_label: int,
+    bases: np.ndarray,
+    core_tops: np.ndarray,
+) -> list[np.ndarray]:
+    """Cut one component between stacked lines (baselines `bases`, x-height tops
+    `core_tops`, top to bottom) through the row of least ink between a line's baseline and
+    the next line's x-height top. The top piece keeps `label`; each further piece that has
+    ink gets the next free label from `next_label` on, written into `labels` in place.
+    Returns each piece's stats (x, y, width, height, area; all 0 when it is empty)."""
+    x, y, w, h = (int(v) for v in comp[:4])
+    window = labels[y : y + h, x : x + w]
+    mine = window == label
+    ink_per_row = mine.sum(axis=1)
+    cuts = []
+    for k in range(len(bases) - 1):
+        lo = int(np.clip(bases[k] - y, 0, h))
+        hi = int(np.clip(core_tops[k + 1] - y, lo, h))
+        cuts.append(lo + int(np.argmin(ink_per_row[lo:hi])) if hi > lo else lo)
+    edges = [0, *cuts, h]
+    pieces = []
+    for k in range(len(edges) - 1):
+        part = np.zeros_like(mine)
+        part[edges[k] : edges[k + 1]] = mine[edges[k] : edges[k + 1]]
+        ys, xs = np.nonzero(part)
+        if len(xs) == 0:
+            pieces.append(np.zeros(5, np.int64))
+            continue
+        if k > 0:
+            window[part] = next_label
+            next_label += 1
+        pieces.append(
+            np.array(
+                [
+                    x + xs.min(),
+                    y + ys.min(),
+                    xs.max() - xs.min() + 1,
+                    ys.max() - ys.min() + 1,
+                    len(xs),
+                ],
+                np.int64,
+            )
+        )
+    return pieces
 
 
 def _union_boxes(comps: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -620,10 +834,17 @@ def _union_boxes(comps: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 def _real_fragments(chars: np.ndarray, frag: np.ndarray, n_frags: int, scale: float) -> np.ndarray:
-    """Fragments that look like text: at least one component of a letter's height."""
+    """Fragments that look like text: a letter of the text's height, a word of three
+    with an x-height letter, or a word of four or more marks (small print in a footer is
+    smaller than the body's); never strokes alone (a page edge, a rule's dashes). Quotes,
+    commas and stops are no line of their own: they join their line as loose marks."""
     tallest = np.zeros(n_frags, np.int64)
+    widest = np.zeros(n_frags, np.int64)
     np.maximum.at(tallest, frag, chars[:, 3])
-    return tallest >= 0.6 * scale
+    np.maximum.at(widest, frag, chars[:, 2])
+    count = np.bincount(frag, minlength=n_frags)
+    wordlike = (tallest >= 0.8 * scale) | ((tallest >= 0.6 * scale) & (count >= 3)) | (count >= 4)
+    return wordlike & (widest >= 0.3 * scale)
 
 
 def _renumber(
@@ -635,11 +856,16 @@ def _renumber(
 
 
 def _merge_row_fragments(
-    boxes: np.ndarray, gutters: list[BBox], gap_scales: float, scale: float
+    boxes: np.ndarray, gutters: Sequence[BBox], max_gap_px: float = float("inf")
 ) -> np.ndarray:
-    """Line index of each fragment: fragments of one row closer than gap_scales text scales
-    (more for large type) and not on two sides of a gutter are one line."""
-    max_gap = gap_scales * scale
+    """Line index of each fragment: the fragments of one row are one line however far
+    apart (two spaces after a full stop, justified text, a tab stop, a line number, a price
+    at the right edge) unless a column gutter or separator runs between them. A row is
+    fragments of comparable height that overlap by half the lower one's height, with
+    centres less than half its height apart; a title beside small print is not one row
+    with it. With max_gap_px, only fragments closer than that (more for large type) merge.
+    """
+    scale_px = float(np.median(boxes[:, 3] - boxes[:, 1])) if len(boxes) else 1.0
     n = len(boxes)
     parent = np.arange(n)
 
@@ -658,12 +884,18 @@ def _merge_row_fragments(
             bx0, by0, bx1, by1 = boxes[b]
             if by0 >= ay1:
                 break
-            overlap = min(ay1, by1) - max(ay0, by0)
-            if overlap < 0.5 * min(ay1 - ay0, by1 - by0):
+            lower = min(ay1 - ay0, by1 - by0)
+            if min(ay1, by1) - max(ay0, by0) < 0.5 * lower:
+                continue
+            if max(ay1 - ay0, by1 - by0) > 2.5 * lower:
+                continue
+            # Centres close, so that a taller mark (a scrawl in the margin) that overlaps
+            # two rows by half each never chains them into one line.
+            if abs((ay0 + ay1) - (by0 + by1)) > lower:
                 continue
             lo, hi = (ax1, bx0) if ax1 <= bx0 else (bx1, ax0)
             # Large type has wide word gaps: the gap limit grows with the text's height.
-            if hi - lo > max_gap * max(1.0, 0.5 * min(ay1 - ay0, by1 - by0) / scale):
+            if hi - lo > max_gap_px * max(1.0, 0.5 * lower / scale_px):
                 continue
             if any(
                 g.x0 < hi and g.x1 > lo and g.y0 < max(ay1, by1) and g.y1 > min(ay0, by0)
@@ -735,31 +967,60 @@ def _dense(group: np.ndarray) -> np.ndarray:
     return np.where(group >= 0, index[np.maximum(group, 0)], -1).astype(np.int64)
 
 
-def _attach(loose: np.ndarray, line_boxes: np.ndarray, scale: float) -> np.ndarray:
-    """Line of each loose component (dot, comma, accent, tall glyph, speck), or -1.
+def _attach(
+    loose: np.ndarray, line_boxes: np.ndarray, baselines: Sequence[float | None], scale: float
+) -> np.ndarray:
+    """Line of each loose component (dot, comma, quote, dash, accent, tall glyph), or -1.
 
-    A component joins a line when its centre is within the line's x-range (widened by 0.6
-    scale for quotes and final stops) and it overlaps the line's rows, reaching up to 0.25
-    scale above it for the dot of an "i" in a line without ascenders; of several such
-    lines, the one with the nearest centre wins. Specks beside a line do not touch it.
+    Every mark near a line belongs to it (the OCRopus idea of spreading line labels to all
+    components), so that no full stop or "Q." marker falls out of its line's image. A
+    mark is near a line when it lies over the line's box, from a little above it (the dot
+    of an i in a line without capitals) down to the baseline or across it (a comma; wholly
+    below the baseline there are only descenders, which their letters hold, and dust), or
+    when it stands where punctuation stands (on the baseline, or hanging from the capital
+    height) within a line height of the line's ends (a space before a typed full stop).
+    Of several such lines, the mark goes to the one whose x-height band (from 0.6 of the
+    ascender height above the baseline down to it) is nearest, with the space below a
+    baseline counted three times as far as the space above the band, because descenders
+    are that much shorter than ascenders. Specks smaller than a tenth of the text scale
+    across are dust, never a mark.
     """
     out = np.full(len(loose), -1, np.int64)
     if len(loose) == 0 or len(line_boxes) == 0:
         return out
-    lx0 = line_boxes[:, 0] - 0.6 * scale
-    lx1 = line_boxes[:, 2] + 0.6 * scale
-    ly0 = line_boxes[:, 1] - 0.25 * scale
-    ly1 = line_boxes[:, 3]
-    line_cy = (line_boxes[:, 1] + line_boxes[:, 3]) / 2.0
-    for start in range(0, len(loose), 4096):  # bounded memory on pages full of specks
-        part = loose[start : start + 4096]
+    lx0, ly0, lx1, ly1 = (line_boxes[:, i].astype(np.float64) for i in range(4))
+    height = np.maximum(ly1 - ly0, 1.0)
+    base = np.array([b if b is not None else y1 for b, y1 in zip(baselines, ly1, strict=True)])
+    core_top = base - 0.6 * (base - ly0)
+    reach = height
+    big_enough = loose[:, 4] >= max(2.0, (0.1 * scale) ** 2)
+    for start in range(0, len(loose), 2048):  # bounded memory on pages full of specks
+        part = loose[start : start + 2048]
         cx = (part[:, 0] + part[:, 2] / 2.0)[:, None]
+        cy = (part[:, 1] + part[:, 3] / 2.0)[:, None]
         top, bottom = part[:, 1][:, None], (part[:, 1] + part[:, 3])[:, None]
-        near = (cx >= lx0) & (cx < lx1) & (bottom > ly0) & (top < ly1)
-        cy = (top + bottom) / 2.0
-        dist = np.where(near, np.abs(cy - line_cy[None, :]), np.inf)
+        # Beyond a line's ends only punctuation's places count: on the baseline (stops,
+        # commas, dashes) or hanging from the capital height (quotes); dust is elsewhere.
+        punctuation = ((bottom >= base - 0.4 * height) & (bottom <= base + 0.35 * height)) | (
+            (top >= ly0 - 0.15 * height) & (top <= core_top)
+        )
+        over = (
+            (cx >= lx0)
+            & (cx < lx1)
+            & (bottom >= ly0 - 0.1 * height)
+            & (top <= base - 0.05 * height)
+            & (cy < ly1 + 0.15 * height)
+        )
+        beyond = (
+            ((cx >= lx0 - reach) & (cx < lx0)) | ((cx >= lx1) & (cx < lx1 + reach))
+        ) & punctuation
+        near = over | beyond
+        below = np.maximum(cy - base, 0.0) / (0.3 * height)
+        above = np.maximum(core_top - cy, 0.0) / (0.9 * height)
+        beside = np.maximum(np.maximum(lx0 - cx, cx - lx1), 0.0) / reach
+        dist = np.where(near, below + above + 0.25 * beside, np.inf)
         best = dist.argmin(axis=1)
-        found = np.isfinite(dist[np.arange(len(part)), best])
+        found = np.isfinite(dist[np.arange(len(part)), best]) & big_enough[start : start + 2048]
         out[start : start + len(part)] = np.where(found, best, -1)
     return out
 
