@@ -543,7 +543,7 @@ def find_separators(
             lo, hi = max(x0, other[2]), min(x1, other[3])
             if lo >= hi or y0 < other[1]:
                 continue
-            clear = ~raw_ink[other[1] : y0, lo:hi].any(axis=0)
+            clear = np.asarray(raw_ink[other[1] : y0, lo:hi].any(axis=0)) == 0
             if _longest_run(clear) >= max(1, min_width // 2):
                 other[1] = y1
                 break
