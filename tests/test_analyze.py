@@ -13,8 +13,7 @@ from scandex.page import BBox
 
 
 def to_original(line, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    a = line.to_original
-    return np.stack([xs, ys], axis=1) @ a[:, :2].T + a[:, 2]
+    return line.points_to_original(xs, ys)
 
 
 @pytest.fixture(scope="module")

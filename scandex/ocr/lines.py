@@ -2,16 +2,19 @@
 
 The recognizer gets gray, not binary, pixels (it decides what it needs), but only within a
 pixel of the line's own components: the ascenders and descenders of the neighbouring lines,
-a rule or a stamp that reach into the line's box become paper. Every line also carries the
-way back to the original image: its box there, its baseline in hOCR terms, and the affine
-from the line image's pixels to original pixels.
+a rule or a stamp that reach into the line's box become paper. A line is a whole row, so it
+may hold wide stretches of paper (a tab stop after a line number, the leader before a
+price, a table's cells): those are cut down to a little more than a word space, because the
+recognizer, trained on lines without them, reads the words on both sides as one. Every line
+also carries the way back to the original image: its box there, its baseline in hOCR terms,
+the affine from the uncut crop's pixels to original pixels and where paper was cut out.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import cv2
@@ -29,6 +32,10 @@ class LineParams:
     margin: float = 0.25  # paper around the line's ink, in text scales
     min_margin_px: int = 2
     halo_px: int = 1  # gray kept around the line's ink pixels (anti-aliased edges)
+    # In text scales: stretches of paper inside a line wider than this (a word space is
+    # about 0.5, two typewriter spaces 1.5 to 2) are cut down to `kept_gap`.
+    max_gap: float = 2.5
+    kept_gap: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,37 @@ class LineImage:
     bbox: BBox  # tight box of the line's ink, ORIGINAL image pixels
     baseline: tuple[float, float] | None  # hOCR (slope, offset) in original pixels
     column: int  # index of its block (column or run of rows) in reading order
-    to_original: np.ndarray  # 2x3 affine: line-image pixel (x, y) -> original (x, y)
+    to_original: np.ndarray  # 2x3 affine: pixel (x, y) of the uncut crop -> original (x, y)
+    # Where paper was cut out of the image: at image column cut_at[k] (sorted), all
+    # columns from there on lie cut_px[k] further right in the uncut crop (cumulative).
+    cut_at: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cut_px: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def crop_x(self, x: np.ndarray, *, right_edge: bool = False) -> np.ndarray:
+        """Image x positions in the uncut crop; a right edge at a cut stays left of it."""
+        x = np.asarray(x, np.float64)
+        if len(self.cut_at) == 0:
+            return x
+        k = np.searchsorted(self.cut_at, x, side="left" if right_edge else "right")
+        return x + np.concatenate([[0.0], self.cut_px])[k]
+
+    def points_to_original(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """(N, 2) original-image points of image points (pixel centres)."""
+        a = self.to_original
+        return (
+            np.stack([self.crop_x(xs), np.asarray(ys, np.float64)], axis=1) @ a[:, :2].T + a[:, 2]
+        )
+
+    def box_to_original(
+        self, x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]
+    ) -> BBox:
+        """Box, in original pixels, around a rectangle (pixel edges) of the image."""
+        from scandex.ocr.binarize import map_box_to_original
+
+        cx0 = float(self.crop_x(np.array(x0)))
+        cx1 = float(self.crop_x(np.array(x1), right_edge=True))
+        box = BBox(int(np.floor(cx0)), int(np.floor(y0)), int(np.ceil(cx1)), int(np.ceil(y1)))
+        return map_box_to_original(box, self.to_original, size)
 
 
 def extract_lines(
@@ -50,9 +87,46 @@ def extract_lines(
     """The line images of `layout.lines[i]` for i in `order`, with `columns[k]` for order[k]."""
     boxes = original_boxes(binarized, layout)
     margin = max(params.min_margin_px, round(params.margin * layout.scale_px))
+    max_gap_px = max(1, round(params.max_gap * layout.scale_px))
+    kept_gap_px = max(1, round(params.kept_gap * layout.scale_px))
     return tuple(
-        _extract(binarized, layout, i, boxes[i], column, margin, params.halo_px)
+        _cut_paper(
+            _extract(binarized, layout, i, boxes[i], column, margin, params.halo_px),
+            max_gap_px,
+            kept_gap_px,
+        )
         for i, column in zip(order, columns, strict=True)
+    )
+
+
+def _cut_paper(line: LineImage, max_gap_px: int, kept_gap_px: int) -> LineImage:
+    """The line with each inner stretch of paper wider than max_gap_px cut to kept_gap_px
+    (half kept on each side, so the words keep their own margins)."""
+    ink = np.asarray((line.image < 255).any(axis=0), bool)
+    columns = np.flatnonzero(ink)
+    if len(columns) == 0:
+        return line
+    inner = ink[columns[0] : columns[-1] + 1]
+    edges = np.flatnonzero(np.diff(np.concatenate([[1], inner.view(np.int8), [1]])))
+    starts, ends = edges[0::2] + columns[0], edges[1::2] + columns[0]  # runs of paper
+    wide = ends - starts > max_gap_px
+    if not wide.any():
+        return line
+    keep = np.ones(line.image.shape[1], bool)
+    cut_at, cut_px = [], []
+    removed = 0
+    for start, end in zip(starts[wide], ends[wide], strict=True):
+        drop_from = start + kept_gap_px // 2
+        drop_to = end - (kept_gap_px - kept_gap_px // 2)
+        keep[drop_from:drop_to] = False
+        removed += drop_to - drop_from
+        cut_at.append(drop_from - (removed - (drop_to - drop_from)))
+        cut_px.append(removed)
+    return replace(
+        line,
+        image=np.ascontiguousarray(line.image[:, keep]),
+        cut_at=np.array(cut_at, np.float64),
+        cut_px=np.array(cut_px, np.float64),
     )
 
 

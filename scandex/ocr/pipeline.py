@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from scandex.ocr.binarize import map_box_to_original
 from scandex.ocr.lexicon import LexiconParams
 from scandex.page import BBox, Block, Char, Document, Line, Page, Word
 
@@ -43,14 +42,6 @@ def get_recognizer(
         if key not in _recognizers:
             _recognizers[key] = Recognizer(model, threads=threads, lexicon=lexicon.load())
         return _recognizers[key]
-
-
-def _line_box_to_original(
-    line_image, x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]
-) -> BBox:
-    """Box, in original pixels, around a rectangle (pixel edges) of a line image."""
-    box = BBox(int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1)), int(np.ceil(y1)))
-    return map_box_to_original(box, line_image.to_original, size)
 
 
 def _ink_extent(ink: np.ndarray, x0: int, x1: int) -> tuple[int, int, int, int] | None:
@@ -83,7 +74,7 @@ def build_line(line_image, result, size: tuple[int, int]) -> Line:
         char_models = tuple(
             Char(
                 c.text,
-                _line_box_to_original(line_image, max(c.x0, wx0), wy0, min(c.x1, wx1), wy1, size),
+                line_image.box_to_original(max(c.x0, wx0), wy0, min(c.x1, wx1), wy1, size),
                 round(float(c.confidence), 4),
                 tuple((alt, round(float(p), 4)) for alt, p in c.alternatives),
             )
@@ -92,7 +83,7 @@ def build_line(line_image, result, size: tuple[int, int]) -> Line:
         words.append(
             Word(
                 "".join(c.text for c in chars),
-                _line_box_to_original(line_image, wx0, wy0, wx1, wy1, size),
+                line_image.box_to_original(wx0, wy0, wx1, wy1, size),
                 round(word_confidence([c.confidence for c in chars]), 4),
                 char_models,
                 word.alternatives,
