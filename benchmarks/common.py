@@ -9,6 +9,10 @@ UNLV ground truth marks a character it could not represent with `~` (sometimes s
 row for one character). A run of `~` in a reference is one wildcard: it matches any single
 hypothesis character at no cost and counts as one reference character. Words containing it
 are left out of the bag-of-words measure.
+
+Pages are scored with an order-free bag of words; lines, which have one reading order, with
+an ordered word edit distance (`word_errors`, on `align_words`), and word confidences against
+that alignment with `expected_calibration_error`.
 """
 
 from __future__ import annotations
@@ -161,3 +165,68 @@ def pct(rate: float | None) -> str:
 
 def reproduce_command() -> str:
     return " ".join(shlex.quote(a) for a in [os.path.relpath(sys.executable, REPO), *sys.argv])
+
+
+# -- words -----------------------------------------------------------------------------------
+
+
+def align_words(
+    reference: Sequence[str], hypothesis: Sequence[str]
+) -> list[tuple[int | None, int | None]]:
+    """A minimum-edit alignment of two word sequences: (reference index, hypothesis index)
+    pairs, None on the side a word is missing from (insertion or deletion).
+
+    A plain dynamic programme: lines have tens of words, so quadratic is microseconds, and
+    the project has no edit-distance library to lean on. Among equally cheap alignments the
+    trace prefers pairing identical words, so a word is never counted wrong by a tie."""
+    rows, cols = len(reference), len(hypothesis)
+    cost = [[0] * (cols + 1) for _ in range(rows + 1)]
+    for i in range(rows + 1):
+        cost[i][0] = i
+    for j in range(cols + 1):
+        cost[0][j] = j
+    for i in range(1, rows + 1):
+        for j in range(1, cols + 1):
+            pair = cost[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1])
+            cost[i][j] = min(pair, cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+    pairs: list[tuple[int | None, int | None]] = []
+    i, j = rows, cols
+    while i or j:
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1]):
+            i, j = i - 1, j - 1
+            pairs.append((i, j))
+        elif i and cost[i][j] == cost[i - 1][j] + 1:
+            i -= 1
+            pairs.append((i, None))
+        else:
+            j -= 1
+            pairs.append((None, j))
+    return pairs[::-1]
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(word edit distance, reference words) of two texts already put through `comparable`.
+
+    Words are the whitespace-separated tokens, punctuation and case kept: "word," against
+    "word" is one substitution. This is the ordered word error rate of a line recognizer,
+    not the order-free bag of words that `score` uses for pages."""
+    ref_words, hyp_words = reference.split(), hypothesis.split()
+    pairs = align_words(ref_words, hyp_words)
+    errors = sum(r is None or h is None or ref_words[r] != hyp_words[h] for r, h in pairs)
+    return errors, len(ref_words)
+
+
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> float:
+    """Σ over equal-width confidence bins of (share of items) × |accuracy − mean confidence|.
+
+    0 means a confidence of 0.8 is right 80% of the time; items at exactly 1.0 fall in the
+    top bin."""
+    if not confidences:
+        return float("nan")
+    gap = [0.0] * bins  # Σ (correct − confidence) per bin
+    for confidence, right in zip(confidences, correct, strict=True):
+        k = min(bins - 1, max(0, int(confidence * bins)))
+        gap[k] += float(right) - confidence
+    return sum(abs(g) for g in gap) / len(confidences)
