@@ -53,6 +53,16 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
+class StoredPage:
+    """One indexed page as stored: every line with all of its words, boxes in original pixels."""
+
+    path: str  # the scan (absolute image path)
+    page: int  # 1-based
+    hocr_path: str | None  # the hOCR file it was indexed from, when known
+    lines: tuple[HitLine, ...]  # every line in reading order; `words` are all its words
+
+
+@dataclass(frozen=True)
 class IndexStats:
     documents: int
     pages: int
@@ -102,6 +112,9 @@ class Index(Protocol):
 
     def paths(self) -> set[str]:
         """Every document path in the committed index."""
+
+    def pages(self, path: str) -> list[StoredPage]:
+        """Every committed page of `path` in page order; empty when it is not indexed."""
 
 
 def open_index(directory: Path, *, writable: bool) -> Index:
@@ -195,6 +208,7 @@ __all__ = [
     "IndexStats",
     "NoIndexError",
     "SearchHit",
+    "StoredPage",
     "find_hocr_files",
     "open_index",
     "rebuild_index",

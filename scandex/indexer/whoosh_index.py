@@ -36,7 +36,7 @@ from whoosh.reading import IndexReader  # type: ignore[import-untyped]
 from whoosh.searching import Searcher  # type: ignore[import-untyped]
 
 from scandex.errors import QueryError, ScandexError
-from scandex.indexer import HitLine, HitWord, IndexStats, NoIndexError, SearchHit
+from scandex.indexer import HitLine, HitWord, IndexStats, NoIndexError, SearchHit, StoredPage
 from scandex.indexer.layout import (
     WriterLock,
     directory_size_bytes,
@@ -389,6 +389,16 @@ class WhooshIndex:
 
     def paths(self) -> set[str]:
         return _paths_in(self._current_searcher().reader())
+
+    def pages(self, path: str) -> list[StoredPage]:
+        pages = []
+        for stored in self._current_searcher().documents(path=path):
+            lines = tuple(
+                HitLine(text, BBox(*bbox), tuple(HitWord(w[0], BBox(*w[1:5])) for w in words))
+                for text, bbox, words in _decode_lines(stored[LINES])
+            )
+            pages.append(StoredPage(path, stored["page"], stored.get("hocr") or None, lines))
+        return sorted(pages, key=lambda page: page.page)
 
     def stats(self) -> IndexStats:
         # One reader for both numbers: the next call may already see a newer commit.
