@@ -74,10 +74,22 @@ class OcrConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """`scandex serve`: the read-only search site."""
+
+    host: str = "127.0.0.1"  # any address other than loopback requires `token`
+    port: int = 8421
+    token: str = ""  # the shared secret every request must carry; empty = none (loopback only)
+    search_timeout_seconds: float = 10.0  # a search still running then is answered 503
+    cache_mb: int = 512  # page images kept under state_dir/web-cache
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: Path = Path(".scandex")
     watch: WatchConfig = field(default_factory=WatchConfig)
     ocr: OcrConfig = field(default_factory=OcrConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: Path | None = None  # the file this came from; None for built-in defaults
 
     @property
@@ -132,7 +144,8 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
     state_dir = reader.path("state_dir", ".scandex", base_dir)
     watch_reader = reader.table("watch")
     ocr_reader = reader.table("ocr")
-    reader.reject_unknown({"state_dir", "watch", "ocr"})
+    web_reader = reader.table("web")
+    reader.reject_unknown({"state_dir", "watch", "ocr", "web"})
 
     watch = WatchConfig(
         paths=_watch_paths(watch_reader, base_dir),
@@ -162,9 +175,27 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
     )
     ocr_reader.reject_unknown(set(OcrConfig.__dataclass_fields__))
 
+    web = _web(web_reader)
+
     if state_dir.exists() and not state_dir.is_dir():
         raise ConfigError("state_dir", f"{state_dir} exists and is not a folder", source)
-    return Config(state_dir=state_dir, watch=watch, ocr=ocr, source=source)
+    return Config(state_dir=state_dir, watch=watch, ocr=ocr, web=web, source=source)
+
+
+def _web(reader: _Reader) -> WebConfig:
+    web = WebConfig(
+        host=reader.string("host", "127.0.0.1"),
+        port=reader.integer("port", 8421, minimum=1),
+        token=reader.string("token", ""),
+        search_timeout_seconds=reader.number("search_timeout_seconds", 10.0, minimum=0.1),
+        cache_mb=reader.integer("cache_mb", 512, minimum=0),
+    )
+    reader.reject_unknown(set(WebConfig.__dataclass_fields__))
+    if not web.host:
+        raise ConfigError(reader.key("host"), "must not be empty", reader.source)
+    if web.port > 65535:
+        raise ConfigError(reader.key("port"), "must be at most 65535", reader.source)
+    return web
 
 
 def _watch_paths(reader: _Reader, base_dir: Path) -> tuple[Path, ...]:

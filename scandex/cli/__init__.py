@@ -9,6 +9,6 @@ from __future__ import annotations
 from scandex.cli.app import app, main
 
 # Importing the command modules registers their commands on `app`.
-from scandex.cli import ocr, segment, service, search, train  # noqa: E402,F401  isort: skip
+from scandex.cli import ocr, segment, serve, service, search, train  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
