@@ -28,6 +28,7 @@ from scandex.errors import ScanError
 from scandex.ocr.io import ImageInfo, probe
 
 JPEG_QUALITY = 82
+ORIENTATION_TAG = 274
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -59,7 +60,7 @@ def render_page(path: Path, page: int, *, max_side_px: int, max_pixels: int) -> 
             path, f"page {page} has {width}x{height} pixels, over ocr.max_pixels ({max_pixels})"
         )
     try:
-        image = _decode(data, info, page, max_side_px)
+        image, orientation = _decode(data, info, page, max_side_px)
     except (OSError, ValueError, struct.error, EOFError) as exc:
         raise ScanError(path, f"cannot decode page {page} ({type(exc).__name__})") from None
     image = _shrink(image, max_side_px)
@@ -97,19 +98,23 @@ def _upright(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (size[1], size[0]) if orientation >= 5 else size
 
 
-def _decode(data: bytes, info: ImageInfo, page: int, max_side_px: int) -> Image.Image:
+def _decode(data: bytes, info: ImageInfo, page: int, max_side_px: int) -> tuple[Image.Image, int]:
+    """The page's pixels, and the orientation still to be applied to them."""
     image = _open(data)
     if info.format == "TIFF":
         image.seek(info.directories[page - 1] if info.directories else page - 1)
     stored = info.sizes[page - 1]
-    if image.size != stored:
+    orientation = info.orientations[page - 1]
+    if image.size not in (stored, _upright(stored, orientation)):
         raise ValueError(f"decoded {image.size}, header says {stored}")
     if info.format == "JPEG":
         # Decode at the smallest 1/2^k scale that is still at least the size wanted.
         scale = min(1.0, max_side_px / max(stored))
         image.draft(image.mode, (max(1, int(stored[0] * scale)), max(1, int(stored[1] * scale))))
     image.load()
-    return _displayable(image)
+    if info.format == "TIFF" and ORIENTATION_TAG not in getattr(image, "tag_v2", {}):
+        orientation = 1  # Pillow turns TIFF pages itself (and drops the tag), as OpenCV does
+    return _displayable(image), orientation
 
 
 _OPEN_LOCK = threading.Lock()
