@@ -58,6 +58,8 @@ def serve(
 def run_server(settings: Config, *, verbose: bool) -> int:
     """Serve until SIGTERM or Ctrl-C; the exit status."""
     import asyncio
+    import contextlib
+    import signal
 
     from scandex.daemon.notify import sd_notify
     from scandex.errors import ConfigError, ScandexError
@@ -104,15 +106,28 @@ def run_server(settings: Config, *, verbose: bool) -> int:
     access = "every request needs web.token" if web.token else "no token: this machine only"
     log.info("serving %s on %s (%s)", settings.index_dir, where, access)
 
+    def stop(signum: int, frame: object) -> None:
+        if server.should_exit:
+            server.force_exit = True  # a second signal: do not wait for open connections
+        server.should_exit = True
+        log.info("%s received: stopping", signal.Signals(signum).name)
+
+    async def serve() -> None:
+        # uvicorn's way to say it could not start (it has logged why) is SystemExit.
+        with contextlib.suppress(SystemExit):
+            await server.serve()
+
     async def serve_and_notify() -> None:
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(serve())
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
         if server.started:
+            # Ours, not uvicorn's: SIGTERM and Ctrl-C end with status 0, as `scandex run` does
+            # (uvicorn's own handlers re-raise the signal after shutting down).
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
             sd_notify(f"READY=1\nSTATUS=serving {where}")
         await task
 
     asyncio.run(serve_and_notify())
-    if not server.started:
-        return 1  # uvicorn has logged why (the port is taken, say)
-    return 0
+    return 0 if server.started else 1
