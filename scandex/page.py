@@ -114,6 +114,20 @@ class Block:
 
     bbox: BBox
     lines: tuple[Line, ...] = ()
+    kind: str = "text"  # "text", or "table": rows of cells, each row one line
+
+
+# Kinds of regions without text lines, and their hOCR classes.
+REGION_CLASSES = {"photo": "ocr_photo", "separator": "ocr_separator"}
+
+
+@dataclass(frozen=True)
+class Region:
+    """A part of the page that is not text: a photograph or figure ("photo", hOCR ocr_photo)
+    or a printed rule ("separator", hOCR ocr_separator)."""
+
+    kind: str
+    bbox: BBox
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,7 @@ class Page:
     angle_deg: float = 0.0  # skew that was corrected, counter-clockwise positive
     dpi: float | None = None
     blocks: tuple[Block, ...] = ()
+    regions: tuple[Region, ...] = ()  # photos and rules, top to bottom
 
     @property
     def lines(self) -> tuple[Line, ...]:

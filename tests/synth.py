@@ -466,11 +466,13 @@ def _layout_table(b: _Builder, rng: random.Random, kind: str) -> None:
         ("Lamp oil", "8 gallons", "1s. 9d.", "0 14 0"),
     ]
     for r, row in enumerate(rows):
-        # A table row is one line, read left to right (its cells are pieces of it).
+        # A table row is one line, read left to right (its cells are pieces of it); the
+        # table is a block of its own between the paragraphs.
         ink = b.put_row(
             [(text, x, "left") for x, text in zip(cell_x, row, strict=True)],
             y,
             kind="serif-bold" if r == 0 else kind,
+            column=1,
         )
         y += step
         if r == 0:  # a rule under the header row, clear of its descenders
@@ -478,7 +480,7 @@ def _layout_table(b: _Builder, rng: random.Random, kind: str) -> None:
             y += b.px(0.05)
     y += step // 2
     for text in _paragraph(rng, kind, font_px(11, b.dpi), width, 3):
-        b.put(text, b.margin, y, kind=kind)
+        b.put(text, b.margin, y, kind=kind, column=2)
         y += _line_step(11, b.dpi)
 
 

@@ -33,7 +33,7 @@ from scandex.ocr.hocr import (
     write_hocr,
 )
 from scandex.ocr.jsonout import document_to_dict
-from scandex.page import BBox, Block, Char, Document, Line, Page, Word
+from scandex.page import BBox, Block, Char, Document, Line, Page, Region, Word
 
 NS = "{http://www.w3.org/1999/xhtml}"
 
@@ -68,6 +68,10 @@ def sample_document(path: str = "/scans/letter.png") -> Document:
         blocks=(
             Block(heading.bbox, (heading,)),
             Block(BBox.union_all(line.bbox for line in column), column),
+        ),
+        regions=(
+            Region("photo", BBox(900, 200, 1500, 700)),
+            Region("separator", BBox(100, 330, 1500, 334)),
         ),
     )
     page2 = Page(number=2, width=1700, height=2200)
@@ -533,7 +537,15 @@ def consumer_page(tmp_path: Path) -> tuple[Document, Path, Path]:
             image[b.y0 + 10 : b.y1 - 10, b.x0 + 2 : b.x1 - 2] = 0
     path = tmp_path / "invoice.png"
     cv2.imwrite(str(path), image)
-    page = Page(1, 1400, 700, dpi=300.0, blocks=(Block(BBox(100, 100, 600, 550), lines_),))
+    image[100:450, 900:1300] = 90  # a photograph beside the text, a rule under it
+    image[600:606, 100:1300] = 0
+    regions = (
+        Region("photo", BBox(900, 100, 1300, 450)),
+        Region("separator", BBox(100, 600, 1300, 606)),
+    )
+    page = Page(
+        1, 1400, 700, dpi=300.0, blocks=(Block(BBox(100, 100, 600, 550), lines_),), regions=regions
+    )
     doc = Document(str(path), (page,))
     hocr = tmp_path / "invoice.hocr"
     write_hocr(doc, hocr)

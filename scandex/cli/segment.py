@@ -1,4 +1,4 @@
-"""`scandex segment`: show how the page analysis sees a scan (line boxes, order, columns)."""
+"""`scandex segment`: show how the page analysis sees a scan (regions, lines, reading order)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ def segment(
         None,
         "--out",
         "-o",
-        help="Draw the page with numbered line boxes and columns into this PNG "
-        "(one image only; page N > 1 of a multi-page file goes to NAME-pN.png).",
+        help="Draw the page into this PNG: regions by kind (text blue, table magenta, photo "
+        "orange, separator green), the reading order as numbered arrows between them, numbered "
+        "line boxes in red (one image only; page N > 1 of a multi-page file goes to NAME-pN.png).",
     ),
     output_format: SegmentFormat | None = typer.Option(
         None,
@@ -91,6 +92,10 @@ def _page_record(number: int, analysis) -> dict:
         "angle": round(analysis.angle_deg, 3),
         "scale": round(analysis.scale_px, 2),
         "columns": [box.as_list() for box in analysis.columns],
+        "regions": [
+            {"kind": region.kind, "bbox": region.bbox.as_list(), "order": order}
+            for order, region in enumerate(analysis.regions)
+        ],
         "lines": [
             {
                 "bbox": line.bbox.as_list(),
@@ -102,30 +107,61 @@ def _page_record(number: int, analysis) -> dict:
     }
 
 
+# BGR colours of the regions' kinds in the view.
+_REGION_COLOURS = {
+    "text": (255, 128, 0),
+    "table": (200, 0, 200),
+    "photo": (0, 140, 255),
+    "separator": (0, 170, 0),
+}
+
+
 def _write_view(target: Path, gray, analysis) -> None:
-    """The page in color: columns in blue, gutters in green, lines in red with their number."""
+    """The page in colour: regions by kind, numbered in reading order with arrows from one
+    to the next, column gutters, and each line's box in red with its number."""
     import cv2
 
     from scandex.errors import ScanError
 
     view = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     thick = max(1, round(max(gray.shape) / 1500))
-    for box in analysis.columns:
-        cv2.rectangle(view, (box.x0, box.y0), (box.x1 - 1, box.y1 - 1), (255, 128, 0), 2 * thick)
+    font_scale = max(0.4, analysis.scale_px / 30.0)
     for box in analysis.gutters:
         cv2.rectangle(view, (box.x0, box.y0), (box.x1 - 1, box.y1 - 1), (0, 160, 0), thick)
-    font_scale = max(0.4, analysis.scale_px / 30.0)
+    for region in analysis.regions:
+        b = region.bbox
+        colour = _REGION_COLOURS[region.kind]
+        cv2.rectangle(view, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), colour, 2 * thick)
+        if region.kind == "photo":  # crossed out: nothing in it is read
+            cv2.line(view, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), colour, thick)
+            cv2.line(view, (b.x0, b.y1 - 1), (b.x1 - 1, b.y0), colour, thick)
     for number, line in enumerate(analysis.lines, start=1):
         b = line.bbox
         cv2.rectangle(view, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), (0, 0, 255), thick)
-        label = str(number)
-        (w, h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
-        x = max(0, b.x0 - w - 4 * thick)
-        y = min(view.shape[0] - 1, b.y0 + h)
-        cv2.putText(view, label, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 200), thick)
+        _label(view, str(number), b.x0, b.y0, font_scale, thick, (0, 0, 200), left_of=True)
+    # Reading order: an arrow from each text region's centre to the next one's.
+    read = [r.bbox for r in analysis.regions if r.kind in ("text", "table")]
+    for a, b in zip(read, read[1:], strict=False):
+        start = tuple(int(v) for v in a.center)
+        end = tuple(int(v) for v in b.center)
+        cv2.arrowedLine(view, start, end, (255, 0, 255), 2 * thick, tipLength=0.03)
+    for order, region in enumerate(analysis.regions, start=1):
+        b = region.bbox
+        colour = _REGION_COLOURS[region.kind]
+        _label(view, f"{order} {region.kind}", b.x0, b.y0, 1.5 * font_scale, 2 * thick, colour)
     try:
         ok = cv2.imwrite(str(target), view)
     except cv2.error as exc:
         raise ScanError(target, f"cannot write the view: {exc}") from exc
     if not ok:
         raise ScanError(target, "cannot write the view (is the folder there and writable?)")
+
+
+def _label(view, text: str, x: int, y: int, scale: float, thick: int, colour, left_of=False):
+    """Text at the top-left corner (x, y) of a box, inside it or just left of it."""
+    import cv2
+
+    (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    x = max(0, x - w - 4 * thick) if left_of else x + 2 * thick
+    y = min(view.shape[0] - 1, y + h + (0 if left_of else 2 * thick))
+    cv2.putText(view, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick)

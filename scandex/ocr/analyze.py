@@ -7,7 +7,9 @@ Every box returned is in the ORIGINAL image's pixels; the deskewed frame stays i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from itertools import groupby
 
 import numpy as np
 
@@ -15,7 +17,7 @@ from scandex.ocr.binarize import Binarized, BinarizeParams, binarize, map_box_to
 from scandex.ocr.lines import LineImage, LineParams, extract_lines
 from scandex.ocr.reading_order import reading_blocks
 from scandex.ocr.segment import Layout, SegmentParams, segment
-from scandex.page import BBox
+from scandex.page import BBox, Region
 
 __all__ = ["AnalyzeParams", "LineImage", "PageAnalysis", "analyze_binarized", "analyze_page"]
 
@@ -36,6 +38,10 @@ class PageAnalysis:
     columns: tuple[BBox, ...]  # blocks (columns, runs of rows) in reading order, original px
     lines: tuple[LineImage, ...]  # reading order; line.column indexes `columns`
     gutters: tuple[BBox, ...] = ()  # column gutters, original px (for drawing)
+    # Every region of the page in reading order, original px: first one per block ("text"
+    # or "table", regions[k] is columns[k]), then photos and rules ("photo", "separator")
+    # top to bottom.
+    regions: tuple[Region, ...] = ()
 
 
 def analyze_page(gray: np.ndarray, params: AnalyzeParams = AnalyzeParams()) -> PageAnalysis:
@@ -63,17 +69,20 @@ def assemble(binarized: Binarized, layout: Layout, params: AnalyzeParams) -> Pag
     order = [i for block in blocks for i in block.lines]
     columns = [k for k, block in enumerate(blocks) for _ in block.lines]
     lines = extract_lines(binarized, layout, order, columns, params.lines)
-    block_boxes = []
-    start = 0
-    for block in blocks:
-        block_boxes.append(
-            BBox.union_all(line.bbox for line in lines[start : start + len(block.lines)])
-        )
-        start += len(block.lines)
+    lines, kinds = split_tables(lines)
+    block_boxes = [
+        BBox.union_all(line.bbox for line in lines if line.column == k) for k in range(len(kinds))
+    ]
     width, height = binarized.original_size
-    gutters = tuple(
-        map_box_to_original(g, binarized.to_original, binarized.original_size)
-        for g in layout.gutters
+
+    def to_original(box: BBox) -> BBox:
+        return map_box_to_original(box, binarized.to_original, binarized.original_size)
+
+    regions = [Region(kind, box) for kind, box in zip(kinds, block_boxes, strict=True)]
+    regions += [Region("photo", to_original(box)) for box in layout.pictures]
+    regions += sorted(
+        (Region("separator", to_original(box)) for box in layout.rules),
+        key=lambda r: (r.bbox.y0, r.bbox.x0),
     )
     return PageAnalysis(
         angle_deg=binarized.angle_deg,
@@ -82,5 +91,43 @@ def assemble(binarized: Binarized, layout: Layout, params: AnalyzeParams) -> Pag
         height=int(height),
         columns=tuple(block_boxes),
         lines=lines,
-        gutters=gutters,
+        gutters=tuple(to_original(g) for g in layout.gutters),
+        regions=tuple(regions),
     )
+
+
+def split_tables(
+    lines: Sequence[LineImage], min_rows: int = 3
+) -> tuple[tuple[LineImage, ...], list[str]]:
+    """Runs of `min_rows` or more consecutive lines of a block that are rows of cells (two or
+    more stretches of paper cut out of each) become blocks of their own, of kind "table";
+    the rest stay "text". Returns the lines with their new block numbers, and the kinds."""
+    out: list[LineImage] = []
+    kinds: list[str] = []
+    for _, block in groupby(lines, key=lambda line: line.column):  # blocks are consecutive
+        for is_table, run in _runs(list(block), lambda line: len(line.cut_at) >= 2, min_rows):
+            kinds.append("table" if is_table else "text")
+            out.extend(replace(line, column=len(kinds) - 1) for line in run)
+    return tuple(out), kinds
+
+
+def _runs(items: Sequence, test, min_length: int) -> list[tuple[bool, list]]:
+    """Items in runs, in order: (True, run) for a run of min_length or more items that pass
+    the test, (False, run) for what lies between."""
+    out: list[tuple[bool, list]] = []
+    i = 0
+    while i < len(items):
+        j = i
+        while j < len(items) and test(items[j]):
+            j += 1
+        if j - i >= min_length:
+            out.append((True, list(items[i:j])))
+            i = j
+            continue
+        j = max(j, i + 1)
+        if out and not out[-1][0]:
+            out[-1][1].extend(items[i:j])
+        else:
+            out.append((False, list(items[i:j])))
+        i = j
+    return out

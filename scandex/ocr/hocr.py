@@ -7,6 +7,8 @@ Layout of what `to_hocr` writes (XHTML, built with xml.etree so every text is es
         p.ocr_par    title "bbox ..."                       the block's lines as one paragraph
           span.ocr_line  title "bbox ...[; baseline S O]; x_wconf C"
             span.ocrx_word  title "bbox ...; x_wconf C; x_confs c1 c2 ...; x_bboxes x0 y0 x1 y1 ..."
+      div.ocr_photo      title "bbox ..."                   photographs and figures (no text)
+      div.ocr_separator  title "bbox ..."                   printed rules
 
 - `ppageno` is 0-based (the spec: "the front cover is page number 0"), so page 1 is ppageno 0.
 - `scan_res` and the baseline's offset are whole numbers, as Tesseract writes them and as
@@ -30,6 +32,9 @@ Layout of what `to_hocr` writes (XHTML, built with xml.etree so every text is es
   network's own reading where lexicon decoding replaced it), quoted and percent-encoded like
   the image name. A property, not hOCR's `span.alternatives` markup, because consumers that
   do not know that markup (PDF text layers among them) would print both readings.
+- Photos and rules (Page.regions) follow the text areas, top to bottom, as empty divs;
+  `ocr_image` and `ocr_photo` read back as photos. A table's block is an `ocr_carea` like
+  any other (its rows are its lines), so Block.kind reads back as "text".
 - Not written: Char.alternatives; the characters of a word they do not spell. Characters
   that XML cannot carry (control characters, lone surrogates) are written as U+FFFD.
 
@@ -50,7 +55,7 @@ from urllib.parse import unquote
 
 import scandex
 from scandex.errors import ScandexError
-from scandex.page import BBox, Block, Char, Document, Line, Page, Word
+from scandex.page import REGION_CLASSES, BBox, Block, Char, Document, Line, Page, Region, Word
 
 __all__ = [
     "HocrError",
@@ -63,7 +68,9 @@ __all__ = [
 ]
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
-CAPABILITIES = "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrx_cinfo ocrp_wconf"
+CAPABILITIES = (
+    "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrx_cinfo ocr_photo ocr_separator ocrp_wconf"
+)
 _DOCTYPE = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
@@ -198,6 +205,16 @@ def _write_page(body: ET.Element, page: Page, image_name: str) -> None:
             word_no = _write_words(span, line, n, word_no)
         _close(par, indent=4)
         _close(area, indent=3)
+    for r, region in enumerate(page.regions, start=1):
+        cls = REGION_CLASSES[region.kind]
+        _child(
+            div,
+            "div",
+            indent=3,
+            cls=cls,
+            element_id=f"{region.kind}_{n}_{r}",
+            title=[_bbox(region.bbox)],
+        )
     _close(div, indent=2)
 
 
@@ -352,6 +369,10 @@ _LINE_CLASSES = {
 }
 
 
+# hOCR classes of regions without text, read back as Region kinds.
+_REGION_KINDS = {"ocr_photo": "photo", "ocr_image": "photo", "ocr_separator": "separator"}
+
+
 def read_hocr(text: str, hocr_path: str | Path | None = None) -> Document:
     """Parse hOCR written by `to_hocr` (or similar) back into a Document.
 
@@ -420,6 +441,12 @@ def _read_page(element: ET.Element, index: int) -> tuple[Page, str]:
         lines = tuple(_read_line(line) for line in _find(element, _LINE_CLASSES))
         if lines:
             blocks.append(Block(BBox.union_all(line.bbox for line in lines), lines))
+    regions = []
+    for region in _find(element, set(_REGION_KINDS)):
+        region_props = parse_title(region.get("title", ""))
+        if "bbox" in region_props:
+            kind = _REGION_KINDS[(set(region.get("class", "").split()) & set(_REGION_KINDS)).pop()]
+            regions.append(Region(kind, BBox(*_ints(region_props["bbox"], 4, "bbox"))))
     image = props.get("image", "")
     page = Page(
         number=number,
@@ -428,6 +455,7 @@ def _read_page(element: ET.Element, index: int) -> tuple[Page, str]:
         angle_deg=angle,
         dpi=dpi,
         blocks=tuple(blocks),
+        regions=tuple(regions),
     )
     name = unquote(image.strip('"'), errors="surrogateescape") if image else ""
     return page, name

@@ -10,12 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
 
 from scandex.ocr.lexicon import LexiconParams
-from scandex.page import BBox, Block, Char, Document, Line, Page, Word
+from scandex.page import REGION_CLASSES, BBox, Block, Char, Document, Line, Page, Word
 
 
 @dataclass(frozen=True)
@@ -98,19 +99,16 @@ def build_line(line_image, result, size: tuple[int, int]) -> Line:
     )
 
 
-def group_blocks(lines: Sequence[Line], columns: Sequence[int]) -> tuple[Block, ...]:
-    """Consecutive lines (in reading order) of the same column form one block."""
+def group_blocks(
+    lines: Sequence[Line], columns: Sequence[int], kinds: Sequence[str] = ()
+) -> tuple[Block, ...]:
+    """Consecutive lines (in reading order) of the same column form one block, of the kind
+    kinds[column] ("text" when kinds is empty)."""
     blocks: list[Block] = []
-    current: list[Line] = []
-    current_column = None
-    for line, column in zip(lines, columns, strict=True):
-        if current and column != current_column:
-            blocks.append(Block(BBox.union_all(x.bbox for x in current), tuple(current)))
-            current = []
-        current.append(line)
-        current_column = column
-    if current:
-        blocks.append(Block(BBox.union_all(x.bbox for x in current), tuple(current)))
+    for column, group in groupby(zip(lines, columns, strict=True), key=lambda pair: pair[1]):
+        members = tuple(line for line, _ in group)
+        kind = kinds[column] if kinds else "text"
+        blocks.append(Block(BBox.union_all(x.bbox for x in members), members, kind))
     return tuple(blocks)
 
 
@@ -137,13 +135,15 @@ def ocr_image(
             continue  # ink that reads as nothing (a smudge) is not a text line
         lines.append(build_line(line_image, result, size))
         columns.append(line_image.column)
+    kinds = [region.kind for region in analysis.regions[: len(analysis.columns)]]
     return Page(
         number=number,
         width=size[0],
         height=size[1],
         angle_deg=round(float(analysis.angle_deg), 3),
         dpi=dpi,
-        blocks=group_blocks(lines, columns),
+        blocks=group_blocks(lines, columns, kinds),
+        regions=tuple(r for r in analysis.regions if r.kind in REGION_CLASSES),
     )
 
 

@@ -29,7 +29,7 @@ in Python:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import cv2
@@ -90,6 +90,9 @@ class Layout:
     # Narrow whitespace strips between text columns found from the characters (see
     # find_separators); reading order takes them as gutters however narrow they are.
     separators: tuple[BBox, ...] = ()
+    # Not text: photographs and figures (solid or crowded with grain), and printed rules.
+    pictures: tuple[BBox, ...] = ()
+    rules: tuple[BBox, ...] = ()
 
     @property
     def boxes(self) -> list[BBox]:
@@ -124,8 +127,9 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
             f"text scale {scale:.1f} px is outside {params.min_scale_px:g}..{params.max_scale_px:g}"
             " px: the page is noise or its resolution is far from 150-600 dpi"
         )
-    kind = _drop_inside_pictures(comps, kind, labels, step, scale)
-    kind, pictures = _drop_texture(comps, kind, binary, scale, params)
+    kind, solid = _drop_inside_pictures(comps, kind, labels, step, scale)
+    kind, grain = _drop_texture(comps, kind, binary, scale, params)
+    pictures = _merge_boxes([*solid, *grain])
     # Body characters: glyphs of about the text's size, and taller ones that stand in one
     # row. Marks that bridge rows (two glyphs of stacked lines that touch, a drop cap) never
     # chain, or their middle band would merge whole paragraphs into one "line".
@@ -137,8 +141,8 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         comps, chars, scale * params.word_gap, step, binary.shape, separators
     )
     if not _chains_like_text(frag_of_char) and not _has_display_letters(comps, kind, scale):
-        _check_blank(comps, binary.shape, params)
-        return _empty(labels, stats)  # dust or a few marks on a blank page
+        _check_blank(comps, binary.shape, params, pictures)  # dust or marks on a blank page
+        return replace(_empty(labels, stats), pictures=tuple(pictures))
     frag_boxes = _union_boxes(comps[chars], frag_of_char)
     keep = _real_fragments(comps[chars], frag_of_char, len(frag_boxes), scale)
     frag_boxes, frag_of_char = _renumber(frag_boxes, frag_of_char, keep)
@@ -157,7 +161,9 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         params=params.order,
     )
     # Lines: the phrases of a row, however far apart, unless a gutter runs between them.
-    line_of_phrase = _merge_row_fragments(phrase_boxes, [*gutter_boxes, *separators])
+    line_of_phrase = _merge_row_fragments(
+        phrase_boxes, [*gutter_boxes, *separators], columns_apart=params.columns != 1
+    )
     line_of_comp = np.full(len(comps), -1, np.int64)
     line_of_comp[chars] = np.where(
         phrase_of_char >= 0, line_of_phrase[np.maximum(phrase_of_char, 0)], -1
@@ -176,9 +182,9 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     if (display >= 0).any():  # display lines are numbered after the body lines
         first = int(line_of_comp.max()) + 1
         line_of_comp = np.where(display >= 0, first + display, line_of_comp)
-    if not (line_of_comp >= 0).any():
-        _check_blank(comps, binary.shape, params)
-        return _empty(labels, _with_paper(comps, binary.shape))  # dust or marks on blank paper
+    if not (line_of_comp >= 0).any():  # dust, marks or a photograph on blank paper
+        _check_blank(comps, binary.shape, params, pictures)
+        return replace(_empty(labels, _with_paper(comps, binary.shape)), pictures=tuple(pictures))
 
     # Everything else that could be text joins the line it belongs to: dots, commas,
     # quotes, dashes, accents, and the characters of fragments too small to stand alone.
@@ -204,6 +210,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         separators=separators,
         params=params.order,
     )
+    rules = np.flatnonzero(kind == _RULE)
     return Layout(
         float(scale),
         lines,
@@ -212,7 +219,26 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         line_of_label,
         _with_paper(comps, binary.shape),
         tuple(separators),
+        tuple(pictures),
+        tuple(BBox(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in comps[rules]),
     )
+
+
+def _merge_boxes(boxes: Sequence[BBox]) -> list[BBox]:
+    """The boxes with every overlapping pair replaced by their union, until none overlap."""
+    merged = list(boxes)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                if merged[i].intersection_area(merged[j]) > 0:
+                    merged[i] = merged[i].union(merged.pop(j))
+                    changed = True
+                    break
+            if changed:
+                break
+    return sorted(merged, key=lambda b: (b.y0, b.x0))
 
 
 def _with_paper(comps: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -354,16 +380,35 @@ def _drop_unlike_text(comps: np.ndarray, line_of_comp: np.ndarray, scale: float)
     return _dense(out)
 
 
-def _check_blank(comps: np.ndarray, shape: tuple[int, int], params: SegmentParams) -> None:
-    """No lines were found: fine for a blank page (a few specks, a frame, a stamp), an
-    error for a page full of ink or of marks that do not form text."""
+def _check_blank(
+    comps: np.ndarray,
+    shape: tuple[int, int],
+    params: SegmentParams,
+    pictures: Sequence[BBox] = (),
+) -> None:
+    """No lines were found: fine for a blank page (a few specks, a frame, a stamp, a
+    photograph on part of it), an error for a page full of ink or of marks that do not
+    form text."""
     pixels = float(shape[0] * shape[1])
-    ink = float(comps[:, 4].sum()) / pixels
+    inside = np.zeros(len(comps), bool)
+    covered = 0
+    for p in pictures:
+        inside |= (
+            (comps[:, 0] >= p.x0)
+            & (comps[:, 1] >= p.y0)
+            & (comps[:, 0] + comps[:, 2] <= p.x1)
+            & (comps[:, 1] + comps[:, 3] <= p.y1)
+        )
+        covered += p.area
+    if covered > 0.9 * pixels:  # a page of grain, blotches or a photograph: no text on it
+        inside[:] = False
+    outside = comps[~inside]
+    ink = float(outside[:, 4].sum()) / pixels
     if ink > params.max_blank_ink:
         raise SegmentationError(
             f"no text lines found although {ink:.0%} of the page is ink: noise or a picture"
         )
-    marks_per_mp = np.count_nonzero(comps[:, 3] >= 3) / (pixels / 1e6)
+    marks_per_mp = np.count_nonzero(outside[:, 3] >= 3) / (pixels / 1e6)
     if marks_per_mp > params.max_blank_marks_per_mp:
         raise SegmentationError(
             f"no text lines found among {marks_per_mp:.0f} marks per megapixel:"
@@ -450,15 +495,16 @@ def _text_rows(ink_per_row: np.ndarray, scale: float) -> int:
 
 def _drop_inside_pictures(
     comps: np.ndarray, kind: np.ndarray, labels: np.ndarray, step: int, scale: float
-) -> np.ndarray:
-    """Components inside a solid big thing (a photograph) are part of it, not text."""
+) -> tuple[np.ndarray, list[BBox]]:
+    """Components inside a solid big thing (a photograph) are part of it, not text.
+    Returns the kinds and the boxes of the solid things with what lies inside them."""
     big = np.flatnonzero(kind == _BIG)
     if len(big) == 0:
-        return kind
+        return kind, []
     bbox_area = comps[big, 2] * comps[big, 3]
     solid = big[comps[big, 4] > 0.25 * bbox_area]
     if len(solid) == 0:
-        return kind
+        return kind, []
     small_labels = labels[::step, ::step]
     is_solid = np.zeros(len(comps) + 1, np.uint8)
     is_solid[solid + 1] = 1
@@ -472,7 +518,12 @@ def _drop_inside_pictures(
     inside = (mask[cy, cx] > 0) & (kind != _BIG)
     out = kind.copy()
     out[inside] = _PICTURE
-    return out
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    pictures = [
+        BBox(int(x * step), int(y * step), int((x + w) * step), int((y + h) * step))
+        for x, y, w, h, _ in stats[1:n]
+    ]
+    return out, pictures
 
 
 def find_separators(
@@ -856,18 +907,27 @@ def _renumber(
 
 
 def _merge_row_fragments(
-    boxes: np.ndarray, gutters: Sequence[BBox], max_gap_px: float = float("inf")
+    boxes: np.ndarray,
+    gutters: Sequence[BBox],
+    max_gap_px: float = float("inf"),
+    *,
+    columns_apart: bool = True,
 ) -> np.ndarray:
     """Line index of each fragment: the fragments of one row are one line however far
     apart (two spaces after a full stop, justified text, a tab stop, a line number, a price
     at the right edge) unless a column gutter or separator runs between them. A row is
     fragments of comparable height that overlap by half the lower one's height, with
     centres less than half its height apart; a title beside small print is not one row
-    with it. With max_gap_px, only fragments closer than that (more for large type) merge.
+    with it. Where no gutter was found, a wide gap still parts two lines when one of them
+    starts (or ends) at a column's margin and the other is a column's line too, not a line
+    number, a "Q." or a cell (see _column_edges; not with columns_apart=False, which reads
+    rows whole). With max_gap_px, only fragments closer than that (more for large type)
+    merge.
     """
     scale_px = float(np.median(boxes[:, 3] - boxes[:, 1])) if len(boxes) else 1.0
     n = len(boxes)
     parent = np.arange(n)
+    starts, ends = _column_edges(boxes) if columns_apart else (np.zeros(n, bool),) * 2
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -897,15 +957,60 @@ def _merge_row_fragments(
             # Large type has wide word gaps: the gap limit grows with the text's height.
             if hi - lo > max_gap_px * max(1.0, 0.5 * lower / scale_px):
                 continue
+            y0, y1 = min(ay0, by0), max(ay1, by1)
+            if any(g.x0 < hi and g.x1 > lo and g.y0 < y1 and g.y1 > y0 for g in gutters):
+                continue
+            # What crosses a gutter (a caption under a picture between the columns) stays
+            # apart from the columns' lines beside it.
             if any(
-                g.x0 < hi and g.x1 > lo and g.y0 < max(ay1, by1) and g.y1 > min(ay0, by0)
+                g.y0 < y1
+                and g.y1 > y0
+                and ((ax0 < g.x1 and ax1 > g.x0) or (bx0 < g.x1 and bx1 > g.x0))
                 for g in gutters
             ):
                 continue
+            left, right = (a, b) if ax1 <= bx0 else (b, a)
+            wide_gap = hi - lo > 2.0 * lower
+            if wide_gap and (
+                (starts[right] and _is_wide(boxes[left])) or (ends[left] and _is_wide(boxes[right]))
+            ):
+                continue  # a column's line beside another column's: a gutter nothing found
             parent[find(int(b))] = find(int(a))
     roots = np.array([find(i) for i in range(n)], np.int64)
     _, dense = np.unique(roots, return_inverse=True)
     return dense.reshape(-1).astype(np.int64)
+
+
+def _is_wide(box: np.ndarray) -> bool:
+    """A line of a text column, not a line number, a marker or a cell: 4 heights or more."""
+    return bool(box[2] - box[0] >= 4 * (box[3] - box[1]))
+
+
+def _column_edges(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per fragment: whether its left edge is a column's left margin, and whether its right
+    edge is a column's (justified) right margin: shared, within half its height, by three
+    or more other fragments within 15 of its heights above or below, that are lines of a
+    text column (8 heights wide or more). A caption between two columns hides the gutter
+    from the projections, but not the margins of the columns' lines beside it."""
+    n = len(boxes)
+    if n == 0:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    height = np.maximum(boxes[:, 3] - boxes[:, 1], 1)
+    centre = (boxes[:, 1] + boxes[:, 3]) / 2.0
+    wide = np.flatnonzero(boxes[:, 2] - boxes[:, 0] >= 8 * height)
+    starts, ends = np.zeros(n, bool), np.zeros(n, bool)
+    if len(wide) < 3:
+        return starts, ends
+    for i in range(0, n, 1024):  # bounded memory
+        part = slice(i, min(n, i + 1024))
+        h = height[part, None]
+        near = np.abs(centre[part, None] - centre[None, wide]) <= 15 * h
+        near &= np.arange(i, part.stop)[:, None] != wide[None, :]
+        same_x0 = np.abs(boxes[part, 0, None] - boxes[None, wide, 0]) <= 0.5 * h
+        same_x1 = np.abs(boxes[part, 2, None] - boxes[None, wide, 2]) <= 0.5 * h
+        starts[part] = (near & same_x0).sum(axis=1) >= 3
+        ends[part] = (near & same_x1).sum(axis=1) >= 3
+    return starts, ends
 
 
 def _drop_blob_lines(comps: np.ndarray, line_of_comp: np.ndarray, scale: float) -> np.ndarray:
