@@ -173,25 +173,33 @@ def _score(
 
 
 def _aligned_chars(
-    probs: np.ndarray,
     log_probs: np.ndarray,
     text: str,
     offset: int,
     codec_index: dict[str, int],
     x0_step: float,
     x1_step: float,
+    confidence: float,
 ) -> list[DecodedChar] | None:
+    """The characters of `text` placed on the frames by CTC alignment, each with the whole
+    reading's `confidence` (the letters were chosen together, so they stand or fall together)."""
     labels = [codec_index[ch] for ch in text]
     spans = ctc_align(log_probs, labels)
     if spans is None:
         return None
     chars = []
-    for k, (ch, label, (start, end)) in enumerate(zip(text, labels, spans, strict=True)):
+    for k, (ch, (start, end)) in enumerate(zip(text, spans, strict=True)):
         left = x0_step if k == 0 else (spans[k - 1][1] + start) / 2.0 + offset
         right = x1_step if k == len(text) - 1 else (end + spans[k + 1][0]) / 2.0 + offset
-        confidence = float(probs[start:end, label].max())
         chars.append(DecodedChar(ch, confidence, offset + start, offset + end, left, right))
     return chars
+
+
+def word_probability(score: float, scores: list[float]) -> float:
+    """The share of `score` among all readings' scores (log domain): the decoder's belief."""
+    finite = [s for s in scores if s > -math.inf]
+    top = max(finite)
+    return math.exp(score - top) / sum(math.exp(s - top) for s in finite)
 
 
 def correct_line(
@@ -229,27 +237,32 @@ def correct_line(
         weight = params.prior_weight
         own_prior = known if known is not None else params.unknown_zipf
         best_text, best_score = word, _score(log_frames, word, groups.index, own_prior, weight)
+        scores = [best_score]  # of every reading considered, for the winner's probability
         for candidate, folded in lexicon_beam_search(
             frames, groups, lexicon, params.beam_width, params.candidates
         ):
             prior = lexicon.frequency(candidate) or params.unknown_zipf
-            # No capitalization can beat the case-folded score: skip what cannot win.
-            if folded + weight * LN10 * prior <= best_score + params.margin_nats:
+            bound = folded + weight * LN10 * prior
+            # No capitalization can beat the case-folded score: skip what cannot win (its
+            # bound still counts against the winner, so confidence errs on the low side).
+            if bound <= best_score + params.margin_nats:
+                scores.append(bound)
                 continue
             for cased in _capitalizations(candidate, word):
                 score = _score(log_frames, cased, groups.index, prior, weight)
+                scores.append(score)
                 if score > best_score + (params.margin_nats if best_text == word else 0.0):
                     best_text, best_score = cased, score
         if best_text == word:
             continue
         new_core = _aligned_chars(
-            frames,
             log_frames,
             best_text,
             left,
             groups.index,
             core_chars[0].x0_step,
             core_chars[-1].x1_step,
+            word_probability(best_score, scores),
         )
         if new_core is None:
             continue
