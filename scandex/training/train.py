@@ -142,7 +142,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
     state = TrainState()
     if checkpoint_path.exists():
-        saved = torch.load(checkpoint_path, weights_only=False)
+        saved = torch.load(checkpoint_path, weights_only=True)
         frozen = model.frozen_batchnorm
         model = LineRecognizer(ModelConfig.from_dict(saved["config"]))
         model.load_state_dict(saved["model"])
@@ -292,13 +292,3 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def model_speed_probe(model: LineRecognizer, width_px: int = 1200, batch: int = 16) -> float:
-    """Lines per second of the torch model's forward pass on random input (for quick checks)."""
-    x = torch.from_numpy(np.random.default_rng(0).random((batch, 1, 32, width_px), np.float32))
-    with torch.no_grad():
-        model(x)
-        start = time.perf_counter()
-        model(x)
-    return batch / (time.perf_counter() - start)
