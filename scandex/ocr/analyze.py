@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import groupby
 
+import cv2
 import numpy as np
 
 from scandex.ocr.binarize import Binarized, BinarizeParams, binarize, map_box_to_original
@@ -79,7 +80,8 @@ def assemble(binarized: Binarized, layout: Layout, params: AnalyzeParams) -> Pag
         return map_box_to_original(box, binarized.to_original, binarized.original_size)
 
     regions = [Region(kind, box) for kind, box in zip(kinds, block_boxes, strict=True)]
-    regions += [Region("photo", to_original(box)) for box in layout.pictures]
+    photos = [to_original(box) for box in layout.pictures] + dark_pictures(binarized)
+    regions += [Region("photo", box) for box in sorted(photos, key=lambda b: (b.y0, b.x0))]
     regions += sorted(
         (Region("separator", to_original(box)) for box in layout.rules),
         key=lambda r: (r.bbox.y0, r.bbox.x0),
@@ -94,6 +96,29 @@ def assemble(binarized: Binarized, layout: Layout, params: AnalyzeParams) -> Pag
         gutters=tuple(to_original(g) for g in layout.gutters),
         regions=tuple(regions),
     )
+
+
+def dark_pictures(binarized: Binarized, min_page_fraction: float = 0.01) -> list[BBox]:
+    """Boxes (original px) of the large dark pictures that binarization set aside as not
+    the page: what it marked outside without touching the image's edges (those are scanner
+    margins, mounts and shadows), at least min_page_fraction of the image."""
+    outside = binarized.outside_work
+    if outside is None or not outside.any():
+        return []
+    n, _, stats, _ = cv2.connectedComponentsWithStats(
+        (outside > 0).astype(np.uint8), connectivity=8
+    )
+    height, width = outside.shape
+    factor = binarized.work_factor
+    return [
+        BBox(int(x * factor), int(y * factor), int((x + w) * factor), int((y + h) * factor))
+        for x, y, w, h, _ in stats[1:n]
+        if x > 0
+        and y > 0
+        and x + w < width
+        and y + h < height
+        and w * h >= min_page_fraction * width * height
+    ]
 
 
 def split_tables(

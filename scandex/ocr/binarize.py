@@ -194,6 +194,13 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
     if levels.has_ink:
         ink_work = _working_ink(stretched, factor, work.shape, ink_threshold)
         ink_work[outside_work > 0] = 0
+        # White text on a dark banner: turned into dark text on paper, it reads like any.
+        banners = _invert_banners(image, stretched, ink_work | (outside_work > 0), factor)
+        for x0, y0, x1, y1 in banners:
+            outside_work[y0 // factor : -(-y1 // factor), x0 // factor : -(-x1 // factor)] = 0
+        if banners:
+            ink_work = _working_ink(stretched, factor, work.shape, ink_threshold)
+            ink_work[outside_work > 0] = 0
         if params.detect_outside:
             # Lines too thin to survive the working image's median (the shadow of a page
             # edge, a one-pixel scanner margin) show in the thresholded ink.
@@ -364,6 +371,67 @@ def _outside_mask(
     if outside.any():
         outside = cv2.dilate(outside, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
     return outside
+
+
+def _invert_banners(
+    image: np.ndarray, stretched: np.ndarray, dark_work: np.ndarray, factor: int
+) -> list[tuple[int, int, int, int]]:
+    """Write the banners of white text of `image` into the stretched page (uint8, 255 =
+    paper), inverted and stretched between the banner's own levels: solid dark rectangles
+    (ink or outside the page over 60% of their box on the working image, `dark_work`, uint8
+    0/1; the stretched page may have set them to paper already) whose
+    light marks inside are three or more of about one height, filling a tenth to a half of
+    a band of rows with dark rows above or below it (letters, not a photograph's
+    highlights). Returns their boxes (x0, y0, x1, y1), full resolution."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(dark_work.astype(np.uint8), connectivity=8)
+    solid = (stats[1:n, cv2.CC_STAT_AREA] >= 0.6 * stats[1:n, 2] * stats[1:n, 3]) & (
+        stats[1:n, cv2.CC_STAT_AREA] >= 200
+    )
+    found = []
+    for x, y, w, h, _ in stats[1:n][solid]:
+        # Inside the box by a working pixel: its edge may be paper at full resolution.
+        x0, y0, x1, y1 = (
+            (x + 1) * factor,
+            (y + 1) * factor,
+            (x + w - 1) * factor,
+            (y + h - 1) * factor,
+        )
+        crop = image[y0:y1, x0:x1]
+        if crop.size == 0:
+            continue
+        if _white_letters(crop):
+            dark, bright = np.percentile(crop, [10, 99])
+            inverted = (bright - crop.astype(np.float32)) * (255.0 / max(bright - dark, 1.0))
+            stretched[y0:y1, x0:x1] = np.clip(inverted + 0.5, 0, 255).astype(np.uint8)
+            found.append((int(x0), int(y0), int(x1), int(y1)))
+    return found
+
+
+def _white_letters(crop: np.ndarray) -> bool:
+    """Whether the light marks of a dark region are a row of letters (see _invert_banners)."""
+    dark, bright = np.percentile(crop, [10, 99])
+    if bright - dark < 60:
+        return False
+    marks = (crop > (dark + bright) / 2).astype(np.uint8)
+    # Paper around the banner (the box may reach past its edge) is no letter.
+    inside_rows = np.flatnonzero(marks.mean(axis=1) < 0.9)
+    inside_cols = np.flatnonzero(marks.mean(axis=0) < 0.9)
+    if len(inside_rows) == 0 or len(inside_cols) == 0:
+        return False
+    marks = np.ascontiguousarray(
+        marks[inside_rows[0] : inside_rows[-1] + 1, inside_cols[0] : inside_cols[-1] + 1]
+    )
+    m, _, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
+    heights = stats[1:m, cv2.CC_STAT_HEIGHT]
+    letters = heights[(heights >= 6) & (heights < 0.9 * marks.shape[0])]
+    if len(letters) < 3:
+        return False
+    q25, q75 = np.percentile(letters, [25, 75])
+    rows = np.flatnonzero(marks.mean(axis=1) > 0.01)
+    if len(rows) == 0 or rows[-1] - rows[0] + 1 > 0.9 * len(marks):
+        return False
+    band = marks[rows[0] : rows[-1] + 1]
+    return bool(q75 <= 2.0 * q25 and 0.1 <= band.mean() <= 0.5)
 
 
 def _percentile_u8(image: np.ndarray, percent: float) -> float:
