@@ -82,6 +82,9 @@ class WebConfig:
     token: str = ""  # the shared secret every request must carry; empty = none (loopback only)
     search_timeout_seconds: float = 10.0  # a search still running then is answered 503
     cache_mb: int = 512  # page images kept under state_dir/web-cache
+    # Web origins whose pages may read the IIIF documents and page images (a IIIF viewer
+    # hosted elsewhere); "*" = any. Empty = none: other sites' scripts cannot read the archive.
+    cors_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ def _web(reader: _Reader) -> WebConfig:
         token=reader.string("token", ""),
         search_timeout_seconds=reader.number("search_timeout_seconds", 10.0, minimum=0.1),
         cache_mb=reader.integer("cache_mb", 512, minimum=0),
+        cors_origins=reader.strings("cors_origins", (), allow_empty=True),
     )
     reader.reject_unknown(set(WebConfig.__dataclass_fields__))
     if not web.host:

@@ -496,6 +496,18 @@ def test_a_foreign_host_name_is_refused_on_loopback(client) -> None:
     assert client.get("/", headers={"host": "[::1]:8421"}).status_code == 200
 
 
+def test_other_sites_read_iiif_only_from_the_origins_configured(archive) -> None:
+    doc = _doc(archive, "treaty")
+    viewer = "https://viewer.example.org"
+    for origins, expected in (((), None), ((viewer,), viewer), (("*",), "*")):
+        config = workspace_config(archive["root"], cors_origins=list(origins))  # type: ignore[arg-type]
+        with TestClient(create_app(config), base_url=LOCAL) as client:
+            for url in (f"/iiif/{doc}/manifest", f"/image/{doc}/1/page.jpg", "/api/status"):
+                answer = client.get(url, headers={"origin": viewer})
+                allowed = answer.headers.get("access-control-allow-origin")
+                assert allowed == (expected if url != "/api/status" else None), (origins, url)
+
+
 def test_pages_carry_a_strict_content_security_policy(client) -> None:
     headers = client.get("/").headers
     assert "script-src 'self'" in headers["content-security-policy"]

@@ -46,6 +46,7 @@ def test_web_settings_are_read(tmp_path: Path) -> None:
         ({"search_timeout_seconds": 0}, "web.search_timeout_seconds", "at least 0.1"),
         ({"cache_mb": -1}, "web.cache_mb", "at least 0"),
         ({"listen": "x"}, "web.listen", "unknown key"),
+        ({"cors_origins": "*"}, "web.cors_origins", "a list of non-empty strings"),
     ],
 )
 def test_mistakes_name_the_dotted_key(tmp_path: Path, web: dict, key: str, reason: str) -> None:

@@ -100,7 +100,12 @@ def create_app(
         },
         lifespan=site.lifespan,
     )
-    app.add_middleware(Guard, token=config.web.token, allowed_hosts=allowed_hosts)
+    app.add_middleware(
+        Guard,
+        token=config.web.token,
+        allowed_hosts=allowed_hosts,
+        cors_origins=config.web.cors_origins,
+    )
     return app
 
 
@@ -134,10 +139,21 @@ class Guard:
         (b"referrer-policy", b"no-referrer"),
     ]
 
-    def __init__(self, app: ASGIApp, *, token: str, allowed_hosts: Collection[str] | None) -> None:
+    # What a IIIF viewer on another origin reads (with web.cors_origins).
+    SHARED_PREFIXES = ("/iiif/", "/image/")
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: str,
+        allowed_hosts: Collection[str] | None,
+        cors_origins: Collection[str] = (),
+    ) -> None:
         self.app = app
         self.token = token.encode("utf-8")
         self.allowed_hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+        self.cors_origins = frozenset(cors_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -156,13 +172,24 @@ class Guard:
             )
             return
 
+        extra = [*self.HEADERS, *self._cors(scope["path"], headers.get("origin", ""))]
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *self.HEADERS]
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+    def _cors(self, path: str, origin: str) -> list[tuple[bytes, bytes]]:
+        if not origin or not path.startswith(self.SHARED_PREFIXES):
+            return []
+        if "*" in self.cors_origins:
+            return [(b"access-control-allow-origin", b"*")]
+        if origin in self.cors_origins:
+            return [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin")]
+        return []
 
     def _authorized(self, authorization: str) -> bool:
         scheme, _, credentials = authorization.partition(" ")
