@@ -15,7 +15,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scandex.errors import ConfigError
+from scandex.errors import ConfigError, MissingFolderError
 
 if TYPE_CHECKING:
     from scandex.ocr.lexicon import LexiconParams
@@ -217,10 +217,13 @@ def _watch_paths(reader: _Reader, base_dir: Path) -> tuple[Path, ...]:
         path = (base_dir / raw).resolve()
         if path.exists() and not path.is_dir():
             raise ConfigError(key, f"{path} is not a folder", reader.source)
-        if not path.exists() and (raw.is_absolute() or not path.parent.is_dir()):
-            raise ConfigError(
+        if not path.exists() and raw.is_absolute():
+            # Usually a share that is not mounted yet: an error that clears up by itself.
+            raise MissingFolderError(
                 key, f"folder {path} does not exist (is the share mounted?)", reader.source
             )
+        if not path.exists() and not path.parent.is_dir():
+            raise ConfigError(key, f"folder {path} does not exist", reader.source)
         paths.append(path)
     for i, a in enumerate(paths):
         for b in paths[i + 1 :]:

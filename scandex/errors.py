@@ -1,12 +1,43 @@
-"""Errors that reach users. Each carries a reason; the CLI prints str(error) on one line."""
+"""Errors that reach users. Each carries a reason; the CLI prints str(error) on one line and
+exits with the error's `exit_code`, so scripts and systemd can tell the kinds apart."""
 
 from __future__ import annotations
 
+from enum import IntEnum
 from pathlib import Path
+
+
+class ExitCode(IntEnum):
+    """Every exit status of every scandex command."""
+
+    OK = 0
+    # The command ran but some input failed, or something needs a look (the message says
+    # what); systemd restarts the daemon after it.
+    FAILED = 1
+    # Bad arguments or configuration: running again cannot help, so the units list it in
+    # RestartPreventExitStatus= and systemd does not restart.
+    USAGE = 2
+    # Try again later (EX_TEMPFAIL): the index is locked by a running `reindex`, a watched
+    # share is not mounted yet, the OCR workers were slow to start. systemd restarts.
+    TEMPORARY = 75
 
 
 class ScandexError(Exception):
     """Base of every error scandex reports to a user without a traceback."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+
+class UsageError(ScandexError):
+    """A command was given arguments it cannot work with; the message says which."""
+
+    exit_code = ExitCode.USAGE
+
+
+class TemporaryError(ScandexError):
+    """Something that should clear up by itself; running the command again later may work."""
+
+    exit_code = ExitCode.TEMPORARY
 
 
 class ScanError(ScandexError):
@@ -21,6 +52,8 @@ class ScanError(ScandexError):
 class ModelError(ScandexError):
     """A recognition model is missing, corrupt or incompatible with this scandex."""
 
+    exit_code = ExitCode.USAGE  # the configured model (ocr.model, --model) must be fixed
+
     def __init__(self, path: str | Path, reason: str) -> None:
         self.path = str(path)
         self.reason = reason
@@ -29,6 +62,8 @@ class ModelError(ScandexError):
 
 class ConfigError(ScandexError):
     """A configuration key is unknown, has the wrong type, or names something unusable."""
+
+    exit_code = ExitCode.USAGE
 
     def __init__(self, key: str, reason: str, source: str | Path | None = None) -> None:
         self.key = key
@@ -41,5 +76,14 @@ class SegmentationError(ScandexError):
     """A page could not be segmented into lines; the message says why."""
 
 
+class MissingFolderError(ConfigError):
+    """A configured folder does not exist: usually a share that is not mounted yet, so the
+    daemon exits with a status systemd restarts instead of one that needs a person."""
+
+    exit_code = ExitCode.TEMPORARY
+
+
 class QueryError(ScandexError):
     """A search query could not be parsed."""
+
+    exit_code = ExitCode.USAGE

@@ -17,11 +17,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Exit statuses shared by every command.
-EXIT_OK = 0
-EXIT_FAILED = 1  # the command ran, but some input failed (reported on stderr)
-EXIT_USAGE = 2  # bad arguments, configuration or query
-
 
 def error(message: str) -> None:
     """Print one user-facing error line to stderr."""
@@ -29,11 +24,12 @@ def error(message: str) -> None:
 
 
 def main() -> None:
-    """Entry point of the console script: ScandexError becomes one line, not a traceback."""
+    """Entry point of the console script: ScandexError becomes one line, not a traceback, and
+    the exit status of its kind (scandex.errors.ExitCode)."""
     try:
         app()
     except ScandexError as exc:
         if os.environ.get("SCANDEX_TRACEBACK"):
             raise
         error(str(exc))
-        sys.exit(EXIT_USAGE)
+        sys.exit(int(exc.exit_code))

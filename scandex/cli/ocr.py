@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from scandex.cli.app import EXIT_FAILED, EXIT_OK, app, error
-from scandex.errors import ScandexError
+from scandex.cli.app import app, error
+from scandex.errors import ExitCode, ScandexError, UsageError
 
 if TYPE_CHECKING:
     from scandex.ocr.lexicon import LexiconParams
@@ -137,12 +137,12 @@ def ocr(
 
     for language in languages:
         if language not in available_languages():
-            raise ScandexError(
+            raise UsageError(
                 f"--language {language}: no word list (available: "
                 f"{', '.join(available_languages())})"
             )
     if words is not None and not words.is_file():
-        raise ScandexError(f"--words {words}: file not found")
+        raise UsageError(f"--words {words}: file not found")
     lexicon_params = LexiconParams(lexicon, tuple(languages), words)
     if model is not None or words is not None:
         from scandex.ocr import get_recognizer
@@ -166,7 +166,7 @@ def ocr(
                 _print_line(outcome.record, output_format)
             elif not write:
                 first_page = _print_document(outcome, output_format, first_page)
-    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+    raise typer.Exit(ExitCode.FAILED if failed else ExitCode.OK)
 
 
 def _print_line(record: dict, output_format: OcrFormat) -> None:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from scandex.cli.app import EXIT_FAILED, app, error
+from scandex.cli.app import app, error
+from scandex.errors import ExitCode
 
 if TYPE_CHECKING:
     from scandex.indexer import HitLine, SearchHit
@@ -108,12 +109,12 @@ def reindex(config: ConfigOption = None) -> None:
         f"hOCR files into {settings.index_dir}"
     )
     if skipped:
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def _refuse_to_empty(index_dir: Path, roots: list[Path]) -> None:
     """No hOCR found: a wrong config, an unmounted share? Never trade an index for nothing."""
-    from scandex.errors import ScandexError
+    from scandex.errors import UsageError
     from scandex.indexer import NoIndexError, open_index
 
     try:
@@ -126,7 +127,7 @@ def _refuse_to_empty(index_dir: Path, roots: list[Path]) -> None:
         index.close()
     if documents:
         where = ", ".join(str(root) for root in roots)
-        raise ScandexError(
+        raise UsageError(
             f"found no hOCR files in {where}; keeping the current index of {documents} scans "
             f"(check watch.paths and ocr.hocr_name, or delete {index_dir} to start empty)"
         )

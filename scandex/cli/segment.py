@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from scandex.cli.app import EXIT_FAILED, EXIT_OK, EXIT_USAGE, app, error
-from scandex.errors import ScandexError
+from scandex.cli.app import app, error
+from scandex.errors import ExitCode, ScandexError
 
 
 class SegmentFormat(StrEnum):
@@ -45,7 +45,7 @@ def segment(
     """
     if out is not None and len(images) != 1:
         error("--out draws one image; give exactly one IMAGE")
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(ExitCode.USAGE)
     fmt = output_format or (SegmentFormat.none if out is not None else SegmentFormat.jsonl)
     failed = False
     for path in images:
@@ -57,7 +57,7 @@ def segment(
             continue
         if fmt is SegmentFormat.jsonl:
             typer.echo(json.dumps(record))
-    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+    raise typer.Exit(ExitCode.FAILED if failed else ExitCode.OK)
 
 
 def _segment_file(path: Path, columns: int | None, out: Path | None) -> dict:

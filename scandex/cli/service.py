@@ -115,10 +115,10 @@ def status(
     """
     from scandex.config import load_config
     from scandex.daemon.status import format_status, read_status
-    from scandex.errors import ScandexError
+    from scandex.errors import UsageError
 
     if output_format.lower() not in ("text", "json"):
-        raise ScandexError(f"--format: expected text or json, not {output_format!r}")
+        raise UsageError(f"--format: expected text or json, not {output_format!r}")
     report = read_status(load_config(config))
     if output_format.lower() == "json":
         typer.echo(json.dumps(report, indent=2))

@@ -39,7 +39,7 @@ from scandex.daemon.worker import (
     same_file_state,
     write_hocr_with_fallback,
 )
-from scandex.errors import ScandexError
+from scandex.errors import ConfigError
 from scandex.page import Document
 
 log = logging.getLogger("scandex.daemon")
@@ -173,7 +173,7 @@ def _acquire(lock: DaemonLock, state_dir: Path) -> None:
     try:
         lock.acquire()
     except PermissionError as exc:
-        raise ScandexError(f"state_dir: {rights_message(state_dir, 'write', exc)}") from None
+        raise ConfigError("state_dir", rights_message(state_dir, "write", exc)) from None
 
 
 def prepare_folders(config: Config) -> None:
@@ -187,11 +187,12 @@ def prepare_folders(config: Config) -> None:
             try:
                 folder.mkdir()
             except OSError as exc:
-                raise ScandexError(f"watch.paths: cannot create {folder}: {exc.strerror}") from None
+                reason = f"cannot create {folder}: {exc.strerror}"
+                raise ConfigError("watch.paths", reason, config.source) from None
             log.info("created watched folder %s", folder)
         problem = check_readable(folder)
         if problem:
-            raise ScandexError(f"watch.paths: {problem}")
+            raise ConfigError("watch.paths", problem, config.source)
         problem = check_writable(folder)
         if problem:
             log.warning("%s; hOCR files for it go to %s", problem, config.fallback_hocr_dir)

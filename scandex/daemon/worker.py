@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from scandex.errors import ScandexError, ScanError
+from scandex.errors import ExitCode, ScandexError, ScanError, TemporaryError
 from scandex.page import Document
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ log = logging.getLogger("scandex.daemon")
 # A worker is replaced after this many files, so memory a long-lived engine fragments or
 # leaks is given back now and then (the next file waits for the model to load once more).
 FILES_PER_WORKER = 500
+
+# How long the workers may take to build their engines (load the model) at start.
+WORKER_START_SECONDS = 300.0
 
 # Write errors that mean "this folder is not ours to write": hOCR goes to state_dir instead.
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -101,6 +104,15 @@ class ScandexEngine:
         # the first scan does not pay for it.
         ocr.get_recognizer(params.model, params.threads, params.lexicon)
         return _BoundEngine(ocr.ocr_file, params)
+
+
+class EngineStartError(ScandexError):
+    """The OCR engine could not be built in a worker (a bad model, say); it keeps the exit
+    status of the error the worker met."""
+
+    def __init__(self, reason: str, exit_code: ExitCode) -> None:
+        super().__init__(f"the OCR engine cannot start: {reason}")
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -197,7 +209,10 @@ def _worker_main(conn: Connection, make_engine: EngineFactory, hocr: HocrFiles) 
     try:
         engine = make_engine()
     except BaseException as exc:
-        conn.send(("broken", str(exc) if isinstance(exc, ScandexError) else repr(exc)))
+        if isinstance(exc, ScandexError):
+            conn.send(("broken", (str(exc), exc.exit_code)))
+        else:
+            conn.send(("broken", (repr(exc), ExitCode.FAILED)))
         return
     conn.send(("ready", None))
     while True:
@@ -244,13 +259,16 @@ class WorkerPool:
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
 
-    def start(self, *, wait_seconds: float = 300.0) -> None:
+    def start(self) -> None:
         """Start the workers and wait until each has built its engine."""
         self._workers = [self._spawn() for _ in range(self.size)]
+        wait_seconds = WORKER_START_SECONDS
         deadline = time.monotonic() + wait_seconds
         while not all(w.ready for w in self._workers):
             if time.monotonic() > deadline:
-                raise ScandexError(f"the OCR workers were not ready after {wait_seconds:.0f} s")
+                raise TemporaryError(
+                    f"the OCR workers were not ready after {wait_seconds:.0f} s (a busy machine?)"
+                )
             for result in self.collect(timeout_seconds=0.5):
                 log.warning("unexpected result during start-up: %s", result.job.path)
 
@@ -300,7 +318,7 @@ class WorkerPool:
                     if kind == "ready":
                         worker.ready = True
                     elif kind == "broken":
-                        raise ScandexError(f"the OCR engine cannot start: {payload}")
+                        raise EngineStartError(*payload)
                     elif kind == "result":
                         worker.job = None
                         worker.files_done += 1

@@ -7,7 +7,7 @@ the new one, never a half-built or missing one. A plain directory (an index made
 empty folder someone created) is accepted too and turned into the link layout by the next
 rebuild.
 
-One process writes at a time. It holds an exclusive flock(2) on `<index>.lock` beside the
+One process writes at a time. It holds scandex.lockfile's lock on `<index>.lock` beside the
 directory for as long as its index is open for writing; the kernel drops the lock when the
 process dies, even by SIGKILL, so a crash never leaves a stale lock behind.
 """
@@ -15,22 +15,21 @@ process dies, even by SIGKILL, so a crash never leaves a stale lock behind.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
 import secrets
 import shutil
 from pathlib import Path
 
-from scandex.errors import ScandexError
+from scandex.errors import TemporaryError
+from scandex.lockfile import PidLock, lock_holder
 
 
-class IndexLockedError(ScandexError):
-    """Another process (usually `scandex run`) is writing this index."""
+class IndexLockedError(TemporaryError):
+    """Another process (usually `scandex run`, or a `scandex reindex`) is writing this index."""
 
-    def __init__(self, directory: Path, holder: str) -> None:
+    def __init__(self, directory: Path, holder: int | None) -> None:
         self.directory = directory
-        who = f"process {holder}" if holder else "another process"
+        who = f"process {holder}" if holder and holder > 0 else "another process"
         super().__init__(
             f"the index {directory} is being written by {who} (probably `scandex run`); "
             f"stop that process first, or let it keep the index up to date"
@@ -45,33 +44,12 @@ class WriterLock:
     """The exclusive right to write the index at `directory`, held until `release()`."""
 
     def __init__(self, directory: Path) -> None:
-        self.path = lock_path(directory)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise IndexLockedError(directory, _read_holder(self.path)) from None
-            raise
-        # The pid is only for the message another process shows; the flock is the lock.
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd: int | None = fd
+        self._lock = PidLock(lock_path(directory))
+        if not self._lock.acquire():
+            raise IndexLockedError(directory, lock_holder(self._lock.path))
 
     def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-def _read_holder(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return ""
+        self._lock.release()
 
 
 def live_directory(directory: Path) -> Path | None:
