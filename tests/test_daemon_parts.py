@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sqlite3
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -97,11 +98,24 @@ def test_state_store_is_readable_while_written(tmp_path: Path) -> None:
     assert [r.path for r in reader.under("/s")] == ["/s/a.png", "/s/b.png"]
     assert reader.under("/s/a") == []  # a prefix of a name is not a folder
     assert [r.path for r in reader.due(time.time(), 10)] == ["/s/a.png"]
-    writer.rename("/s/a.png", "/s/c.png", None)
-    assert reader.get("/s/a.png") is None and reader.get("/s/c.png") is not None
     reader.close()
     writer.close()
     assert db.exists()
+
+
+def test_the_read_only_store_opens_paths_that_look_like_uri_syntax(tmp_path: Path) -> None:
+    folder = tmp_path / "scans?mode=rw#1 100%"
+    writer = StateStore(folder / "state.sqlite3")
+    writer.put(FileRecord("/s/a.png", 3, 1, "h1", PENDING))
+    reader = StateStore(folder / "state.sqlite3", readonly=True)
+    try:
+        assert reader.get("/s/a.png") is not None
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.put(FileRecord("/s/b.png", 3, 1, "h2", PENDING))
+    finally:
+        reader.close()
+        writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no stray database
 
 
 def test_file_sha256(tmp_path: Path) -> None:

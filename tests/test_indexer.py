@@ -161,26 +161,6 @@ def test_remove(filled) -> None:
     assert filled.paths() == {LETTER.path, INVOICE.path}
 
 
-def test_rename_keeps_text_and_boxes(filled) -> None:
-    before = filled.search("Geneva")
-    filled.rename(TREATY.path, "/moved/treaty.png")
-    filled.commit()
-    after = filled.search("Geneva")
-    assert hit_paths(after) == ["/moved/treaty.png"]
-    assert after[0].lines == before[0].lines
-    assert filled.paths() == {"/moved/treaty.png", LETTER.path, INVOICE.path}
-    assert filled.stats().pages == 4
-
-
-def test_rename_of_an_uncommitted_add_and_of_a_missing_path(filled) -> None:
-    filled.add(make_doc("/x/a.png", ["fresh words"]))
-    filled.rename("/x/a.png", "/x/b.png")
-    filled.rename("/not/there.png", "/x/c.png")
-    filled.commit()
-    assert hit_paths(filled.search("fresh")) == ["/x/b.png"]
-    assert "/x/c.png" not in filled.paths()
-
-
 def test_changes_are_invisible_until_commit(filled, index_dir: Path) -> None:
     reader = open_index(index_dir, writable=False)
     try:

@@ -1,5 +1,5 @@
 """The watch-folder daemon: events, filters, state store, workers, sd_notify, and run()."""
 
-from scandex.daemon.service import Daemon, Index, run
+from scandex.daemon.service import Daemon, run
 
-__all__ = ["Daemon", "Index", "run"]
+__all__ = ["Daemon", "run"]

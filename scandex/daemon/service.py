@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from scandex.config import Config
 from scandex.daemon.events import EventSource, WatchdogSource
@@ -40,6 +39,7 @@ from scandex.daemon.worker import (
     write_hocr_with_fallback,
 )
 from scandex.errors import ConfigError
+from scandex.indexer import IndexWriter
 from scandex.page import Document
 
 log = logging.getLogger("scandex.daemon")
@@ -53,27 +53,13 @@ SHUTDOWN_GRACE_SECONDS = 20.0  # time given to files in flight at shutdown
 VANISH_MAX_WAIT_SECONDS = 600.0  # a deletion waits for unhashed files that may be its rename
 
 
-class Index(Protocol):
-    """The part of scandex.indexer's Index the daemon writes through."""
-
-    def add(self, doc: Document, *, hocr_path: str | None = None) -> None: ...
-
-    def remove(self, path: str) -> None: ...
-
-    def commit(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def paths(self) -> set[str]: ...
-
-
 def run(
     config: Config,
     *,
     stop: threading.Event,
     hurry: threading.Event | None = None,
     engine: EngineFactory | None = None,
-    index: Index | None = None,
+    index: IndexWriter | None = None,
     events: EventSource | None = None,
     hocr: HocrFiles | None = None,
 ) -> int:
@@ -213,7 +199,9 @@ def _key(st: os.stat_result) -> tuple[int, int, int]:
 class Daemon:
     """The bookkeeping behind run()'s loop. Only the loop's thread calls it."""
 
-    def __init__(self, config: Config, store: StateStore, index: Index, hocr: HocrFiles) -> None:
+    def __init__(
+        self, config: Config, store: StateStore, index: IndexWriter, hocr: HocrFiles
+    ) -> None:
         self.config = config
         self.store = store
         self.index = index

@@ -68,7 +68,8 @@ class StateStore:
     def __init__(self, db_path: Path, *, readonly: bool = False) -> None:
         self.db_path = db_path
         if readonly:
-            uri = f"file:{db_path}?mode=ro"
+            # A path is not a URI: "?", "#" and "%" in it must be escaped (as_uri does).
+            uri = f"{db_path.absolute().as_uri()}?mode=ro"
             self.db = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None)
         else:
             db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,12 +169,6 @@ class StateStore:
 
     def delete(self, path: str) -> None:
         self.db.execute("DELETE FROM files WHERE path = ?", (path,))
-
-    def rename(self, old: str, new: str, hocr_path: str | None) -> None:
-        self.db.execute(
-            "UPDATE files SET path = ?, hocr_path = ?, updated = ? WHERE path = ?",
-            (new, hocr_path, time.time(), old),
-        )
 
     def set_meta(self, values: dict[str, str]) -> None:
         self.db.execute("BEGIN")

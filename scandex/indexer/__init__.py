@@ -80,8 +80,8 @@ class NoIndexError(ScandexError):
         )
 
 
-class Index(Protocol):
-    """What the daemon and the CLI need from an index."""
+class IndexWriter(Protocol):
+    """The part of an index the daemon writes through (and `paths`, to repair after a crash)."""
 
     def add(self, doc: Document, *, hocr_path: str | None = None) -> None:
         """Queue `doc` for the next commit, replacing every page stored for doc.path."""
@@ -89,14 +89,18 @@ class Index(Protocol):
     def remove(self, path: str) -> None:
         """Queue removing every page of `path` (no error if it is not indexed)."""
 
-    def rename(self, old_path: str, new_path: str) -> None:
-        """Queue moving `old_path`'s pages to `new_path` without re-OCR (no-op if absent)."""
-
     def commit(self) -> None:
         """Make every queued change visible to searches at once."""
 
     def close(self) -> None:
         """Release the index (and the writer lock); uncommitted changes are dropped."""
+
+    def paths(self) -> set[str]:
+        """Every document path in the committed index."""
+
+
+class Index(IndexWriter, Protocol):
+    """What the daemon, the CLI and the web UI need from an index."""
 
     def search(
         self,
@@ -109,9 +113,6 @@ class Index(Protocol):
         """Best pages first; raises QueryError for a query that cannot be parsed."""
 
     def stats(self) -> IndexStats: ...
-
-    def paths(self) -> set[str]:
-        """Every document path in the committed index."""
 
     def pages(self, path: str) -> list[StoredPage]:
         """Every committed page of `path` in page order; empty when it is not indexed."""
@@ -206,6 +207,7 @@ __all__ = [
     "Index",
     "IndexLockedError",
     "IndexStats",
+    "IndexWriter",
     "NoIndexError",
     "SearchHit",
     "StoredPage",

@@ -283,26 +283,6 @@ class WhooshIndex:
         self._require_writable()
         self._pending[path] = None
 
-    def rename(self, old_path: str, new_path: str) -> None:
-        self._require_writable()
-        if old_path == new_path:
-            return
-        if old_path in self._pending:
-            records = self._pending[old_path]
-        else:
-            records = self._stored_records(old_path)
-        self._pending[old_path] = None
-        if records:
-            self._pending[new_path] = [{**record, "path": new_path} for record in records]
-
-    def _stored_records(self, path: str) -> list[Record]:
-        searcher = self._current_searcher()
-        records = []
-        for stored in searcher.documents(path=path):
-            lines = _decode_lines(stored[LINES])
-            records.append(_record(path, stored["page"], lines, stored.get("hocr") or None))
-        return records
-
     def commit(self) -> None:
         self._require_writable()
         if not self._pending:
