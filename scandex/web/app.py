@@ -236,7 +236,6 @@ class HitView:
 
     doc: str
     page: int
-    path: str
     name: str
     folder: str
     score: float
@@ -351,7 +350,6 @@ class _Site:
                 HitView(
                     doc=doc,
                     page=hit.page,
-                    path=hit.path,
                     name=os.path.basename(hit.path),
                     folder=os.path.dirname(hit.path),
                     score=hit.score,
@@ -387,9 +385,7 @@ class _Site:
             key = source_key(file, "sizes")
         except OSError:
             raise ScanError(file, "file not found") from None
-        data, _ = self.cache.get_or_make(
-            key, ".json", lambda: json.dumps(page_sizes(file)).encode()
-        )
+        data = self.cache.get_or_make(key, ".json", lambda: json.dumps(page_sizes(file)).encode())
         return [(int(w), int(h)) for w, h in json.loads(data)]
 
     async def view_page(self, request: Request) -> Response:
@@ -464,9 +460,12 @@ class _Site:
                 file, number, max_side_px=size_px, max_pixels=self.config.ocr.max_pixels
             )
 
-        data, _ = await self._run(
-            self.cache.get_or_make, key, ".jpg", make, limiter=self.render_limiter
-        )
+        # Only making an image waits for one of the few render slots; a cached one does not.
+        data = await self._run(self.cache.get, key, ".jpg")
+        if data is None:
+            data = await self._run(
+                self.cache.get_or_make, key, ".jpg", make, limiter=self.render_limiter
+            )
         return Response(
             data,
             media_type="image/jpeg",

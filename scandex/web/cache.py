@@ -38,21 +38,25 @@ class FileCache:
         self._lock = threading.Lock()
         self._total_bytes: int | None = None  # counted on first write
 
-    def get_or_make(self, key: str, suffix: str, make: Callable[[], bytes]) -> tuple[bytes, bool]:
-        """The entry for `key`, made (and kept) when missing; True when it came from the cache."""
+    def get(self, key: str, suffix: str) -> bytes | None:
+        """The entry for `key`, or None."""
         path = self._path(key, suffix)
         try:
             data = path.read_bytes()
         except OSError:
-            data = b""
-        if data:
-            with contextlib.suppress(OSError):
-                os.utime(path)  # recently used
-            return data, True
-        data = make()
-        if self.max_bytes > 0:
-            self._store(path, data)
-        return data, False
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used
+        return data or None
+
+    def get_or_make(self, key: str, suffix: str, make: Callable[[], bytes]) -> bytes:
+        """The entry for `key`, made (and kept) when missing."""
+        data = self.get(key, suffix)
+        if data is None:
+            data = make()
+            if self.max_bytes > 0:
+                self._store(self._path(key, suffix), data)
+        return data
 
     def _path(self, key: str, suffix: str) -> Path:
         # Two levels, so no folder holds more than a few thousand entries.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from scandex.config import Config
 from scandex.errors import QueryError, ScandexError
-from scandex.indexer import Index, NoIndexError, SearchHit, StoredPage, open_index
+from scandex.indexer import Index, SearchHit, StoredPage, open_index
 from scandex.indexer.query import parse_query, positive_leaves
 
 DOC_ID_CHARS = 20
@@ -216,4 +216,4 @@ def _under(path: str, roots: tuple[Path, ...]) -> Path | None:
     return real if real.is_file() else None
 
 
-__all__ = ["Busy", "Library", "NoIndexError", "NotFound", "ResultPage", "Scan", "doc_id"]
+__all__ = ["MISSING", "Busy", "Library", "NotFound", "ResultPage", "Scan", "doc_id"]
