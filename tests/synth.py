@@ -1094,14 +1094,15 @@ def _halftone(photo: np.ndarray, cell_px: int) -> np.ndarray:
 
 
 def _shade(shape: tuple[int, int], level: float, pattern: str, pitch_px: int) -> np.ndarray:
-    """A background under text: a flat tint, or diagonal hatching of that average level."""
+    """A background under text: a flat tint, or diagonal hatching printed in grey ink (a
+    table header's tint) with half of each pitch inked, `level` being the ink's tone."""
     h, w = shape
     if pattern == "flat":
         return np.full(shape, level, np.float32)
     yy, xx = np.mgrid[0:h, 0:w]
     pitch = max(4, pitch_px)
-    stripe = ((xx + yy) % pitch) < max(1, round((0.96 - level) / 0.9 * pitch))
-    return np.where(stripe, 0.06, 0.96).astype(np.float32)
+    stripe = ((xx + yy) % pitch) < pitch // 2
+    return np.where(stripe, level, 0.96).astype(np.float32)
 
 
 def _speckle(page: np.ndarray, count: int, dpi: int, rng: np.random.Generator) -> np.ndarray:

@@ -365,23 +365,19 @@ def _section_gutters(
 
 def _row_spans(arr: np.ndarray, idx: list[int], line_height: float) -> np.ndarray:
     """(rows, 3): x0, x1 and the share of x1 - x0 that boxes cover, for each row these boxes
-    stand in (centres within half a line of the row's first)."""
+    stand in (in order of their centres, a new row where the next centre is more than half
+    a line lower)."""
     if not idx:
         return np.zeros((0, 3))
-    order = sorted(idx, key=lambda i: (arr[i, 1] + arr[i, 3], arr[i, 0]))
-    rows: list[list[int]] = []
-    for i in order:
-        centre = (arr[i, 1] + arr[i, 3]) / 2.0
-        if rows and centre - (arr[rows[-1][0], 1] + arr[rows[-1][0], 3]) / 2.0 <= 0.5 * line_height:
-            rows[-1].append(i)
-        else:
-            rows.append([i])
-    out = np.empty((len(rows), 3))
-    for r, row in enumerate(rows):
-        x0, x1 = arr[row, 0].min(), arr[row, 2].max()
-        covered = float((arr[row, 2] - arr[row, 0]).sum())
-        out[r] = (x0, x1, min(1.0, covered / max(x1 - x0, 1e-9)))
-    return out
+    boxes = arr[idx]
+    centre = (boxes[:, 1] + boxes[:, 3]) / 2.0
+    order = np.argsort(centre, kind="stable")
+    boxes, centre = boxes[order], centre[order]
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(centre) > 0.5 * line_height]))
+    x0 = np.minimum.reduceat(boxes[:, 0], starts)
+    x1 = np.maximum.reduceat(boxes[:, 2], starts)
+    covered = np.add.reduceat(boxes[:, 2] - boxes[:, 0], starts)
+    return np.stack([x0, x1, np.minimum(1.0, covered / np.maximum(x1 - x0, 1e-9))], axis=1)
 
 
 def _on_separator(

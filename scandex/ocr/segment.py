@@ -127,7 +127,11 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
             f"text scale {scale:.1f} px is outside {params.min_scale_px:g}..{params.max_scale_px:g}"
             " px: the page is noise or its resolution is far from 150-600 dpi"
         )
-    kind, solid = _drop_inside_pictures(comps, kind, labels, step, scale)
+    # Display letters (a bold title) are solid and big, but they stand in a row, and they
+    # are strokes, where a photograph's dark shapes are blobs.
+    blobs = _solid_blobs(labels, comps, kind)
+    title = _display_lines(comps, kind, scale, np.full(len(comps), -1), blobs=blobs) >= 0
+    kind, solid = _drop_inside_pictures(comps, kind, labels, step, scale, title)
     kind, grain = _drop_texture(comps, kind, binary, scale, params)
     pictures = _merge_boxes([*solid, *grain])
     # Body characters: glyphs of about the text's size, and taller ones that stand in one
@@ -140,7 +144,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     frag_of_char = _smear_fragments(
         comps, chars, scale * params.word_gap, step, binary.shape, separators
     )
-    if not _chains_like_text(frag_of_char) and not _has_display_letters(comps, kind, scale):
+    if not _chains_like_text(frag_of_char) and not title.any():
         _check_blank(comps, binary.shape, params, pictures)  # dust or marks on a blank page
         return replace(_empty(labels, stats), pictures=tuple(pictures))
     frag_boxes = _union_boxes(comps[chars], frag_of_char)
@@ -178,7 +182,8 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         labels, comps, kind, line_of_comp, scale, params.max_body_height
     )
     # What is left and too tall for the body chains at its own size: display type.
-    display = _display_lines(comps, kind, scale, line_of_comp)
+    blobs = np.concatenate([blobs, np.zeros(len(comps) - len(blobs), bool)])  # + cut pieces
+    display = _display_lines(comps, kind, scale, line_of_comp, blobs=blobs)
     if (display >= 0).any():  # display lines are numbered after the body lines
         first = int(line_of_comp.max()) + 1
         line_of_comp = np.where(display >= 0, first + display, line_of_comp)
@@ -494,11 +499,17 @@ def _text_rows(ink_per_row: np.ndarray, scale: float) -> int:
 
 
 def _drop_inside_pictures(
-    comps: np.ndarray, kind: np.ndarray, labels: np.ndarray, step: int, scale: float
+    comps: np.ndarray,
+    kind: np.ndarray,
+    labels: np.ndarray,
+    step: int,
+    scale: float,
+    letters: np.ndarray,
 ) -> tuple[np.ndarray, list[BBox]]:
-    """Components inside a solid big thing (a photograph) are part of it, not text.
-    Returns the kinds and the boxes of the solid things with what lies inside them."""
-    big = np.flatnonzero(kind == _BIG)
+    """Components inside a solid big thing (a photograph; not one of the `letters` of a
+    title, bool per component) are part of it, not text. Returns the kinds and the boxes
+    of the solid things with what lies inside them."""
+    big = np.flatnonzero((kind == _BIG) & ~letters)
     if len(big) == 0:
         return kind, []
     bbox_area = comps[big, 2] * comps[big, 3]
@@ -650,9 +661,11 @@ def _display_lines(
     scale: float,
     line_of_comp: np.ndarray,
     max_body_height: float = SegmentParams.max_body_height,
+    *,
+    blobs: np.ndarray | None = None,
 ) -> np.ndarray:
     """Lines of display type (titles too tall for the body's lines, up to 15 body scales),
-    per component, among the components no body line took.
+    per component, among the components no body line took and that are not `blobs`.
 
     Their letters are too tall to chain at the body's scale, so they chain here at their
     own: each widened by 0.4 of its height on both sides. A line needs two or more such
@@ -661,12 +674,12 @@ def _display_lines(
     out = np.full(len(comps), -1, np.int64)
     w, h, area = (comps[:, i].astype(np.float64) for i in (2, 3, 4))
     fill = area / np.maximum(w * h, 1.0)
-    free = line_of_comp < 0
+    free = (line_of_comp < 0) if blobs is None else (line_of_comp < 0) & ~blobs
     big = np.flatnonzero(
         free
         & (
             (kind == _TALL)
-            | ((kind == _BIG) & (fill <= 0.25))  # a solid big thing is a picture
+            | ((kind == _BIG) & (fill <= 0.7))  # bold letters; a solid picture fills more
             | ((kind == _CHAR) & (h > max_body_height * scale))  # the title's x-height letters
         )
         & (h <= 15.0 * scale)
@@ -701,8 +714,15 @@ def _display_lines(
     shortest = np.full(len(sizes), np.inf)
     np.maximum.at(tallest, group, ch)
     np.minimum.at(shortest, group, ch)
-    # Two or more letters of one size, at least one of them too tall for the body's chains.
-    good = (sizes >= 2) & (tallest <= 2.0 * shortest) & (tallest > max_body_height * scale)
+    # Two or more letters of one size, at least one of them too tall for the body's chains;
+    # three or more where some are solid (bold), which two blobs of a photograph can be.
+    solid = np.zeros(len(sizes), bool)
+    solid[group[fill[big] > 0.25]] = True
+    good = (
+        (sizes >= np.where(solid, 3, 2))
+        & (tallest <= 2.0 * shortest)
+        & (tallest > max_body_height * scale)
+    )
     # Letters stand on a baseline; a photograph's blobs do not line up.
     bottom = y + ch
     for g in np.flatnonzero(good):
@@ -745,9 +765,19 @@ def _body_characters(
     return np.sort(np.concatenate([short, tall[~bridges]]))
 
 
-def _has_display_letters(comps: np.ndarray, kind: np.ndarray, scale: float) -> bool:
-    """Whether a page without body text has a title in display type."""
-    return bool((_display_lines(comps, kind, scale, np.full(len(comps), -1)) >= 0).any())
+def _solid_blobs(labels: np.ndarray, comps: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """Per component: a big shape that is no letter. A letter, however bold, is strokes of
+    one width: the widest disc inside it is about as wide as its area over its outline
+    (1 to 2 times that, at the joints); the dark shapes of a photograph are ragged and of
+    every width (5 to 10 times)."""
+    out = np.zeros(len(comps), bool)
+    for c in np.flatnonzero((kind == _BIG) | (kind == _TALL)):
+        x, y, w, h, area = (int(v) for v in comps[c])
+        mine = (labels[y : y + h, x : x + w] == c + 1).astype(np.uint8)
+        radius = float(cv2.distanceTransform(np.pad(mine, 1), cv2.DIST_L2, 3).max())
+        outline = area - int(cv2.erode(mine, np.ones((3, 3), np.uint8)).sum())
+        out[c] = radius > 3.5 * area / max(outline, 1)
+    return out
 
 
 def _claim_tall_marks(
