@@ -144,3 +144,27 @@ def test_reading_order_boxes_are_the_original_boxes():
     for truth, line in zip(page.lines, analysis.lines, strict=True):
         assert truth.bbox.iou(line.bbox) >= 0.9
         assert isinstance(line.bbox, BBox)
+
+
+def test_paper_inside_a_line_is_cut_and_maps_back():
+    """A receipt row (an item, a stretch of paper, its price) is one line whose image has
+    the stretch cut to a word space and a half; its ink still maps back onto the row."""
+    page = render_page("receipt", seed=3)
+    analysis = analyze_page(page.image)
+    rows = [line for line in analysis.lines if len(line.cut_at) > 0]
+    assert len(rows) >= 9
+    for line in rows:
+        assert line.image.shape[1] < line.bbox.width - 3 * analysis.scale_px
+        ys, xs = np.nonzero(line.image < 128)
+        pts = to_original(line, xs.astype(float), ys.astype(float))
+        b = line.bbox
+        assert pts[:, 0].min() <= b.x0 + 2 and pts[:, 0].max() >= b.x1 - 3
+        values = page.image[
+            np.rint(pts[:, 1]).astype(int).clip(0, page.image.shape[0] - 1),
+            np.rint(pts[:, 0]).astype(int).clip(0, page.image.shape[1] - 1),
+        ]
+        assert np.median(values) < 110
+    box = rows[0].box_to_original(
+        0, 0, rows[0].image.shape[1], rows[0].image.shape[0], (9999, 9999)
+    )
+    assert box.x1 >= rows[0].bbox.x1

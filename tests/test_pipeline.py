@@ -138,3 +138,34 @@ def test_cli_write_produces_hocr_that_reads_back(tmp_path):
     assert len(doc.pages) == 1 and doc.pages[0].lines
     text = _cli("ocr", str(image), cwd=tmp_path).stdout.strip()
     assert text == doc.pages[0].text
+
+
+def test_transcript_keeps_its_stops_markers_and_line_numbers():
+    """Each numbered transcript line is one line, its full stops and Q./A. markers read."""
+    synth = render_page("transcript", dpi=300, seed=8)
+    page = ocr_image(synth.image)
+    assert len(page.lines) == len(synth.lines)
+    truth = _truth_text(synth)
+    assert page.text.count(".") >= 0.95 * truth.count(".")
+    for want, got in zip(synth.lines, page.lines, strict=True):
+        assert got.text.split()[0] == want.text.split()[0]  # the line number comes first
+
+
+def test_a_band_beside_a_photo_is_read_and_the_photo_is_in_the_hocr():
+    from scandex.ocr.hocr import to_hocr
+    from scandex.page import Document
+
+    synth = render_page("photo_band", dpi=300, seed=3)
+    page = ocr_image(synth.image)
+    cer = character_error_rate([(_truth_text(synth), page.text)])
+    assert cer < MAX_PAGE_CER, page.text
+    assert [r.kind for r in page.regions] == ["photo"]
+    hocr = to_hocr(Document("band.png", (page,)))
+    assert hocr.count('class="ocr_photo"') == 1
+    assert read_hocr(hocr).pages[0].regions == page.regions
+
+
+def test_white_text_on_a_dark_banner_is_read():
+    synth = render_page("shaded", dpi=300, seed=1)
+    page = ocr_image(synth.image)
+    assert "STATEMENT" in page.lines[0].text

@@ -16,7 +16,7 @@ from synth import SynthPage, render_page
 
 from scandex.errors import SegmentationError
 from scandex.ocr.analyze import AnalyzeParams, PageAnalysis, analyze_page
-from scandex.ocr.binarize import Binarized
+from scandex.ocr.binarize import Binarized, binarize
 from scandex.ocr.segment import SegmentParams, segment
 from scandex.page import BBox
 
@@ -207,6 +207,9 @@ def test_cli_jsonl_reports_each_file_and_fails_on_bad_ones(tmp_path):
     for truth, box in zip(page.lines, boxes, strict=True):
         assert truth.bbox.iou(box) >= MIN_IOU
     assert len(p["columns"]) == 1
+    assert [r["kind"] for r in p["regions"]] == ["text"]
+    assert [r["order"] for r in p["regions"]] == [0]
+    assert p["regions"][0]["bbox"] == p["columns"][0]
 
 
 def test_cli_draws_the_view_and_honours_columns(tmp_path):
@@ -224,6 +227,8 @@ def test_cli_draws_the_view_and_honours_columns(tmp_path):
     drawn = cv2.imread(str(view))
     assert drawn.shape == (*page.image.shape, 3)
     assert (drawn[:, :, 2] > drawn[:, :, 0] + 100).any()  # red line boxes were drawn
+    assert (drawn[:, :, 0] > drawn[:, :, 2] + 100).any()  # blue text regions
+    assert ((drawn[:, :, 0] > 200) & (drawn[:, :, 2] > 200) & (drawn[:, :, 1] < 60)).any()  # arrow
     assert result.stdout == ""
     result = runner.invoke(app, ["segment", str(image), "--columns", "1"])
     assert result.exit_code == 0, result.output
@@ -246,3 +251,105 @@ def test_cli_names_the_file_a_page_of_noise_came_from(tmp_path):
     assert "static.png" in result.stderr and "page 1" in result.stderr
     assert "noise" in result.stderr
     assert result.stdout == ""
+
+
+# ------------------------------------------------- the failure kinds of real documents
+
+
+@pytest.mark.parametrize(
+    ("layout", "kwargs"),
+    [
+        ("transcript", {}),  # line numbers, Q. and A. at tab stops, two spaces after stops
+        ("transcript", {"angle_deg": 1.5, "noise_sigma": 6.0, "speckles": 200}),
+        ("typewritten", {}),  # single spacing, heavy uneven ribbon: glyphs of lines touch
+        ("typewritten", {"dpi": 150, "angle_deg": -1.0}),
+        ("tight_print", {}),  # 8 point set solid
+        ("grey_text", {}),  # 40-70% grey paragraphs, 6 point grey header and footer
+        ("mixed_table", {}),  # a column beside a table: the column, then the table's rows
+        ("newspaper", {}),  # three columns, a halftone photo and its caption
+        ("receipt", {"angle_deg": 0.8}),  # prices at the right edge of each item's row
+    ],
+    ids=lambda v: str(v),
+)
+def test_failure_kinds_read_line_by_line_in_order(layout, kwargs):
+    page = render_page(layout, seed=11, **kwargs)
+    analysis = analyze_page(page.image)
+    assert_page_read_right(page, analysis)
+
+
+def test_every_mark_of_a_line_is_in_its_box_and_mask():
+    """Line numbers, "Q." markers and full stops after two spaces are inside their line's
+    box, and every mark inside a line's box belongs to that line's mask."""
+    page = render_page("transcript", seed=3)
+    binarized = binarize(page.image)
+    layout = segment(binarized)
+    assert len(layout.lines) == len(page.lines)
+    comps = layout.components
+    for truth in page.lines:
+        found = max(layout.lines, key=lambda line: line.bbox.iou(truth.bbox))
+        assert abs(found.bbox.x0 - truth.bbox.x0) <= 2, truth.text  # the line number
+        assert abs(found.bbox.x1 - truth.bbox.x1) <= 2, truth.text  # the last stop
+        b = truth.bbox
+        inside = np.flatnonzero(
+            (comps[:, 0] >= b.x0)
+            & (comps[:, 1] >= b.y0)
+            & (comps[:, 0] + comps[:, 2] <= b.x1)
+            & (comps[:, 1] + comps[:, 3] <= b.y1)
+            & (comps[:, 4] >= 4)
+        )
+        inside = inside[inside > 0]
+        assert (layout.line_of_label[inside] == layout.lines.index(found)).all(), truth.text
+
+
+def test_photo_is_a_region_and_yields_no_lines():
+    page = render_page("newspaper", seed=5)
+    analysis = analyze_page(page.image)
+    (photo,) = page.pictures
+    regions = [r.bbox for r in analysis.regions if r.kind == "photo"]
+    assert len(regions) == 1 and regions[0].iou(photo) >= 0.9
+    for line in analysis.lines:
+        x, y = line.bbox.center
+        assert not (photo.x0 <= x < photo.x1 and photo.y0 <= y < photo.y1), line.bbox
+
+
+def test_a_band_beside_a_photo_is_read_not_rejected():
+    page = render_page("photo_band", seed=2)
+    analysis = analyze_page(page.image)
+    assert_page_read_right(page, analysis)
+    assert [r.kind for r in analysis.regions].count("photo") == 1
+
+
+def test_table_rows_are_a_table_region_read_row_by_row():
+    page = render_page("mixed_table", seed=4)
+    analysis = analyze_page(page.image)
+    best = match(page, analysis)
+    rows = [j for j, line in zip(best, page.lines, strict=True) if line.column == 2]
+    kinds = {analysis.regions[analysis.lines[j].column].kind for j in rows}
+    assert kinds == {"table"}
+    assert rows == sorted(rows)
+
+
+def test_rules_are_separator_regions():
+    page = render_page("headings")
+    analysis = analyze_page(page.image)
+    rules = [r.bbox for r in analysis.regions if r.kind == "separator"]
+    assert len(rules) == 1 and rules[0].width > 10 * rules[0].height
+
+
+def test_white_text_on_a_banner_and_text_on_a_tint_are_found():
+    page = render_page("shaded", seed=11)
+    analysis = analyze_page(page.image)
+    banner, *body = page.lines
+    found = [line.bbox for line in analysis.lines]
+    assert max(banner.bbox.iou(box) for box in found) >= MIN_IOU
+    tinted = [line for line in body[4:8]]  # the four lines in the tinted box
+    for line in tinted:
+        assert max(line.bbox.iou(box) for box in found) >= MIN_IOU, line.text
+
+
+def test_a_title_beside_small_print_is_text_not_noise():
+    """A 30 point title beside 5 point small print: two sizes on one page are normal."""
+    page = render_page("header_band", seed=11)
+    analysis = analyze_page(page.image)
+    match(page, analysis)  # every line found, the title and each line of small print
+    assert len(analysis.lines) == len(page.lines)

@@ -197,6 +197,10 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     baselines = _baselines(comps, line_of_comp, kind, len(line_boxes))
     loose = np.flatnonzero((kind <= _TALL) & (line_of_comp < 0))
     line_of_comp[loose] = _attach(comps[loose], line_boxes, baselines, scale)
+    # Rows of marks alone (a receipt's dashed rule, dot leaders) are lines of their own.
+    marks = np.flatnonzero((kind == _SMALL) & (line_of_comp < 0))
+    rows = _mark_rows(comps, marks, scale, step, binary.shape)
+    line_of_comp[marks] = np.where(rows >= 0, rows + line_of_comp.max() + 1, -1)
     line_boxes = _union_boxes(comps, line_of_comp)
     baselines = _baselines(comps, line_of_comp, kind, len(line_boxes))
 
@@ -366,7 +370,7 @@ def _drop_unlike_text(comps: np.ndarray, line_of_comp: np.ndarray, scale: float)
     if len(valid) == 0:
         return line_of_comp
     heights = comps[valid, 3].astype(np.float64)
-    letters = heights > 0.35 * scale
+    letters = heights > 0.55 * scale  # not quotes, commas and stops
     lines = line_of_comp[valid][letters]
     heights = heights[letters]
     order = np.lexsort((heights, lines))
@@ -924,7 +928,12 @@ def _real_fragments(chars: np.ndarray, frag: np.ndarray, n_frags: int, scale: fl
     np.maximum.at(tallest, frag, chars[:, 3])
     np.maximum.at(widest, frag, chars[:, 2])
     count = np.bincount(frag, minlength=n_frags)
-    wordlike = (tallest >= 0.8 * scale) | ((tallest >= 0.6 * scale) & (count >= 3)) | (count >= 4)
+    wordlike = (
+        ((tallest >= 0.8 * scale) & (count >= 2))
+        | (tallest >= 0.9 * scale)  # a letter or a page number alone; a bold comma is less
+        | ((tallest >= 0.6 * scale) & (count >= 3))
+        | (count >= 4)
+    )
     return wordlike & (widest >= 0.3 * scale)
 
 
@@ -1000,7 +1009,7 @@ def _merge_row_fragments(
             ):
                 continue
             left, right = (a, b) if ax1 <= bx0 else (b, a)
-            wide_gap = hi - lo > 2.0 * lower
+            wide_gap = hi - lo > 1.2 * lower
             if wide_gap and (
                 (starts[right] and _is_wide(boxes[left])) or (ends[left] and _is_wide(boxes[right]))
             ):
@@ -1019,9 +1028,11 @@ def _is_wide(box: np.ndarray) -> bool:
 def _column_edges(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per fragment: whether its left edge is a column's left margin, and whether its right
     edge is a column's (justified) right margin: shared, within half its height, by three
-    or more other fragments within 15 of its heights above or below, that are lines of a
-    text column (8 heights wide or more). A caption between two columns hides the gutter
-    from the projections, but not the margins of the columns' lines beside it."""
+    or more other fragments within 6 of its heights above or below (the next few lines),
+    that are lines of a text column (8 heights wide or more). A caption between two columns
+    hides the gutter from the projections, but not the margins of the columns' lines beside
+    it; on a typewritten page a sentence after two spaces starts in the same character
+    column as another line's now and then, but not in most of the lines around it."""
     n = len(boxes)
     if n == 0:
         return np.zeros(0, bool), np.zeros(0, bool)
@@ -1034,7 +1045,7 @@ def _column_edges(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for i in range(0, n, 1024):  # bounded memory
         part = slice(i, min(n, i + 1024))
         h = height[part, None]
-        near = np.abs(centre[part, None] - centre[None, wide]) <= 15 * h
+        near = np.abs(centre[part, None] - centre[None, wide]) <= 6 * h
         near &= np.arange(i, part.stop)[:, None] != wide[None, :]
         same_x0 = np.abs(boxes[part, 0, None] - boxes[None, wide, 0]) <= 0.5 * h
         same_x1 = np.abs(boxes[part, 2, None] - boxes[None, wide, 2]) <= 0.5 * h
@@ -1157,6 +1168,33 @@ def _attach(
         best = dist.argmin(axis=1)
         found = np.isfinite(dist[np.arange(len(part)), best]) & big_enough[start : start + 2048]
         out[start : start + len(part)] = np.where(found, best, -1)
+    return out
+
+
+def _mark_rows(
+    comps: np.ndarray, marks: np.ndarray, scale: float, step: int, shape: tuple[int, int]
+) -> np.ndarray:
+    """Row index of each of these marks, or -1: rows of five or more marks of one size
+    (within a factor of two), less than 1.2 scales apart and on one baseline: dashes, dots,
+    stars, not dust."""
+    out = np.full(len(marks), -1, np.int64)
+    big_enough = comps[marks, 4] >= max(2.0, (0.1 * scale) ** 2)
+    marks, index = marks[big_enough], np.flatnonzero(big_enough)
+    if len(marks) < 5:
+        return out
+    frag = _smear_fragments(comps, marks, 1.2 * scale, step, shape)
+    n_rows = 0
+    for f in np.flatnonzero(np.bincount(frag) >= 5):
+        members = frag == f
+        w, h = comps[marks[members], 2], comps[marks[members], 3]
+        bottom = comps[marks[members], 1] + h
+        if (
+            w.max() <= 2 * max(w.min(), 1)
+            and h.max() <= 2 * max(h.min(), 1)
+            and np.ptp(bottom) <= max(2.0, 0.2 * scale)
+        ):
+            out[index[members]] = n_rows
+            n_rows += 1
     return out
 
 
