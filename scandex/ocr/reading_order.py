@@ -6,10 +6,13 @@ segmentation found in the pixels:
 1. Lines wider than `spanning_fraction` of the text width (headings, full-width paragraphs)
    cannot belong to one column of a multi-column layout; they cut the page into sections.
 2. In a section, a gap in the x-projection of its lines is a column gutter when at least
-   `min_column_lines` rows stand on each side and those lines are text columns: wide
-   compared to the gap between them, or wide outright. Table cells and a right-aligned
-   date also leave gaps, but their fragments are short next to the gap, or there is only
-   one of them, so they stay rows. A gap on a known separator counts however narrow.
+   `min_column_lines` rows stand on each side, the rows on both sides are wide compared
+   to the gap (or wide outright), and those on at least one side are text (filled with
+   words, not cells with gaps). Line numbers, Q. and A. markers, prices beside their
+   items and a right-aligned date also leave gaps, but their rows are short next to the
+   gap, or there is only one of them, so they stay rows; a table's own columns are cells
+   on both sides; a column beside a table is split from it. A gap on a known separator
+   counts however narrow.
 3. A section with gutters is read column by column, each column split again the same way.
    One without may hold columns that a few lines cross (a caption under a picture, a
    title under the columns): those are read before or after the columns. Else it is cut

@@ -8,22 +8,34 @@ in Python:
    row (letters do, dust and specks mostly do not), weighted by height.
 2. Classes, in units of that scale: specks and punctuation (attached to a line later),
    characters, tall glyphs, rules (long and thin), and big things (stamps, frames, a dark
-   mount). Solid big things and crowded cells (a photograph's grain) make picture regions
-   whose contents are not text.
+   mount, display letters). Solid big shapes that are no letters (blobs, not strokes) and
+   cells crowded with grain, unless their ink stands in rows of text (faded typing breaks
+   letters into pieces), make picture regions whose contents are not text. Pictures and
+   rules are reported as regions.
 3. Column separators too narrow to tell from a word gap on one line: vertical paper strips
    with text on both sides for about eight lines (find_separators).
-4. Lines: horizontal smearing of the characters' middle bands (the middle 40% of each
+4. Fragments: horizontal smearing of the characters' middle bands (the middle 40% of each
    height, widened by a word gap), cut at the separators. The middle band sits in the
    x-height zone for every letter shape, so ascenders and descenders of neighbouring
-   lines never bridge two lines, which is what breaks plain smearing. We chose this over
-   OCRopus's top/bottom edge maps because it needs no filtering of the page and gives line
-   fragments directly; gaps wider than a word gap (table cells, a right-aligned date, a
-   gutter) are never bridged. Display type (titles) chains the same way at its own scale.
-5. Fragments of one row closer than `fragment_gap` scales merge unless a gutter runs
-   between them; "lines" that are a photograph's blobs, a lone speck or pieces of a stamp
-   are dropped; dots, commas, accents and tall glyphs join the line they touch.
-6. Sanity: no text chains on a page with little ink is a blank page (no lines); a page of
-   ink or marks without text, or of marks with no common size, is a SegmentationError.
+   lines never bridge two lines, which is what breaks plain smearing; marks taller than
+   `max_body_height` scales that span two rows (glyphs of touching lines, a drop cap)
+   never chain. We chose this over OCRopus's top/bottom edge maps because it needs no
+   filtering of the page and gives line fragments directly.
+5. Lines: a row's fragments closer than `fragment_gap` scales are phrases, from which the
+   column gutters are found (reading_order.find_gutters); then all phrases of a row are one
+   line however far apart (two spaces after a stop, tab stops, line numbers, a price at
+   the right edge, table cells), unless a gutter or separator runs between them or one of
+   them is a column's line beside another column's margin. Lines whose marks have no
+   common size, a photograph's blobs, a lone speck or pieces of a stamp are dropped.
+6. Every other mark goes to the line it belongs to: tall marks over one line join it,
+   over several they are cut between them; what is left and too tall chains at its own
+   size (display type); stops, commas, quotes, dashes and accents join the line whose
+   x-height band they sit in or beside (OCRopus spreads line labels to all components; this
+   is the equivalent on components). Rows of dashes or dots alone are lines. What joins no
+   line is dust, a picture or a rule.
+7. Sanity: no text chains on a page with little ink, or with photographs on part of it,
+   is a blank page (no lines); a page of ink or marks without any text is a
+   SegmentationError. Mixed text sizes are normal: nothing is refused for them.
 """
 
 from __future__ import annotations
