@@ -251,6 +251,7 @@ def test_the_iiif_manifest_has_one_canvas_per_page_in_page_pixels(client, archiv
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/ld+json")
     manifest = answer.json()
+    assert_shaped_like(manifest, MANIFEST_EXAMPLE, constants=("type", "motivation", "@context"))
     base = f"{LOCAL}/iiif/{doc}"
     assert manifest["@context"] == "http://iiif.io/api/presentation/3/context.json"
     assert manifest["id"] == f"{base}/manifest" and manifest["type"] == "Manifest"
@@ -275,9 +276,8 @@ def test_the_iiif_manifest_has_one_canvas_per_page_in_page_pixels(client, archiv
     } in services
 
 
-# The specifications' own examples, reduced to their shape: Content Search 2.0 section 3.4.2
-# (a word-level hit with a contextualizing annotation) and Content Search 1.0 section 4.3
-# (resources and hits).
+# The specifications' own examples of word-level hits with the text around them: Content
+# Search 2.0 section 3.4.2 and Content Search 1.0 section 3.4.2 ("Search Term Snippets").
 SEARCH_2_EXAMPLE = {
     "@context": [
         "http://iiif.io/api/presentation/3/context.json",
@@ -329,12 +329,11 @@ SEARCH_1_EXAMPLE = {
         "http://iiif.io/api/presentation/2/context.json",
         "http://iiif.io/api/search/1/context.json",
     ],
-    "@id": "http://example.org/service/manifest/search?q=bird&page=1",
+    "@id": "http://example.org/service/manifest/search?q=bird",
     "@type": "sc:AnnotationList",
-    "within": {"@type": "sc:Layer", "total": 125},
     "resources": [
         {
-            "@id": "http://example.org/identifier/annotation/anno-line",
+            "@id": "http://example.org/identifier/annotation/anno-bird",
             "@type": "oa:Annotation",
             "motivation": "sc:painting",
             "resource": {"@type": "cnt:ContentAsText", "chars": "birds"},
@@ -344,8 +343,7 @@ SEARCH_1_EXAMPLE = {
     "hits": [
         {
             "@type": "search:Hit",
-            "annotations": ["http://example.org/identifier/annotation/anno-line"],
-            "match": "birds",
+            "annotations": ["http://example.org/identifier/annotation/anno-bird"],
             "before": "There are two ",
             "after": " in the bush",
         }
@@ -353,20 +351,76 @@ SEARCH_1_EXAMPLE = {
 }
 
 
-def _shape(value: object) -> object:
-    """The structure of a JSON value: keys and types, with lists reduced to their first item."""
-    if isinstance(value, dict):
-        return {key: _shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_shape(value[0])] if value else []
-    return type(value).__name__
+# Presentation API 3.0 cookbook recipe 0001 ("Simplest Manifest - Single Image File"); the
+# label in the "none" language, as the specification asks for a value without a language
+# (a file name).
+MANIFEST_EXAMPLE = {
+    "@context": "http://iiif.io/api/presentation/3/context.json",
+    "id": "https://iiif.io/api/cookbook/recipe/0001-mvm-image/manifest.json",
+    "type": "Manifest",
+    "label": {"none": ["Single Image Example"]},
+    "items": [
+        {
+            "id": "https://iiif.io/api/cookbook/recipe/0001-mvm-image/canvas/p1",
+            "type": "Canvas",
+            "height": 1800,
+            "width": 1200,
+            "items": [
+                {
+                    "id": "https://iiif.io/api/cookbook/recipe/0001-mvm-image/page/p1/1",
+                    "type": "AnnotationPage",
+                    "items": [
+                        {
+                            "id": "https://iiif.io/api/cookbook/recipe/0001-mvm-image/annotation/p0001-image",
+                            "type": "Annotation",
+                            "motivation": "painting",
+                            "body": {
+                                "id": "http://iiif.io/api/presentation/2.1/example/fixtures/resources/page1-full.png",
+                                "type": "Image",
+                                "format": "image/png",
+                                "height": 1800,
+                                "width": 1200,
+                            },
+                            "target": "https://iiif.io/api/cookbook/recipe/0001-mvm-image/canvas/p1",
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
+
+def assert_shaped_like(
+    answer: object,
+    example: object,
+    where: str = "",
+    constants: tuple[str, ...] = ("type", "motivation", "format", "@context"),
+) -> None:
+    """Everything the example has, `answer` has: the same keys, the same kinds of values, the
+    same constants (types, motivations, contexts); lists item by item like the example's."""
+    if isinstance(example, dict):
+        assert isinstance(answer, dict), where
+        for key, value in example.items():
+            assert key in answer, f"{where}.{key} missing"
+            assert_shaped_like(answer[key], value, f"{where}.{key}", constants)
+    elif isinstance(example, list):
+        assert isinstance(answer, list) and answer, where
+        if all(isinstance(item, str) for item in example) and where.endswith("@context"):
+            assert answer == example, where
+            return
+        for item in answer:
+            assert_shaped_like(item, example[0], f"{where}[]", constants)
+    else:
+        assert type(answer) is type(example), where
+        if where.rsplit(".", 1)[-1] in constants:
+            assert answer == example, where
 
 
 def test_iiif_content_search_2_has_the_specifications_shape(client, archive) -> None:
     doc = _doc(archive, "ledger")
     answer = client.get(f"/iiif/{doc}/search", params={"q": "treaty"}).json()
-    assert _shape(answer) == _shape(SEARCH_2_EXAMPLE)
-    assert answer["@context"] == SEARCH_2_EXAMPLE["@context"]
+    assert_shaped_like(answer, SEARCH_2_EXAMPLE)
     words = [
         w for line in archive["ledger"].pages[1].lines for w in line.words if w.text == "treaty"
     ]  # type: ignore[attr-defined]
@@ -392,7 +446,8 @@ def test_iiif_content_search_2_has_the_specifications_shape(client, archive) -> 
 def test_iiif_content_search_1_has_the_specifications_shape(client, archive) -> None:
     doc = _doc(archive, "treaty")
     answer = client.get(f"/iiif/{doc}/search/v1", params={"q": "geneva"}).json()
-    assert _shape(answer) == _shape(SEARCH_1_EXAMPLE)
+    assert_shaped_like(answer, SEARCH_1_EXAMPLE)
+    assert answer["within"] == {"@type": "sc:Layer", "total": 1}  # section 3.3.2
     box = archive["treaty"].pages[0].lines[1].words[-1].bbox  # type: ignore[attr-defined]
     (resource,) = answer["resources"]
     assert (
