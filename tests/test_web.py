@@ -429,6 +429,9 @@ def test_iiif_content_search_2_has_the_specifications_shape(client, archive) -> 
     assert targets == [
         f"{canvas}#xywh={w.bbox.x0},{w.bbox.y0},{w.bbox.width},{w.bbox.height}" for w in words
     ]
+    assert "ignored" not in answer
+    ignoring = client.get(f"/iiif/{doc}/search", params={"q": "treaty", "motivation": "x"})
+    assert ignoring.json()["ignored"] == ["motivation"]  # section 3.4.1
     (context,) = answer["annotations"]
     assert context["partOf"]["total"] == 3
     first = context["items"][0]
@@ -448,6 +451,8 @@ def test_iiif_content_search_1_has_the_specifications_shape(client, archive) -> 
     answer = client.get(f"/iiif/{doc}/search/v1", params={"q": "geneva"}).json()
     assert_shaped_like(answer, SEARCH_1_EXAMPLE)
     assert answer["within"] == {"@type": "sc:Layer", "total": 1}  # section 3.3.2
+    ignoring = client.get(f"/iiif/{doc}/search/v1", params={"q": "geneva", "user": "me"}).json()
+    assert ignoring["within"]["ignored"] == ["user"]  # section 3.4.1
     box = archive["treaty"].pages[0].lines[1].words[-1].bbox  # type: ignore[attr-defined]
     (resource,) = answer["resources"]
     assert (

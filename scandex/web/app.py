@@ -568,7 +568,10 @@ class _Site:
         def annotation(page: int, line: int, word: int) -> str:
             return f"{base}/annotation/p{page}-l{line}-w{word}"
 
-        return _json_ld(build(str(request.url), hits, _canvas_url(request, scan.id), annotation))
+        # Only q is used: motivation, date, user and the rest are reported as ignored.
+        ignored = sorted({key for key in request.query_params if key != "q"})
+        canvas = _canvas_url(request, scan.id)
+        return _json_ld(build(str(request.url), hits, canvas, annotation, ignored))
 
     # -- errors
 

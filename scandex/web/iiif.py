@@ -143,8 +143,10 @@ def search_v2(
     hits: Mapping[int, SearchHit],
     canvas: Callable[[int], str],
     annotation: Callable[[int, int, int], str],
+    ignored: Iterable[str] = (),
 ) -> Json:
-    """A Content Search 2.0 AnnotationPage for the hits in one scan, keyed by page number."""
+    """A Content Search 2.0 AnnotationPage for the hits in one scan, keyed by page number;
+    `ignored`: the request's parameters the search did not use (the spec asks for them)."""
     matches = _matches(hits, annotation)
     items = [
         {
@@ -176,10 +178,11 @@ def search_v2(
         }
         for match in matches
     ]
-    return {
+    answer: Json = {
         "@context": [PRESENTATION_3, SEARCH_2],
         "id": request_url,
         "type": "AnnotationPage",
+        **({"ignored": list(ignored)} if ignored else {}),
         "items": items,
         "annotations": [
             {
@@ -189,6 +192,7 @@ def search_v2(
             }
         ],
     }
+    return answer
 
 
 def search_v1(
@@ -196,14 +200,18 @@ def search_v1(
     hits: Mapping[int, SearchHit],
     canvas: Callable[[int], str],
     annotation: Callable[[int, int, int], str],
+    ignored: Iterable[str] = (),
 ) -> Json:
     """A Content Search 1.0 AnnotationList for the hits in one scan, keyed by page number."""
     matches = _matches(hits, annotation)
+    within: Json = {"@type": "sc:Layer", "total": len(matches)}
+    if ignored:
+        within["ignored"] = list(ignored)
     return {
         "@context": [PRESENTATION_2, SEARCH_1],
         "@id": request_url,
         "@type": "sc:AnnotationList",
-        "within": {"@type": "sc:Layer", "total": len(matches)},
+        "within": within,
         "resources": [
             {
                 "@id": match.id,
