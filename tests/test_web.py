@@ -550,6 +550,13 @@ def test_a_token_is_required_when_set(archive) -> None:
         assert client.get("/", headers={"authorization": "Basic !!!"}).status_code == 401
 
 
+def test_nothing_can_be_written(client, archive) -> None:
+    doc = _doc(archive, "treaty")
+    for url in ("/", "/api/search?q=treaty", f"/view/{doc}/1", f"/file/{doc}", "/api/status"):
+        for method in ("POST", "PUT", "DELETE", "PATCH"):
+            assert client.request(method, url).status_code == 405, (method, url)
+
+
 def test_a_foreign_host_name_is_refused_on_loopback(client) -> None:
     assert client.get("/", headers={"host": "evil.example:8421"}).status_code == 400
     assert client.get("/", headers={"host": "localhost:8421"}).status_code == 200

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from scandex.config import Config
 
 log = logging.getLogger("scandex.web")
+MAX_CONNECTIONS = 100
 
 
 @app.command()
@@ -99,6 +100,8 @@ def run_server(settings: Config, *, verbose: bool) -> int:
             access_log=verbose,
             server_header=False,
             timeout_graceful_shutdown=5,
+            # More open connections than this get 503 at once instead of piling up.
+            limit_concurrency=MAX_CONNECTIONS,
         )
     )
     url_host = f"[{web.host}]" if ":" in web.host else web.host
