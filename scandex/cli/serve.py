@@ -57,13 +57,13 @@ def serve(
 
 
 def run_server(settings: Config, *, verbose: bool) -> int:
-    """Serve until SIGTERM or Ctrl-C; the exit status."""
+    """Serve until SIGTERM or Ctrl-C; the exit status (scandex.errors.ExitCode)."""
     import asyncio
     import contextlib
     import signal
 
     from scandex.daemon.notify import sd_notify
-    from scandex.errors import ConfigError, ScandexError
+    from scandex.errors import ConfigError, ExitCode, UsageError
 
     web = settings.web
     try:
@@ -71,7 +71,7 @@ def run_server(settings: Config, *, verbose: bool) -> int:
 
         from scandex.web.app import LOOPBACK_NAMES, create_app, is_loopback
     except ImportError as exc:
-        raise ScandexError(
+        raise UsageError(
             f"scandex serve needs the web extra ({exc.name} is missing): pip install 'scandex[web]'"
         ) from None
     local = is_loopback(web.host)
@@ -133,4 +133,5 @@ def run_server(settings: Config, *, verbose: bool) -> int:
         await task
 
     asyncio.run(serve_and_notify())
-    return 0 if server.started else 1
+    # Not started: the address is taken or not available yet; systemd tries again later.
+    return ExitCode.OK if server.started else ExitCode.TEMPORARY
