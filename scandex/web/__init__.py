@@ -5,6 +5,7 @@
     cache.py     a bounded folder of those images under state_dir/web-cache
     iiif.py      IIIF Presentation 3 manifests and Content Search 2.0 / 1.0 answers
     app.py       the routes, the pages (templates/, static/) and the guard (Host, token)
+    server.py    serve(): uvicorn on web.host/web.port, READY for systemd, clean stop
 
 Needs the `web` extra (Starlette, uvicorn, Jinja2, Pillow); nothing here is imported by the
 daemon or the other commands.
