@@ -91,12 +91,13 @@ class HocrError(ScandexError):
 # Writing
 
 
-def to_hocr(doc: Document, *, hocr_dir: str | Path | None = None) -> str:
+def to_hocr(doc: Document, *, hocr_dir: str | Path | None = None, model: str | None = None) -> str:
     """The document as an hOCR 1.2 XHTML string; one ocr_page per Page, in reading order.
 
     With `hocr_dir` (the folder the hOCR file will be in), the image is named relative to it
     when it lies inside that folder's tree, and by its absolute path otherwise; without it,
-    the image is named by Document.path as given.
+    the image is named by Document.path as given. `model` ("NAME sha256:HEX", the model
+    file that read it) is written as <meta name="scandex-model">.
     """
     html = ET.Element("html", {"xmlns": XHTML_NS})
     head = _child(html, "head", indent=1)
@@ -106,6 +107,8 @@ def to_hocr(doc: Document, *, hocr_dir: str | Path | None = None) -> str:
         "ocr-capabilities": CAPABILITIES,
         "ocr-number-of-pages": str(len(doc.pages)),
     }
+    if model:
+        metas["scandex-model"] = model
     meta = _child(head, "meta", indent=2)
     meta.attrib.update({"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"})
     for name, content in metas.items():
@@ -122,10 +125,10 @@ def to_hocr(doc: Document, *, hocr_dir: str | Path | None = None) -> str:
     return _DOCTYPE + markup + "\n"
 
 
-def write_hocr(doc: Document, path: str | Path) -> None:
+def write_hocr(doc: Document, path: str | Path, *, model: str | None = None) -> None:
     """Write the document's hOCR to `path` atomically: readers see the old file or the new one."""
     path = Path(path)
-    text = to_hocr(doc, hocr_dir=path.parent)
+    text = to_hocr(doc, hocr_dir=path.parent, model=model)
     atomic_write_text(path, text)
 
 
