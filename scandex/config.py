@@ -25,6 +25,9 @@ DEFAULT_CONFIG_NAME = "config.toml"
 
 DEFAULT_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff", "*.pnm", "*.webp")
 DEFAULT_IGNORE = (".*", "*.tmp", "*.part", "~*")
+# ocr.reocr: when the configured model differs from the one a file was read with, read it
+# again by itself (auto), only when `scandex reocr` asks (manual), or never (off).
+REOCR_MODES = ("auto", "manual", "off")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class WatchConfig:
     rescan_seconds: float = 300.0  # full rescan, the safety net for missed events; 0 = never
     patterns: tuple[str, ...] = DEFAULT_PATTERNS
     ignore: tuple[str, ...] = DEFAULT_IGNORE
+    # Follow a symbolic link to a file, but only to one inside a watched folder; off: links
+    # are skipped (and reported once).
+    follow_symlinks: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class OcrConfig:
     retries: int = 3  # further attempts after a failure, before the file is left failed
     retry_seconds: float = 60.0  # wait before the first retry; doubles for each further one
     max_pixels: int = 200_000_000  # larger images are refused (decompression bombs)
+    max_file_bytes: int = 2_000_000_000  # larger files (scans and hOCR) are never read
+    reocr: str = "auto"  # read files again when the model changes: auto, manual or off
     lexicon: bool = True  # check uncertain words against word lists (lexicon-aware decoding)
     languages: tuple[str, ...] = ("en",)  # the shipped word lists to use
     user_words: Path | None = None  # the user's own words, one per line
@@ -158,6 +166,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
         rescan_seconds=watch_reader.number("rescan_seconds", 300.0, minimum=0.0),
         patterns=watch_reader.strings("patterns", DEFAULT_PATTERNS, allow_empty=False),
         ignore=watch_reader.strings("ignore", DEFAULT_IGNORE, allow_empty=True),
+        follow_symlinks=watch_reader.boolean("follow_symlinks", False),
     )
     watch_reader.reject_unknown(set(WatchConfig.__dataclass_fields__))
 
@@ -172,6 +181,8 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
         retries=ocr_reader.integer("retries", 3, minimum=0),
         retry_seconds=ocr_reader.number("retry_seconds", 60.0, minimum=0.0),
         max_pixels=ocr_reader.integer("max_pixels", 200_000_000, minimum=1),
+        max_file_bytes=ocr_reader.integer("max_file_bytes", 2_000_000_000, minimum=1),
+        reocr=ocr_reader.choice("reocr", "auto", REOCR_MODES),
         lexicon=ocr_reader.boolean("lexicon", True),
         languages=_languages(ocr_reader),
         user_words=_user_words(ocr_reader, base_dir),
@@ -320,6 +331,15 @@ class _Reader:
 
     def string(self, name: str, default: str) -> str:
         return str(self._get(name, default, lambda v: isinstance(v, str), "a string"))
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.string(name, default)
+        if value not in choices:
+            quoted = ", ".join(f'"{c}"' for c in choices)
+            raise ConfigError(
+                self.key(name), f"must be one of {quoted}, not {value!r}", self.source
+            )
+        return value
 
     def integer(self, name: str, default: int, *, minimum: int) -> int:
         value = self._get(name, default, _is_int, "a whole number")

@@ -116,5 +116,5 @@ def test_workers_slow_to_start_are_a_temporary_failure(
         ocr=OcrConfig(workers=1),
     )
     with pytest.raises(ScandexError, match="not ready after 1 s") as caught:
-        run(config, stop=threading.Event(), engine=SlowStartEngine())  # type: ignore[arg-type]
+        run(config, stop=threading.Event(), engine=lambda ocr, model: SlowStartEngine())
     assert caught.value.exit_code is ExitCode.TEMPORARY

@@ -6,6 +6,7 @@ import errno
 import os
 import socket
 import sqlite3
+import stat
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,7 +21,8 @@ from scandex.daemon.filters import FilterRules, is_scan, is_watched_folder
 from scandex.daemon.folders import check_writable, walk_scans
 from scandex.daemon.lock import DaemonLock, DaemonRunningError, daemon_pid
 from scandex.daemon.notify import Notifier, sd_notify
-from scandex.daemon.state import DONE, PENDING, FileRecord, StateStore, file_sha256
+from scandex.daemon.reading import file_sha256
+from scandex.daemon.state import DONE, PENDING, FileRecord, StateStore
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -79,7 +81,14 @@ def test_walk_skips_litter_and_symlinks(tmp_path: Path) -> None:
     (tmp_path / "link.png").symlink_to(tmp_path / "c.png")
     (tmp_path / "loop").symlink_to(tmp_path)
     walk = walk_scans(tmp_path, RULES)
-    assert sorted(walk.files) == [str(tmp_path / "c.png"), str(tmp_path / "sub" / "b.png")]
+    # A link to a file is listed with its own lstat (the daemon decides whether to follow
+    # it); a link to a folder is never walked into.
+    assert sorted(walk.files) == [
+        str(tmp_path / "c.png"),
+        str(tmp_path / "link.png"),
+        str(tmp_path / "sub" / "b.png"),
+    ]
+    assert stat.S_ISLNK(walk.files[str(tmp_path / "link.png")].st_mode)
     assert walk.unreadable == []
 
 
@@ -122,7 +131,7 @@ def test_file_sha256(tmp_path: Path) -> None:
     path = tmp_path / "x"
     path.write_bytes(b"abc")
     expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    assert file_sha256(path, chunk_bytes=2) == expected
+    assert file_sha256(path) == expected
 
 
 def test_one_daemon_per_state_dir(tmp_path: Path) -> None:

@@ -91,6 +91,8 @@ def test_the_system_unit_is_sandboxed_and_speaks_notify() -> None:
     assert settings["ReadWritePaths"]
     assert int(settings["WatchdogSec"]) > 0
     assert "--config /etc/scandex/config.toml" in settings["ExecStart"]
+    # `systemctl reload scandex` is SIGHUP: the daemon reads its configuration again.
+    assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"
 
 
 def test_the_user_unit_runs_the_users_config() -> None:
@@ -100,3 +102,5 @@ def test_the_user_unit_runs_the_users_config() -> None:
     assert command.startswith("%h/") and "--config %h/.config/scandex/" in command
     assert settings["WantedBy"] == "default.target"
     assert "User" not in settings
+    assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    assert settings["RestartPreventExitStatus"] == "2"

@@ -10,11 +10,14 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scandex.cli.app import app
+
+if TYPE_CHECKING:
+    from scandex.config import Config
 
 ConfigOption = Annotated[
     Path | None,
@@ -76,30 +79,41 @@ def run(
 ) -> None:
     """Watch folders: OCR every new scan, write hOCR next to it, and index it.
 
-    Runs until SIGTERM or Ctrl-C. Example: scandex run --config config.toml
+    Runs until SIGTERM or Ctrl-C; SIGHUP (systemctl reload scandex) reads the configuration
+    again, loading a changed ocr.model without stopping. Example: scandex run --config
+    config.toml
     """
     from scandex.config import load_config
     from scandex.daemon import run as run_daemon
 
     _setup_logging(verbose)
-    settings = load_config(config)
-    if workers:
-        settings = dataclasses.replace(
-            settings, ocr=dataclasses.replace(settings.ocr, workers=workers)
-        )
-    stop, hurry = threading.Event(), threading.Event()
+
+    def load() -> Config:
+        settings = load_config(config)
+        if workers:
+            settings = dataclasses.replace(
+                settings, ocr=dataclasses.replace(settings.ocr, workers=workers)
+            )
+        return settings
+
+    settings = load()
+    stop, hurry, reload = threading.Event(), threading.Event(), threading.Event()
+    daemon_log = logging.getLogger("scandex.daemon")
 
     def on_signal(signum: int, frame: object) -> None:
         if stop.is_set():
             hurry.set()  # a second signal: do not wait for the files in flight
         stop.set()
-        logging.getLogger("scandex.daemon").info(
-            "%s received: stopping", signal.Signals(signum).name
-        )
+        daemon_log.info("%s received: stopping", signal.Signals(signum).name)
+
+    def on_hangup(signum: int, frame: object) -> None:
+        reload.set()
+        daemon_log.info("SIGHUP received: reloading the configuration")
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    raise typer.Exit(run_daemon(settings, stop=stop, hurry=hurry))
+    signal.signal(signal.SIGHUP, on_hangup)
+    raise typer.Exit(run_daemon(settings, stop=stop, hurry=hurry, reload=reload, load=load))
 
 
 @app.command()
@@ -124,3 +138,23 @@ def status(
         typer.echo(json.dumps(report, indent=2))
     else:
         typer.echo(format_status(report))
+
+
+@app.command()
+def reocr(
+    config: ConfigOption = None,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", help="Only scans whose path starts with this (a file or folder)."),
+    ] = None,
+) -> None:
+    """Read scans again with the configured model (all done scans, or those under --path).
+
+    The running daemon picks the request up within seconds (or at its next start) and reads
+    them in the background after new scans, newest first; their old text stays searchable
+    until the new text replaces it. Example: scandex reocr --path scans/1934
+    """
+    from scandex.config import load_config
+    from scandex.daemon.requests import request_reocr
+
+    typer.echo(request_reocr(load_config(config), path))

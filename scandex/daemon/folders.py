@@ -32,7 +32,8 @@ def walk_scans(
     exclude: tuple[Path, ...] = (),
     progress: Callable[[], None] = lambda: None,
 ) -> Walk:
-    """Every scan below `root` with its stat. Symlinks are not followed (no loops).
+    """Every scan below `root` with its lstat, links to files included. Links to folders are
+    never followed (no loops).
 
     `progress` is called every thousand files, so a long walk can tell systemd it is alive.
     """
@@ -64,7 +65,11 @@ def _walk(
                 wanted = rules.recursive and not is_skipped_name(entry.name, rules)
                 if wanted and path not in exclude:
                     yield from _walk(path, root, rules, exclude, unreadable)
-            elif entry.is_file(follow_symlinks=False) and is_scan(path, root, rules):
+            elif is_scan(path, root, rules) and (
+                entry.is_file(follow_symlinks=False) or entry.is_symlink()
+            ):
+                # Links are yielded with their own lstat: whether one is followed is the
+                # daemon's decision (watch.follow_symlinks), never the walk's.
                 yield path, entry.stat(follow_symlinks=False)
         except OSError:
             continue  # vanished while we looked

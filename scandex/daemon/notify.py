@@ -40,7 +40,7 @@ def watchdog_interval_seconds() -> float | None:
 
 
 class Notifier:
-    """READY, STATUS, WATCHDOG and STOPPING for the daemon's main loop."""
+    """READY, RELOADING, STATUS, WATCHDOG and STOPPING for the daemon's main loop."""
 
     def __init__(self) -> None:
         self.socket_path = os.environ.get("NOTIFY_SOCKET", "")
@@ -65,6 +65,12 @@ class Notifier:
         if now - self._last_ping >= self.watchdog_seconds:
             self._last_ping = now
             sd_notify("WATCHDOG=1", self.socket_path)
+
+    def reloading(self) -> None:
+        """A reload began (SIGHUP); `ready` says when it is over, as systemd expects."""
+        self._last_status = "reloading"
+        stamp = time.monotonic_ns() // 1000  # CLOCK_MONOTONIC, as systemd wants it
+        sd_notify(f"RELOADING=1\nMONOTONIC_USEC={stamp}\nSTATUS=reloading", self.socket_path)
 
     def stopping(self) -> None:
         sd_notify("STOPPING=1\nSTATUS=stopping", self.socket_path)

@@ -1,9 +1,13 @@
-"""What `scandex status` reports: read from the state store and the index, never written."""
+"""What `scandex status` reports, and the daemon's side of it: the live numbers it publishes
+in the state store (and as systemd's STATUS line). `read_status` never writes.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from scandex.config import Config
@@ -13,6 +17,75 @@ from scandex.errors import ScandexError
 
 # A daemon's numbers older than this are stale (it rewrites them at least every 10 s).
 STALE_AFTER_SECONDS = 60.0
+PUBLISH_EVERY_SECONDS = 1.0  # status for `scandex status` and systemd
+META_REFRESH_SECONDS = 10.0  # unchanged status is rewritten this often (status: "alive")
+
+
+@dataclass(frozen=True)
+class LiveNumbers:
+    """What only the running daemon knows: work in its memory and in its workers."""
+
+    in_progress: int
+    rereading: int  # of in_progress: done files being read again
+    settling: int
+    awaiting_commit: int  # indexed, done with the next commit
+    workers: int
+    model: str  # ModelRef.id of the pool taking new files
+    reocr: str  # ocr.reocr
+
+
+class StatusBoard:
+    """Writes the live numbers for `scandex status`; makes systemd's STATUS line."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.started = time.time()
+        self.line = ""
+        self._last_publish = 0.0
+        self._last_write = 0.0
+        self._other_models = 0
+        self._last_count = 0.0
+
+    def publish(self, live: LiveNumbers, *, now: bool = False) -> str:
+        """Publish (at most once a second unless `now`); returns systemd's STATUS line."""
+        clock = time.monotonic()
+        if not now and clock - self._last_publish < PUBLISH_EVERY_SECONDS and self.line:
+            return self.line
+        self._last_publish = clock
+        counts = self.store.counts()
+        waiting = self.store.waiting_retry(time.time())
+        new_work = live.in_progress - live.rereading
+        queued = max(0, counts[PENDING] - waiting - new_work - live.awaiting_commit)
+        if now or clock - self._last_count >= META_REFRESH_SECONDS:
+            self._other_models = self.store.read_by_other_models(live.model)
+            self._last_count = clock
+        line = (
+            f"{queued} queued, {live.in_progress} in progress, {live.settling} settling,"
+            f" {counts[DONE] + live.awaiting_commit} done, {counts[FAILED]} failed"
+        )
+        if self._other_models and live.reocr != "off":
+            line += f", {self._other_models} to read again with the current model"
+        # An idle daemon rewrites its unchanged numbers only now and then: fewer disk writes.
+        if not now and line == self.line and clock - self._last_write < META_REFRESH_SECONDS:
+            return line
+        self.line = line
+        self._last_write = clock
+        self.store.set_meta(
+            {
+                "pid": str(os.getpid()),
+                "started": f"{self.started:.3f}",
+                "updated": f"{time.time():.3f}",
+                "queued": str(queued),
+                "in_progress": str(live.in_progress),
+                "rereading": str(live.rereading),
+                "settling": str(live.settling),
+                "waiting_retry": str(waiting),
+                "workers": str(live.workers),
+                "model": live.model,
+                "reocr": live.reocr,
+            }
+        )
+        return line
 
 
 def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
@@ -30,13 +103,21 @@ def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
         "waiting_retry": 0,
         "failed": [],
         "retrying": [],
+        "model": {
+            "configured": None,
+            "reocr": config.ocr.reocr,
+            "read_by_other_models": 0,
+            "rereading": 0,
+            "reocr_requests": 0,
+        },
         "index": _index_stats(config),
     }
     if not config.db_path.exists():
+        report["model"]["configured"] = _configured_model(config)
         return report
     try:
         store = StateStore(config.db_path, readonly=True)
-        return _fill(report, store, pid, problem_limit)
+        return _fill(report, store, pid, problem_limit, config)
     except sqlite3.Error as exc:
         raise ScandexError(
             f"cannot read the state database {config.db_path}: {exc} (run as the daemon's user,"
@@ -45,7 +126,7 @@ def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
 
 
 def _fill(
-    report: dict[str, Any], store: StateStore, pid: int | None, problem_limit: int
+    report: dict[str, Any], store: StateStore, pid: int | None, problem_limit: int, config: Config
 ) -> dict[str, Any]:
     daemon = report["daemon"]
     try:
@@ -57,10 +138,18 @@ def _fill(
         report["waiting_retry"] = waiting
         report["queued"] = max(0, counts[PENDING] - waiting)
         live = pid is not None and now - float(meta.get("updated", "0")) < STALE_AFTER_SECONDS
+        model = report["model"]
         if live:
             daemon["started"] = float(meta.get("started", "0"))
             for key in ("queued", "in_progress", "settling"):
                 report[key] = int(meta.get(key, "0"))
+            model["rereading"] = int(meta.get("rereading", "0"))
+            model["reocr"] = meta.get("reocr", model["reocr"])
+        # The running daemon's model; else the one it would load now.
+        model["configured"] = meta.get("model") if live else _configured_model(config)
+        if model["configured"] and not model["configured"].startswith("unreadable"):
+            model["read_by_other_models"] = store.read_by_other_models(model["configured"])
+        model["reocr_requests"] = len(store.requests())
         for record in store.problems(problem_limit):
             entry: dict[str, Any] = {
                 "path": record.path,
@@ -75,6 +164,16 @@ def _fill(
     finally:
         store.close()
     return report
+
+
+def _configured_model(config: Config) -> str:
+    """The configured model's identity ("NAME sha256:HEX"), hashed where it lies."""
+    from scandex.daemon.models import model_ref
+
+    try:
+        return model_ref(config.ocr.model).id
+    except ScandexError as exc:
+        return f"unreadable: {exc}"
 
 
 def _index_stats(config: Config) -> dict[str, Any]:
@@ -115,6 +214,15 @@ def format_status(report: dict[str, Any]) -> str:
         f" {report['in_progress']} in progress, {report['waiting_retry']} waiting to retry),"
         f" {counts[FAILED]} failed; {report['settling']} settling",
     ]
+    model = report["model"]
+    reread = f"{model['read_by_other_models']} file(s) read by another model"
+    if model["read_by_other_models"]:
+        reread += {
+            "auto": ", being read again (ocr.reocr = auto)",
+            "manual": "; `scandex reocr` reads them again (ocr.reocr = manual)",
+            "off": " (ocr.reocr = off)",
+        }.get(model["reocr"], "")
+    lines.append(f"model:    {model['configured']}; {reread}")
     index = report["index"]
     if "error" in index:
         lines.append(f"index:    unavailable ({index['error']})")

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import logging
 import multiprocessing
-import os
-import re
 import signal
 import time
 from collections.abc import Callable
@@ -22,10 +19,26 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from scandex.errors import ExitCode, ScandexError, ScanError, TemporaryError
+from scandex.daemon.hocr_files import HocrFiles, write_hocr_with_fallback
+from scandex.daemon.models import (
+    ModelRef,
+    configured_model_path,
+    model_ref,
+    prune_snapshots,
+    snapshot,
+)
+from scandex.daemon.reading import ReadError, ReadRules, read_scan
+from scandex.errors import (
+    ExitCode,
+    ScandexError,
+    ScanError,
+    SegmentationError,
+    TemporaryError,
+)
 from scandex.page import Document
 
 if TYPE_CHECKING:
+    from scandex.config import OcrConfig
     from scandex.ocr.lexicon import LexiconParams
 
 log = logging.getLogger("scandex.daemon")
@@ -37,57 +50,26 @@ FILES_PER_WORKER = 500
 # How long the workers may take to build their engines (load the model) at start.
 WORKER_START_SECONDS = 300.0
 
-# Write errors that mean "this folder is not ours to write": hOCR goes to state_dir instead.
-NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
-
 
 class OcrEngine(Protocol):
-    def ocr_file(self, path: Path) -> Document: ...
+    def ocr_bytes(self, data: bytes, name: str) -> Document:
+        """OCR an image file's content; `name` is its path, for messages."""
+        ...
 
 
 # Builds an engine inside a worker process (so the model is loaded once per worker). It is
 # pickled to the worker, so it must be a module-level class or function.
 EngineFactory = Callable[[], OcrEngine]
-
-
-class HocrFiles(Protocol):
-    """Reading and writing hOCR files (the writer is atomic)."""
-
-    def write(self, doc: Document, path: Path) -> None: ...
-
-    def read(self, path: Path) -> Document: ...
-
-
-class ScandexHocr:
-    """scandex's own hOCR writer and parser (scandex.ocr.hocr)."""
-
-    def write(self, doc: Document, path: Path) -> None:
-        from scandex.ocr.hocr import write_hocr
-
-        write_hocr(doc, path)
-
-    def read(self, path: Path) -> Document:
-        from scandex.ocr.hocr import read_hocr_file
-
-        return read_hocr_file(path)
-
-
-@dataclass(frozen=True)
-class _BoundEngine:
-    ocr_file_fn: Callable[..., Document]
-    params: Any
-
-    def ocr_file(self, path: Path) -> Document:
-        if self.params is None:
-            return self.ocr_file_fn(path)
-        return self.ocr_file_fn(path, self.params)
+# Makes the engine factory for a configuration and the model snapshot to load; called in
+# the daemon's process at start and at each reload.
+EngineMaker = Callable[["OcrConfig", ModelRef], EngineFactory]
 
 
 @dataclass(frozen=True)
 class ScandexEngine:
-    """The default engine factory: scandex.ocr.ocr_file with the [ocr] settings."""
+    """The default engine factory: scandex's pipeline with the [ocr] settings."""
 
-    model: Path | None = None
+    model: Path  # the snapshot to load
     columns: int | None = None
     max_pixels: int | None = None
     lexicon: LexiconParams | None = None  # None = the default word lists
@@ -100,25 +82,68 @@ class ScandexEngine:
             params = dataclasses.replace(params, lexicon=self.lexicon)
         if self.max_pixels is not None:
             params = dataclasses.replace(params, max_pixels=self.max_pixels)
-        # Load the model now, once per worker: a bad model stops the daemon at start, and
-        # the first scan does not pay for it.
-        ocr.get_recognizer(params.model, params.threads, params.lexicon)
-        return _BoundEngine(ocr.ocr_file, params)
+        # Load the model now, once per worker: a bad model stops the daemon at start (or
+        # fails a reload), and the first scan does not pay for it.
+        recognizer = ocr.get_recognizer(params.model, params.threads, params.lexicon)
+        return _PipelineEngine(params, recognizer)
+
+
+def scandex_engine(ocr: OcrConfig, model: ModelRef) -> EngineFactory:
+    """The real engine for an [ocr] configuration."""
+    return ScandexEngine(model.path, ocr.columns, ocr.max_pixels, ocr.lexicon_params)
+
+
+@dataclass(frozen=True)
+class _PipelineEngine:
+    params: Any  # scandex.ocr.OcrParams
+    recognizer: Any
+
+    def ocr_bytes(self, data: bytes, name: str) -> Document:
+        from scandex.ocr import ocr_image
+        from scandex.ocr.io import decode_pages
+
+        pages = decode_pages(data, name, max_pixels=self.params.max_pixels)
+        return Document(
+            path=name,
+            pages=tuple(
+                ocr_image(
+                    p.gray,
+                    number=p.number,
+                    dpi=p.dpi,
+                    params=self.params,
+                    recognizer=self.recognizer,
+                )
+                for p in pages
+            ),
+        )
 
 
 class EngineStartError(ScandexError):
     """The OCR engine could not be built in a worker (a bad model, say); it keeps the exit
     status of the error the worker met."""
 
-    def __init__(self, reason: str, exit_code: ExitCode) -> None:
-        super().__init__(f"the OCR engine cannot start: {reason}")
+    def __init__(self, reason: str, exit_code: ExitCode, model: str = "") -> None:
+        with_model = f" with {model}" if model else ""
+        super().__init__(f"the OCR engine cannot start{with_model}: {reason}")
+        self.reason = reason
         self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What every worker of a pool is given once: how to build its engine, how to write hOCR,
+    what it may read, and the model it names in the hOCR it writes."""
+
+    make_engine: EngineFactory
+    hocr: HocrFiles
+    rules: ReadRules
+    model: str  # ModelRef.id
 
 
 @dataclass(frozen=True)
 class Job:
     path: str  # absolute image path
-    sha256: str
+    sha256: str  # the content that settled: the worker OCRs exactly this
     hocr_path: str  # where the hOCR should go: next to the image
     fallback_hocr_path: str  # where it goes when that folder is not writable
 
@@ -130,84 +155,64 @@ class JobResult:
     hocr_path: str | None = None  # where the hOCR was written
     fallback_reason: str | None = None  # why it is not next to the image
     error: str | None = None
+    permanent: bool = False  # the error is in the file itself: trying again cannot help
     seconds: float = 0.0
+    model: str = ""  # the model that read it (WorkerSetup.model)
 
 
-def write_hocr_with_fallback(
-    doc: Document, hocr: HocrFiles, preferred: Path, fallback: Path
-) -> tuple[Path, str | None]:
-    """Write hOCR next to the image, or in the fallback place when that folder is read-only.
+def run_job(engine: OcrEngine, setup: WorkerSetup, job: Job) -> JobResult:
+    """OCR one file and write its hOCR; every failure becomes a reason, never an exception.
 
-    Returns where it went, and the reason when that is the fallback.
+    Failures in the file's content (not an image, empty, truncated, a decompression bomb, a
+    link or a device where a scan was) are permanent; the rest (gone for now, permission,
+    out of memory, an engine error) may pass and are retried.
     """
-    if is_foreign_hocr(preferred):
-        reason = f"{preferred} exists and was not written by scandex (kept as it is)"
-    else:
-        try:
-            hocr.write(doc, preferred)
-            return preferred, None
-        except OSError as exc:
-            if exc.errno not in NOT_WRITABLE:
-                raise
-            reason = f"{preferred.parent} is not writable ({exc.strerror})"
-    fallback.parent.mkdir(parents=True, exist_ok=True)
-    hocr.write(doc, fallback)
-    return fallback, reason
-
-
-_META_TAG = re.compile(rb"<meta\b[^>]*>", re.IGNORECASE)
-
-
-def is_foreign_hocr(path: Path) -> bool:
-    """True when `path` exists and is not an hOCR file scandex wrote (e.g. tesseract's)."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(8192)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True  # unreadable: certainly not ours to replace
-    for tag in _META_TAG.findall(head):
-        if b"ocr-system" in tag:
-            return b"scandex" not in tag
-    return True
-
-
-def run_job(engine: OcrEngine, hocr: HocrFiles, job: Job) -> JobResult:
-    """OCR one file and write its hOCR; every failure becomes a reason, never an exception."""
     started = time.monotonic()
+
+    def failed(reason: str, permanent: bool) -> JobResult:
+        seconds = time.monotonic() - started
+        return JobResult(job, error=reason, permanent=permanent, seconds=seconds)
+
     try:
-        doc = engine.ocr_file(Path(job.path))
-        doc = dataclasses.replace(doc, path=job.path)
+        data = read_scan(job.path, setup.rules, job.sha256)
+        doc = dataclasses.replace(engine.ocr_bytes(data, job.path), path=job.path)
+        del data
         written, fallback_reason = write_hocr_with_fallback(
-            doc, hocr, Path(job.hocr_path), Path(job.fallback_hocr_path)
+            doc, setup.hocr, Path(job.hocr_path), Path(job.fallback_hocr_path), setup.model
         )
+    except ReadError as exc:
+        return failed(exc.reason, exc.permanent)
     except ScanError as exc:
-        return JobResult(job, error=exc.reason, seconds=time.monotonic() - started)
+        return failed(exc.reason, True)
+    except SegmentationError as exc:
+        return failed(str(exc), True)
+    except MemoryError:
+        return failed("out of memory while reading this scan", False)
     except ScandexError as exc:
-        return JobResult(job, error=str(exc), seconds=time.monotonic() - started)
+        return failed(str(exc), False)
     except OSError as exc:
         reason = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-        return JobResult(job, error=reason, seconds=time.monotonic() - started)
+        return failed(reason, False)
     except Exception as exc:  # an engine bug must not take the daemon down
-        reason = f"OCR error: {type(exc).__name__}: {exc}"
-        return JobResult(job, error=reason, seconds=time.monotonic() - started)
+        return failed(f"OCR error: {type(exc).__name__}: {exc}", False)
     return JobResult(
         job,
         document=doc,
         hocr_path=str(written),
         fallback_reason=fallback_reason,
         seconds=time.monotonic() - started,
+        model=setup.model,
     )
 
 
-def _worker_main(conn: Connection, make_engine: EngineFactory, hocr: HocrFiles) -> None:
+def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
     # Ctrl-C (and `timeout`, and systemd with KillMode=control-group) signal the whole
-    # process group; the daemon decides when its workers stop, and kills them if it must.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # process group, and a terminal's hangup too; the daemon decides when its workers stop
+    # (and reloads them on its own SIGHUP), and kills them if it must.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     try:
-        engine = make_engine()
+        engine = setup.make_engine()
     except BaseException as exc:
         if isinstance(exc, ScandexError):
             conn.send(("broken", (str(exc), exc.exit_code)))
@@ -222,7 +227,7 @@ def _worker_main(conn: Connection, make_engine: EngineFactory, hocr: HocrFiles) 
             return
         if job is None:
             return
-        result = run_job(engine, hocr, job)
+        result = run_job(engine, setup, job)
         try:
             conn.send(("result", result))
         except OSError:  # the daemon died while we worked; it redoes the file on restart
@@ -240,45 +245,50 @@ class _Worker:
 
 
 class WorkerPool:
-    """N worker processes, one file each; `collect` returns results, timeouts and crashes."""
+    """N worker processes, one file each; `collect` returns results, timeouts and crashes.
 
-    def __init__(
-        self,
-        size: int,
-        make_engine: EngineFactory,
-        hocr: HocrFiles,
-        *,
-        timeout_seconds: float,
-    ) -> None:
+    A pool that is `retiring` (replaced by a reload) takes no new files and replaces no
+    worker: it finishes the files it holds and is closed.
+    """
+
+    def __init__(self, size: int, setup: WorkerSetup, *, timeout_seconds: float) -> None:
         self.size = size
-        self.make_engine = make_engine
-        self.hocr = hocr
+        self.setup = setup
         self.timeout_seconds = timeout_seconds
+        self.retiring = False
         # spawn, not fork: the daemon runs watchdog threads, and forking a threaded process
         # can deadlock the child.
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
 
+    @property
+    def model(self) -> str:
+        return self.setup.model
+
     def start(self) -> None:
-        """Start the workers and wait until each has built its engine."""
+        """Start the workers; they report ready through `collect` once the model is loaded."""
         self._workers = [self._spawn() for _ in range(self.size)]
-        wait_seconds = WORKER_START_SECONDS
-        deadline = time.monotonic() + wait_seconds
-        while not all(w.ready for w in self._workers):
+
+    def wait_ready(self) -> None:
+        """Wait until every worker has built its engine (at most WORKER_START_SECONDS)."""
+        deadline = time.monotonic() + WORKER_START_SECONDS
+        while not self.ready:
             if time.monotonic() > deadline:
                 raise TemporaryError(
-                    f"the OCR workers were not ready after {wait_seconds:.0f} s (a busy machine?)"
+                    f"the OCR workers were not ready after {WORKER_START_SECONDS:.0f} s"
+                    " (a busy machine?)"
                 )
             for result in self.collect(timeout_seconds=0.5):
                 log.warning("unexpected result during start-up: %s", result.job.path)
 
+    @property
+    def ready(self) -> bool:
+        return all(w.ready for w in self._workers)
+
     def _spawn(self) -> _Worker:
         parent_conn, child_conn = self._context.Pipe()
         process = self._context.Process(
-            target=_worker_main,
-            args=(child_conn, self.make_engine, self.hocr),
-            name="scandex-ocr",
-            daemon=True,
+            target=_worker_main, args=(child_conn, self.setup), name="scandex-ocr", daemon=True
         )
         process.start()
         child_conn.close()
@@ -286,6 +296,8 @@ class WorkerPool:
 
     @property
     def idle(self) -> int:
+        if self.retiring:
+            return 0
         return sum(1 for w in self._workers if w.ready and w.job is None)
 
     @property
@@ -305,12 +317,16 @@ class WorkerPool:
         return True
 
     def collect(self, timeout_seconds: float = 0.0) -> list[JobResult]:
-        """Finished jobs, plus jobs whose worker died or ran past the timeout."""
+        """Finished jobs, plus jobs whose worker died or ran past the timeout.
+
+        Raises EngineStartError when a worker cannot build its engine, and ScandexError when
+        one dies while building it (a fresh one would too).
+        """
         waitables: list[Any] = [w.conn for w in self._workers]
         waitables += [w.process.sentinel for w in self._workers]
         ready = set(wait(waitables, timeout=timeout_seconds)) if waitables else set()
         results: list[JobResult] = []
-        for i, worker in enumerate(self._workers):
+        for worker in list(self._workers):
             if worker.conn in ready:
                 message = self._receive(worker)
                 if message is not None:
@@ -323,11 +339,11 @@ class WorkerPool:
                         worker.job = None
                         worker.files_done += 1
                         results.append(payload)
-                        if worker.files_done >= FILES_PER_WORKER:
-                            self._retire(i)
+                        if worker.files_done >= FILES_PER_WORKER and not self.retiring:
+                            self._retire(worker)
                     continue
             if not worker.process.is_alive() or self._overdue(worker):
-                results.extend(self._replace(i))
+                results.extend(self._replace(worker))
         return results
 
     def _receive(self, worker: _Worker) -> tuple[str, Any] | None:
@@ -340,32 +356,34 @@ class WorkerPool:
     def _overdue(self, worker: _Worker) -> bool:
         return worker.job is not None and (time.monotonic() - worker.started > self.timeout_seconds)
 
-    def _retire(self, index: int) -> None:
-        """Replace a worker that has done its share with a fresh one."""
-        worker = self._workers[index]
-        with contextlib.suppress(OSError):
-            worker.conn.send(None)
-        worker.process.join(timeout=5.0)
-        if worker.process.is_alive():
-            worker.process.kill()
+    def _stop(self, worker: _Worker, *, gently: bool) -> None:
+        if gently:
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
             worker.process.join(timeout=5.0)
-        worker.conn.close()
-        self._workers[index] = self._spawn()
-
-    def _replace(self, index: int) -> list[JobResult]:
-        """Stop a dead or overdue worker and start a fresh one; fail the file it held."""
-        worker = self._workers[index]
-        overdue = self._overdue(worker)
         if worker.process.is_alive():
             worker.process.kill()
         worker.process.join(timeout=5.0)
         worker.conn.close()
+
+    def _retire(self, worker: _Worker) -> None:
+        """Replace a worker that has done its share with a fresh one."""
+        self._stop(worker, gently=True)
+        self._workers[self._workers.index(worker)] = self._spawn()
+
+    def _replace(self, worker: _Worker) -> list[JobResult]:
+        """Stop a dead or overdue worker and start a fresh one; fail the file it held."""
+        overdue = self._overdue(worker)
+        self._stop(worker, gently=False)
         if not worker.ready:  # it died while starting: a new one would too, in a loop
             raise ScandexError(
                 "an OCR worker exited while starting"
                 f" ({_exit_description(worker.process.exitcode)}); see the messages above"
             )
-        self._workers[index] = self._spawn()
+        if self.retiring:
+            self._workers.remove(worker)
+        else:
+            self._workers[self._workers.index(worker)] = self._spawn()
         if worker.job is None:
             if not overdue:
                 log.warning(
@@ -376,7 +394,8 @@ class WorkerPool:
             reason = f"OCR took longer than ocr.timeout_seconds = {self.timeout_seconds:g} s"
         else:
             reason = f"the OCR worker died ({_exit_description(worker.process.exitcode)})"
-        return [JobResult(worker.job, error=reason, seconds=time.monotonic() - worker.started)]
+        seconds = time.monotonic() - worker.started
+        return [JobResult(worker.job, error=reason, seconds=seconds, model=self.model)]
 
     def drain(self, grace_seconds: float, hurry: Callable[[], bool]) -> list[JobResult]:
         """Wait up to `grace_seconds` for the files in flight; the rest are handed back."""
@@ -410,10 +429,169 @@ def _exit_description(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-def same_file_state(path: Path, size: int, mtime_ns: int) -> bool:
-    """True when the file still has this size and modification time."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return st.st_size == size and st.st_mtime_ns == mtime_ns
+def _model_name(ocr: OcrConfig, model: ModelRef) -> str:
+    """The configured model file and its identity (a worker only knows the snapshot)."""
+    return f"{configured_model_path(ocr.model)} ({model.id})"
+
+
+def same_engine(a: OcrConfig, b: OcrConfig) -> bool:
+    """True when two [ocr] configurations run the same engine in the same pool (the model
+    file's content is compared separately)."""
+    keys: tuple[str, ...] = ("workers", "columns", "max_pixels", "lexicon", "languages")
+    keys += ("user_words",)
+    keys += ("timeout_seconds", "max_file_bytes")
+    return all(getattr(a, k) == getattr(b, k) for k in keys) and a.worker_count == b.worker_count
+
+
+class Workers:
+    """The pool that takes new files, the one a reload is starting, and old ones finishing.
+
+    A reload starts a complete new pool beside the running one; only when all of its
+    workers have loaded the model does it take over, and the old pool finishes the files it
+    holds. A new pool whose model cannot be loaded is dropped, and the old one keeps going.
+    """
+
+    def __init__(self, make_engine: EngineMaker, hocr: HocrFiles, state_dir: Path) -> None:
+        self.make_engine = make_engine
+        self.hocr = hocr
+        self.state_dir = state_dir
+        self.current: WorkerPool | None = None
+        self.model: ModelRef | None = None
+        self._ocr: OcrConfig | None = None
+        self._rules: ReadRules | None = None
+        self._starting: tuple[WorkerPool, ModelRef, OcrConfig, ReadRules] | None = None
+        self._retiring: list[WorkerPool] = []
+        # Called when a reload's pool took over (True) or was given up (False).
+        self.on_reloaded: Callable[[bool], None] = lambda ok: None
+
+    def _pool(self, ocr: OcrConfig, rules: ReadRules) -> tuple[WorkerPool, ModelRef]:
+        model = snapshot(ocr.model, self.state_dir)
+        setup = WorkerSetup(self.make_engine(ocr, model), self.hocr, rules, model.id)
+        pool = WorkerPool(ocr.worker_count, setup, timeout_seconds=ocr.timeout_seconds)
+        pool.start()
+        return pool, model
+
+    def start(self, ocr: OcrConfig, rules: ReadRules) -> None:
+        """Start the first pool and wait until it is ready (a bad model stops the daemon)."""
+        pool, model = self._pool(ocr, rules)
+        try:
+            pool.wait_ready()
+        except EngineStartError as exc:
+            raise EngineStartError(exc.reason, exc.exit_code, _model_name(ocr, model)) from None
+        finally:
+            if not pool.ready:
+                pool.close()
+        self.current, self.model, self._ocr, self._rules = pool, model, ocr, rules
+        prune_snapshots(self.state_dir, keep={model.path})
+
+    def reload(self, ocr: OcrConfig, rules: ReadRules) -> bool:
+        """Start a pool for new settings when they change the engine; False when nothing
+        needs restarting (or it cannot even begin, which is logged)."""
+        assert self.model is not None and self._ocr is not None
+        self._give_up_starting()
+        try:
+            model = model_ref(ocr.model)
+        except ScandexError as exc:
+            log.error("reload: %s; still using %s", exc, self.model.id)
+            return False
+        if model.id == self.model.id and same_engine(ocr, self._ocr) and rules == self._rules:
+            return False
+        try:
+            pool, model = self._pool(ocr, rules)
+        except ScandexError as exc:
+            log.error("reload: %s; still using %s", exc, self.model.id)
+            return False
+        log.info(
+            "reload: starting %d worker(s) with %s (%s keeps reading until they are ready)",
+            pool.size,
+            model.id,
+            self.model.id,
+        )
+        self._starting = (pool, model, ocr, rules)
+        return True
+
+    @property
+    def reloading(self) -> bool:
+        return self._starting is not None
+
+    def _give_up_starting(self) -> None:
+        if self._starting is not None:
+            self._starting[0].close()
+            self._starting = None
+
+    def _step_reload(self) -> None:
+        assert self._starting is not None and self.model is not None
+        pool, model, ocr, rules = self._starting
+        try:
+            for result in pool.collect():
+                log.warning("unexpected result from a starting worker: %s", result.job.path)
+        except ScandexError as exc:
+            reason = exc.reason if isinstance(exc, EngineStartError) else str(exc)
+            log.error(
+                "reload: the OCR engine cannot start with %s: %s; still using %s",
+                _model_name(ocr, model),
+                reason,
+                self.model.id,
+            )
+            self._give_up_starting()
+            self.on_reloaded(False)
+            return
+        if not pool.ready:
+            return
+        self._starting = None
+        if self.current is not None:
+            self.current.retiring = True
+            self._retiring.append(self.current)
+        old = self.model
+        self.current, self.model, self._ocr, self._rules = pool, model, ocr, rules
+        log.info("reload: %d worker(s) ready with %s (was %s)", pool.size, model.id, old.id)
+        self.on_reloaded(True)
+
+    def collect(self, timeout_seconds: float = 0.0) -> list[JobResult]:
+        """Results of the current pool and of retiring ones; moves a reload along."""
+        if self._starting is not None:
+            self._step_reload()
+        results: list[JobResult] = []
+        for pool in list(self._retiring):
+            results.extend(pool.collect())
+            if not pool.busy_paths:
+                pool.close()
+                self._retiring.remove(pool)
+                if not self._retiring and self.model is not None:
+                    prune_snapshots(self.state_dir, keep={self.model.path})
+        if self.current is not None:
+            results.extend(self.current.collect(timeout_seconds))
+        return results
+
+    @property
+    def idle(self) -> int:
+        return self.current.idle if self.current is not None else 0
+
+    @property
+    def size(self) -> int:
+        return self.current.size if self.current is not None else 0
+
+    @property
+    def busy_paths(self) -> set[str]:
+        pools = [p for p in (self.current, *self._retiring) if p is not None]
+        return set().union(*(p.busy_paths for p in pools))
+
+    def submit(self, job: Job) -> bool:
+        assert self.current is not None
+        return self.current.submit(job)
+
+    def drain(self, grace_seconds: float, hurry: Callable[[], bool]) -> list[JobResult]:
+        """Wait up to `grace_seconds` for the files in flight in every pool."""
+        self._give_up_starting()
+        results: list[JobResult] = []
+        deadline = time.monotonic() + grace_seconds
+        while self.busy_paths and time.monotonic() < deadline and not hurry():
+            for pool in [p for p in (self.current, *self._retiring) if p is not None]:
+                results.extend(pool.collect(timeout_seconds=0.1))
+        return results
+
+    def close(self) -> None:
+        self._give_up_starting()
+        for pool in [p for p in (self.current, *self._retiring) if p is not None]:
+            pool.close()
+        self.current, self._retiring = None, []
