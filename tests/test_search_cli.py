@@ -199,6 +199,8 @@ def test_reindex_rebuilds_from_hocr_files(workspace: Path) -> None:
     letter = make_doc(scans / "2025" / "letter.png", ["A letter from Lausanne."], ["Page two."])
     hocr.write_hocr(treaty, scans / "2024" / "treaty.hocr")
     hocr.write_hocr(letter, scans / "2025" / "letter.hocr")
+    for doc in (treaty, letter):
+        Path(doc.path).write_bytes(b"the scan")  # reindex indexes only scans that exist
     result = run_scandex(workspace, "reindex")
     assert result.returncode == 0, result.stderr
     assert "indexed 2 scans (3 pages) from 2 hOCR files" in result.stdout
@@ -222,3 +224,71 @@ def test_reindex_without_hocr_files_and_without_index_makes_an_empty_one(workspa
     assert result.returncode == 0, result.stderr
     assert "indexed 0 scans (0 pages)" in result.stdout
     assert json.loads(invoke(workspace, "search", "Geneva", "--format", "json").stdout) == []
+
+
+def test_reindex_indexes_only_hocr_scandex_wrote_for_scans_it_watches(workspace: Path) -> None:
+    from scandex.ocr.hocr import to_hocr, write_hocr
+
+    scans, state = workspace / "scans", workspace / "state"
+
+    def scan(path: Path, text: str, hocr_path: Path | None = None) -> Document:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"the scan")
+        doc = make_doc(path, [text])
+        write_hocr(doc, hocr_path or path.with_suffix(".hocr"))
+        return doc
+
+    treaty = scan(scans / "2024" / "treaty.png", "Signed in Geneva")
+    # A read-only folder's hOCR lives under state_dir/hocr, under the folder's absolute path.
+    read_only = scans / "2026" / "ro.png"
+    fallback = state / "hocr" / read_only.parent.relative_to("/") / "ro.hocr"
+    fallback.parent.mkdir(parents=True)
+    scan(read_only, "Kept in Bern", fallback)
+    letter = scan(scans / "2025" / "letter.png", "From Lausanne")
+    planted = {
+        # An image outside the watched folders, named by absolute path.
+        scans / "2025" / "planted.hocr": make_doc(workspace / "private.png", ["Secret Zurich"]),
+        # Claims another scan's image from a place scandex never puts that image's hOCR.
+        scans / "2025" / "impostor.hocr": make_doc(Path(letter.path), ["Forged Lugano"]),
+        # An image that does not exist.
+        scans / "2025" / "orphan.hocr": make_doc(scans / "2025" / "orphan.png", ["Lost Basel"]),
+        # Not a scan the daemon reads (watch.patterns).
+        scans / "2025" / "notes.hocr": make_doc(scans / "2025" / "notes.txt", ["Notes Chur"]),
+        # Under an ignored folder (watch.ignore: hidden names): never even opened.
+        scans / ".trash" / "old.hocr": make_doc(scans / ".trash" / "old.png", ["Old Sion"]),
+    }
+    (workspace / "private.png").write_bytes(b"private")
+    (scans / "2025" / "notes.txt").write_text("notes")
+    (scans / ".trash").mkdir()
+    (scans / ".trash" / "old.png").write_bytes(b"old")
+    for hocr_path, doc in planted.items():
+        write_hocr(doc, hocr_path)
+    # Someone else's hOCR (tesseract's) for a scan scandex watches.
+    (scans / "2025" / "tess.png").write_bytes(b"the scan")
+    foreign = to_hocr(make_doc(scans / "2025" / "tess.png", ["Tesseract Thun"]))
+    foreign = foreign.replace('content="scandex ', 'content="tesseract ')
+    (scans / "2025" / "tess.hocr").write_text(foreign, encoding="utf-8")
+
+    result = run_scandex(workspace, "reindex")
+    assert result.returncode == 0, result.stderr
+    assert "indexed 3 scans (3 pages) from 3 hOCR files (5 ignored)" in result.stdout
+    for word in ("Geneva", "Bern", "Lausanne"):
+        assert json.loads(invoke(workspace, "search", word, "--format", "json").stdout)
+    for word in ("Zurich", "Lugano", "Basel", "Chur", "Sion", "Thun"):
+        assert json.loads(invoke(workspace, "search", word, "--format", "json").stdout) == []
+    reasons = result.stderr
+    assert f"its image {workspace / 'private.png'} is outside the watched folders" in reasons
+    assert f"it is not where scandex puts the hOCR of {letter.path}" in reasons
+    assert "orphan.png is missing" in reasons
+    assert "notes.txt is not a scan to index" in reasons
+    assert "tess.hocr: not written by scandex" in reasons
+    assert ".trash" not in reasons
+    assert str(treaty.path) not in reasons
+
+    # Nothing left that the rules accept: the index is kept, not emptied.
+    for path in (scans / "2024" / "treaty.png", read_only, Path(letter.path)):
+        path.unlink()
+    result = run_scandex(workspace, "reindex")
+    assert result.returncode == 2
+    assert "keeping the current index of 3 scans" in result.stderr
+    assert json.loads(invoke(workspace, "search", "Geneva", "--format", "json").stdout)

@@ -70,6 +70,8 @@ class _Job:
     columns: int | None = None
     write: bool = False
     line: bool = False
+    hocr_path: str | None = None  # with --write: where the daemon's rules put it
+    model_id: str | None = None  # "NAME sha256:HEX", named in the hOCR
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,11 @@ def _run_job(job: _Job) -> _Outcome:
         doc = ocr_file(path, _params(job))
         seconds = time.perf_counter() - started
         if job.write:
-            write_hocr(doc, path.with_name(path.stem + ".hocr"))
+            assert job.hocr_path is not None
+            write_hocr(doc, job.hocr_path, model=job.model_id)
             hocr = ""
         else:
-            hocr = to_hocr(doc, hocr_dir=path.parent)
+            hocr = to_hocr(doc, hocr_dir=path.parent, model=job.model_id)
         return _Outcome(record=document_to_dict(doc, seconds=seconds), hocr=hocr)
     except ScandexError as exc:
         return _Outcome(error=str(exc))
@@ -110,7 +113,16 @@ def ocr(
     line: bool = typer.Option(False, "--line", help="Treat each image as one text line."),
     output_format: OcrFormat = typer.Option(OcrFormat.text, "--format", help="Output format."),
     write: bool = typer.Option(
-        False, "--write", help="Write <stem>.hocr next to each image instead of printing."
+        False,
+        "--write",
+        help="Write hOCR next to each image instead of printing, as the daemon does "
+        "(ocr.hocr_name; <name>.hocr for a second image of one stem; never over hOCR that "
+        "scandex did not write).",
+    ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="Config file for --write's ocr.hocr_name (default: $SCANDEX_CONFIG, ./config.toml).",
     ),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Files processed in parallel."),
     model: Path | None = typer.Option(None, help="Recognition model (.onnx); default: built-in."),
@@ -132,6 +144,7 @@ def ocr(
     Examples: `scandex ocr scan.png`, `scandex ocr --format hocr scan.tif > scan.hocr`,
     `scandex ocr --write --jobs 2 scans/*.jpg`, `scandex ocr --line line.png --format jsonl`.
     """
+    from scandex.daemon.models import model_ref
     from scandex.lexicons import available_languages
     from scandex.ocr.lexicon import LexiconParams
 
@@ -150,14 +163,29 @@ def ocr(
         # A bad model or word list is one clear error, not one per file; in-process jobs
         # reuse this load.
         get_recognizer(model, 1, lexicon_params)
-    jobs_list = [_Job(str(p), model, lexicon_params, columns, write, line) for p in images]
+    model_id = model_ref(model).id  # named in the hOCR, as the daemon names it
+    destinations: list[Path | str | None] = [None] * len(images)
+    if write and not line:
+        destinations = list(_hocr_destinations(images, config))
     failed = 0
+    jobs_list = []
+    for image, destination in zip(images, destinations, strict=True):
+        if isinstance(destination, str):  # a reason not to write it
+            failed += 1
+            error(f"{image}: not written: {destination}")
+            continue
+        hocr_path = str(destination) if destination else None
+        jobs_list.append(
+            _Job(str(image), model, lexicon_params, columns, write, line, hocr_path, model_id)
+        )
     first_page = True
     show_progress = sys.stderr.isatty() and len(images) > 1
     with _executor(jobs) as pool:
         outcomes = pool.map(_run_job, jobs_list) if pool else map(_run_job, jobs_list)
         if show_progress:
-            outcomes = typer.progressbar(outcomes, length=len(images), label="OCR", file=sys.stderr)
+            outcomes = typer.progressbar(
+                outcomes, length=len(jobs_list), label="OCR", file=sys.stderr
+            )
         for outcome in outcomes:
             if outcome.error is not None:
                 failed += 1
@@ -167,6 +195,16 @@ def ocr(
             elif not write:
                 first_page = _print_document(outcome, output_format, first_page)
     raise typer.Exit(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+def _hocr_destinations(images: list[Path], config: Path | None) -> list[Path | str]:
+    """Where --write puts each image's hOCR (or why not), by the daemon's rules."""
+    from scandex.config import load_config
+    from scandex.daemon.hocr_files import HocrPlaces, plan_hocr_writes
+
+    settings = load_config(config)
+    places = HocrPlaces(settings.ocr.hocr_name, settings.fallback_hocr_dir)
+    return plan_hocr_writes(images, places, settings.ocr.max_file_bytes)
 
 
 def _print_line(record: dict, output_format: OcrFormat) -> None:

@@ -79,36 +79,39 @@ def search(
 def reindex(config: ConfigOption = None) -> None:
     """Rebuild the search index from the hOCR files beside the scans (and in state_dir/hocr).
 
-    Searches keep working on the old index until the new one is complete. Refuses while
-    `scandex run` is writing the index. Example: scandex reindex --config config.toml
+    Only hOCR that scandex wrote for a scan in a watched folder is indexed (not one whose
+    image is missing, outside the folders or ignored). Searches keep working on the old
+    index until the new one is complete. Refuses while `scandex run` is writing the index.
+    Example: scandex reindex --config config.toml
     """
     from scandex.config import load_config
-    from scandex.indexer import find_hocr_files, open_index, rebuild_index
+    from scandex.daemon.reindex import hocr_files_on_disk
+    from scandex.daemon.reindex import reindex as rebuild
+    from scandex.indexer import open_index
 
     settings = load_config(config)
-    roots = [*settings.watch.paths, settings.fallback_hocr_dir]
-    files = find_hocr_files(
-        roots, name_pattern=settings.ocr.hocr_name, recursive=settings.watch.recursive
-    )
-    if not files:
-        _refuse_to_empty(settings.index_dir, roots)
-    skipped: list[str] = []
+    if not hocr_files_on_disk(settings):
+        _refuse_to_empty(settings.index_dir, [*settings.watch.paths, settings.fallback_hocr_dir])
 
-    def report(hocr_path: Path, reason: str) -> None:
-        skipped.append(str(hocr_path))
+    def ignored(hocr_path: Path, reason: str) -> None:
+        typer.echo(f"scandex: ignoring {hocr_path}: {reason}", err=True)
+
+    def unreadable(hocr_path: Path, reason: str) -> None:
         error(f"skipping {hocr_path}: {reason}")
 
-    documents = rebuild_index(settings.index_dir, files, on_error=report)
+    result = rebuild(settings, on_ignored=ignored, on_error=unreadable)
     index = open_index(settings.index_dir, writable=False)
     try:
         stats = index.stats()
     finally:
         index.close()
+    used = result.hocr_files - result.ignored - result.unreadable
+    note = f" ({result.ignored} ignored)" if result.ignored else ""
     typer.echo(
-        f"indexed {documents} scans ({stats.pages} pages) from {len(files) - len(skipped)} "
-        f"hOCR files into {settings.index_dir}"
+        f"indexed {result.documents} scans ({stats.pages} pages) from {used} "
+        f"hOCR files{note} into {settings.index_dir}"
     )
-    if skipped:
+    if result.unreadable:
         raise typer.Exit(ExitCode.FAILED)
 
 

@@ -227,3 +227,35 @@ class HocrOwner:
             places = (self.places.beside(image), self.places.fallback(image))
             candidates = [str(p) for p in places if p.is_file()]
         return [p for p in candidates if self.delete(p)]
+
+
+def hocr_image(path: Path, max_bytes: int) -> str | None:
+    """The image a scandex hOCR file describes; None when there is none, or it is not
+    scandex's, or it cannot be read."""
+    if not os.path.lexists(path) or is_foreign_hocr(path):
+        return None
+    try:
+        return ScandexHocr().read(path, max_bytes).path
+    except Exception:
+        return None
+
+
+def plan_hocr_writes(images: list[Path], places: HocrPlaces, max_bytes: int) -> list[Path | str]:
+    """Where `scandex ocr --write` puts each image's hOCR, by the daemon's rules: the
+    configured name beside it, `{name}.hocr` when another image (on disk or earlier in
+    `images`) has that name, and never over hOCR scandex did not write (then a reason
+    instead of a path)."""
+    claimed: dict[Path, str] = {}
+    plan: list[Path | str] = []
+    for image in (p.absolute() for p in images):
+        first = places.beside(image)
+        owner = claimed.get(first) or hocr_image(first, max_bytes)
+        destination = first if owner in (None, str(image)) else places.beside(image, second=True)
+        if destination in claimed and claimed[destination] != str(image):
+            plan.append(f"{destination} is already written for {claimed[destination]}")
+        elif is_foreign_hocr(destination):
+            plan.append(f"{destination} exists and was not written by scandex (kept as it is)")
+        else:
+            claimed[destination] = str(image)
+            plan.append(destination)
+    return plan

@@ -20,7 +20,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Protocol
 
-from scandex.errors import ScandexError
+from scandex.errors import ExitCode, ScandexError
 from scandex.indexer.layout import IndexLockedError
 from scandex.page import BBox, Document
 
@@ -67,6 +67,19 @@ class IndexStats:
     documents: int
     pages: int
     size_bytes: int
+
+
+class EmptyRebuildError(ScandexError):
+    """A rebuild found nothing to index, and the index it would replace is not empty."""
+
+    exit_code = ExitCode.USAGE  # usually watch.paths or ocr.hocr_name pointing elsewhere
+
+    def __init__(self, directory: Path, documents: int) -> None:
+        self.directory = directory
+        super().__init__(
+            f"found no hOCR files to index; keeping the current index of {documents} scans "
+            f"(check watch.paths and ocr.hocr_name, or delete {directory} to start empty)"
+        )
 
 
 class NoIndexError(ScandexError):
@@ -134,33 +147,49 @@ def rebuild_index(
     hocr_files: Iterable[Path],
     *,
     on_error: Callable[[Path, str], None] | None = None,
+    read: Callable[[Path], Document] | None = None,
+    accept: Callable[[Document, Path], str | None] | None = None,
+    keep_unless_filled: bool = False,
 ) -> int:
     """Build a fresh index from `hocr_files`, swap it in atomically, return the document count.
 
-    A file that cannot be read or parsed is reported to `on_error(path, reason)` (or logged)
-    and skipped. When two hOCR files describe the same image, the first one given wins.
-    Raises IndexLockedError while another process writes the index.
+    `read` parses one file (default: scandex.ocr.hocr.read_hocr_file). A file that cannot be
+    read or parsed is reported to `on_error(path, reason)` (or logged) and skipped; one
+    for which `accept(document, hocr_path)` gives a reason is skipped silently (`accept`
+    reports it as it likes). When two hOCR files describe the same image, the first one
+    given wins. Raises IndexLockedError while another process writes the index, and with
+    `keep_unless_filled` EmptyRebuildError instead of emptying an index that has scans.
     """
     from scandex.indexer.whoosh_index import build_and_swap
 
     report = on_error or (lambda path, reason: log.warning("skipping %s: %s", path, reason))
-    return build_and_swap(Path(directory), _read_documents(hocr_files, report))
+    documents = _read_documents(hocr_files, report, read or _read_hocr_file, accept)
+    return build_and_swap(Path(directory), documents, keep_unless_filled=keep_unless_filled)
+
+
+def _read_hocr_file(path: Path) -> Document:
+    from scandex.ocr.hocr import read_hocr_file
+
+    return read_hocr_file(path)
 
 
 def _read_documents(
-    hocr_files: Iterable[Path], report: Callable[[Path, str], None]
+    hocr_files: Iterable[Path],
+    report: Callable[[Path, str], None],
+    read: Callable[[Path], Document],
+    accept: Callable[[Document, Path], str | None] | None,
 ) -> Iterator[tuple[Document, str | None]]:
-    from scandex.ocr.hocr import read_hocr
-
     for hocr_path in hocr_files:
         hocr_path = Path(hocr_path).absolute()
         try:
-            doc = read_hocr(hocr_path.read_text(encoding="utf-8"), hocr_path)
+            doc = read(hocr_path)
         except Exception as exc:  # one bad file must not stop a rebuild of thousands
             report(hocr_path, _reason(exc))
             continue
         if not os.path.isabs(doc.path):
             doc = replace(doc, path=str((hocr_path.parent / doc.path).resolve()))
+        if accept is not None and accept(doc, hocr_path):
+            continue
         yield doc, str(hocr_path)
 
 
@@ -170,9 +199,14 @@ def _reason(exc: Exception) -> str:
 
 
 def find_hocr_files(
-    roots: Iterable[Path], *, name_pattern: str = "{stem}.hocr", recursive: bool = True
+    roots: Iterable[Path],
+    *,
+    name_pattern: str = "{stem}.hocr",
+    recursive: bool = True,
+    skip_folder: Callable[[str], bool] = lambda name: name.startswith("."),
 ) -> list[Path]:
-    """hOCR files under `roots`, newest first, each once; hidden folders are skipped.
+    """hOCR files under `roots`, newest first, each once; folders below a root whose name
+    `skip_folder` accepts (hidden ones, by default) are not entered.
 
     `name_pattern` is the configured hOCR file name template (`ocr.hocr_name`), where
     "{stem}" and "{name}" stand for the image's.
@@ -181,7 +215,7 @@ def find_hocr_files(
     glob = name_pattern.replace("{stem}", "*").replace("{name}", "*")
     found: dict[Path, float] = {}
     for root in roots:
-        for path in _walk_files(Path(root), recursive=recursive):
+        for path in _walk_files(Path(root), recursive=recursive, skip_folder=skip_folder):
             if fnmatch(path.name, glob):
                 try:
                     found.setdefault(path.resolve(), path.stat().st_mtime)
@@ -190,11 +224,13 @@ def find_hocr_files(
     return sorted(found, key=lambda path: (-found[path], str(path)))
 
 
-def _walk_files(root: Path, *, recursive: bool) -> Iterator[Path]:
+def _walk_files(
+    root: Path, *, recursive: bool, skip_folder: Callable[[str], bool]
+) -> Iterator[Path]:
     if not root.is_dir():
         return
     for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        subfolders[:] = sorted(name for name in subfolders if not skip_folder(name))
         if not recursive:
             subfolders.clear()
         for name in sorted(files):
@@ -202,6 +238,7 @@ def _walk_files(root: Path, *, recursive: bool) -> Iterator[Path]:
 
 
 __all__ = [
+    "EmptyRebuildError",
     "HitLine",
     "HitWord",
     "Index",

@@ -36,7 +36,15 @@ from whoosh.reading import IndexReader  # type: ignore[import-untyped]
 from whoosh.searching import Searcher  # type: ignore[import-untyped]
 
 from scandex.errors import QueryError, ScandexError
-from scandex.indexer import HitLine, HitWord, IndexStats, NoIndexError, SearchHit, StoredPage
+from scandex.indexer import (
+    EmptyRebuildError,
+    HitLine,
+    HitWord,
+    IndexStats,
+    NoIndexError,
+    SearchHit,
+    StoredPage,
+)
 from scandex.indexer.layout import (
     WriterLock,
     directory_size_bytes,
@@ -471,10 +479,17 @@ def _check_layout(directory: Path, ix: FileIndex) -> None:
         )
 
 
-def build_and_swap(directory: Path, documents: Iterable[tuple[Document, str | None]]) -> int:
+def build_and_swap(
+    directory: Path,
+    documents: Iterable[tuple[Document, str | None]],
+    *,
+    keep_unless_filled: bool = False,
+) -> int:
     """Index `documents` into a new generation and make it live; return the document count.
 
-    Holds the writer lock throughout, so it refuses to run while a daemon writes.
+    With `keep_unless_filled`, an empty result does not replace an index that has documents
+    (EmptyRebuildError): a wrong configuration must not trade an index for nothing. Holds
+    the writer lock throughout, so it refuses to run while a daemon writes.
     """
     lock = WriterLock(directory)
     try:
@@ -482,6 +497,8 @@ def build_and_swap(directory: Path, documents: Iterable[tuple[Document, str | No
         generation = new_generation(directory)
         try:
             count = _fill(generation, documents)
+            if count == 0 and keep_unless_filled:
+                _refuse_to_empty(directory)
         except BaseException:
             shutil.rmtree(generation, ignore_errors=True)
             raise
@@ -489,6 +506,19 @@ def build_and_swap(directory: Path, documents: Iterable[tuple[Document, str | No
         return count
     finally:
         lock.release()
+
+
+def _refuse_to_empty(directory: Path) -> None:
+    try:
+        current = open_whoosh_index(directory, writable=False)
+    except NoIndexError:
+        return
+    try:
+        documents = current.stats().documents
+    finally:
+        current.close()
+    if documents:
+        raise EmptyRebuildError(directory, documents)
 
 
 def _fill(generation: Path, documents: Iterable[tuple[Document, str | None]]) -> int:
