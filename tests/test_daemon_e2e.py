@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -339,3 +340,67 @@ def test_restart_after_kill_9_catches_up_with_nothing_lost_or_doubled(service: S
     longer = sorted({w for w in words if len(w) >= 6 and w.isalpha()}, key=len, reverse=True)
     assert any(str(service.scans / "added.png") in service.found(w) for w in longer[:8])
     assert service.stop(signal.SIGINT) == 0
+
+
+def model_in(hocr_path: Path) -> str:
+    found = re.search(r'<meta name="scandex-model" content="([^"]+)"', hocr_path.read_text())
+    assert found, f"no scandex-model in {hocr_path}"
+    return found.group(1)
+
+
+def test_a_reload_reads_the_archive_again_with_a_new_model(service: Service) -> None:
+    """The loop of issue 12: a retrained model is configured, `systemctl reload` (SIGHUP),
+    the archive is read again; a model that cannot load changes nothing."""
+    import hashlib
+
+    onnx = pytest.importorskip("onnx", reason="needs the train extra to copy a model")
+    from scandex.ocr.recognize import default_model_path
+
+    shipped = default_model_path()
+    shipped_id = f"{shipped.name} sha256:{hashlib.sha256(shipped.read_bytes()).hexdigest()}"
+    synth = page(50)
+    service.start()
+    first = service.scans / "first.png"
+    first.write_bytes(png_bytes(synth))
+    wait_for(lambda: service.status()["counts"]["done"] == 1, "the first scan")
+    assert model_in(first.with_suffix(".hocr")) == shipped_id
+    report = service.status()["model"]
+    assert (report["configured"], report["read_by_other_models"]) == (shipped_id, 0)
+
+    # "Retrained": the same network in a file with other bytes (a note in its metadata).
+    retrained = service.root / "retrained.onnx"
+    model = onnx.load(str(shipped))
+    model.doc_string = "a copy with other bytes"
+    onnx.save(model, str(retrained))
+    retrained_id = f"retrained.onnx sha256:{hashlib.sha256(retrained.read_bytes()).hexdigest()}"
+    assert retrained_id != shipped_id
+    base = service.config.read_text(encoding="utf-8")  # [ocr] is its last table
+    service.config.write_text(base + 'model = "retrained.onnx"\n', encoding="utf-8")
+    assert service.process is not None
+    reloads = len([m for m in service.notifications if b"RELOADING=1" in m])
+    service.process.send_signal(signal.SIGHUP)
+    wait_for(
+        lambda: (
+            (s := service.status()["model"])["configured"] == retrained_id
+            and s["read_by_other_models"] == 0
+        ),
+        "the archive to be read again with the new model",
+    )
+    assert model_in(first.with_suffix(".hocr")) == retrained_id
+    words = [w for w, _ in distinct_words(synth, [])]
+    assert any(str(first) in service.found(w) for w in words[:6])
+    messages = service.notifications
+    reloading = [i for i, m in enumerate(messages) if b"RELOADING=1" in m]
+    assert len(reloading) == reloads + 1
+    assert any(b"READY=1" in m for m in messages[reloading[-1] :]), messages
+
+    # A model that does not load: the daemon says why and keeps reading with the one it has.
+    (service.root / "broken.onnx").write_bytes(b"not an onnx model")
+    service.config.write_text(base + 'model = "broken.onnx"\n', encoding="utf-8")
+    service.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: "still using retrained.onnx" in service.log(), "the refused reload")
+    second = service.scans / "second.png"
+    second.write_bytes(png_bytes(page(51)))
+    wait_for(lambda: service.status()["counts"]["done"] == 2, "a scan after it")
+    assert model_in(second.with_suffix(".hocr")) == retrained_id
+    assert service.stop() == 0
