@@ -127,6 +127,19 @@ def test_the_read_only_store_opens_paths_that_look_like_uri_syntax(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no stray database
 
 
+def test_status_while_the_daemon_is_still_creating_its_database(tmp_path: Path) -> None:
+    from scandex.config import Config, WatchConfig
+    from scandex.daemon.status import read_status
+
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "state").mkdir()
+    sqlite3.connect(tmp_path / "state" / "state.sqlite3").close()  # created, not laid out yet
+    config = Config(state_dir=tmp_path / "state", watch=WatchConfig(paths=(tmp_path / "scans",)))
+    report = read_status(config)
+    assert report["counts"] == {"pending": 0, "done": 0, "failed": 0}
+    assert report["model"]["configured"].startswith("en.onnx sha256:")
+
+
 def test_file_sha256(tmp_path: Path) -> None:
     path = tmp_path / "x"
     path.write_bytes(b"abc")

@@ -118,6 +118,13 @@ class StateStore:
             self._migrate()
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         self._columns = _COLUMNS if version >= 1 else _COLUMNS_V0
+        # False for a reader that opened the file while its creator was still laying it out.
+        self.created = (
+            self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files'"
+            ).fetchone()
+            is not None
+        )
 
     def _migrate(self) -> None:
         # One transaction, so two processes opening a fresh or old database at once (the

@@ -112,12 +112,14 @@ def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
         },
         "index": _index_stats(config),
     }
-    if not config.db_path.exists():
+    try:
+        store = StateStore(config.db_path, readonly=True) if config.db_path.exists() else None
+        if store is not None and store.created:
+            return _fill(report, store, pid, problem_limit, config)
+        if store is not None:  # a daemon is creating it this very moment
+            store.close()
         report["model"]["configured"] = _configured_model(config)
         return report
-    try:
-        store = StateStore(config.db_path, readonly=True)
-        return _fill(report, store, pid, problem_limit, config)
     except sqlite3.Error as exc:
         raise ScandexError(
             f"cannot read the state database {config.db_path}: {exc} (run as the daemon's user,"
