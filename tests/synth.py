@@ -514,6 +514,13 @@ def _layout_card(b: _Builder, rng: random.Random, kind: str) -> None:
         y += step
 
 
+# What a word of punctuated prose carries, by cumulative chance: a wrapping around it, then
+# a mark after it (and whether that mark ends a sentence).
+_WRAPS = ((0.05, '"{}"'), (0.09, "{}-{}"), (0.11, "({})"))
+_MARKS = ((0.11, ",", False), (0.19, ".", True), (0.21, ";", False), (0.23, ":", False))
+_MARKS += ((0.24, "?", True),)
+
+
 def _prose(
     rng: random.Random, kind: str, size_px: int, width_px: int, *, typewriter: bool = False
 ) -> str:
@@ -524,28 +531,18 @@ def _prose(
         word = rng.choice(_WORDS)
         word = word.capitalize() if capital else word
         r = rng.random()
-        if r < 0.05:
-            word = f'"{word}"'
-        elif r < 0.09:
-            word = f"{word}-{rng.choice(_WORDS)}"
-        elif r < 0.11:
-            word = f"({word})"
+        wrap = next((template for chance, template in _WRAPS if r < chance), None)
+        if wrap is not None:
+            word = (
+                wrap.format(word, rng.choice(_WORDS))
+                if wrap.count("{}") == 2
+                else wrap.format(word)
+            )
         elif r < 0.14:
             word = f"{rng.randint(2, 9999):,}"
         r = rng.random()
-        capital = False
-        if r < 0.11:
-            word += ","
-        elif r < 0.19:
-            word += "."
-            capital = True
-        elif r < 0.21:
-            word += ";"
-        elif r < 0.23:
-            word += ":"
-        elif r < 0.24:
-            word += "?"
-            capital = True
+        mark, capital = next(((m, end) for chance, m, end in _MARKS if r < chance), ("", False))
+        word += mark
         gap = "  " if typewriter and text.endswith((".", "?")) else " "
         candidate = f"{text}{gap}{word}" if text else word
         if rng.random() < 0.03 and text:
