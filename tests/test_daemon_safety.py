@@ -180,3 +180,35 @@ def test_hocr_reads_are_capped_too(tmp_path: Path) -> None:
     link.symlink_to(hocr)
     with pytest.raises(ScandexError, match="cannot read"):
         read_hocr_text(link, 10**6)
+
+
+def test_a_file_that_cannot_be_read_is_retried_then_listed_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scandex.daemon.arrivals as arrivals
+
+    locked = {"on": True}
+    real_hash_scan = arrivals.hash_scan
+
+    def hash_scan_denied(path: str, read_rules: ReadRules) -> tuple[str, os.stat_result]:
+        # As a scan written by another user without read rights for ours (we run as root
+        # here, where the permission bits would not stop us).
+        if locked["on"] and Path(path).name.startswith("locked"):
+            raise ReadError(path, "cannot read the file: permission denied", permanent=False)
+        return real_hash_scan(path, read_rules)
+
+    monkeypatch.setattr(arrivals, "hash_scan", hash_scan_denied)
+    config = make_config(tmp_path, retries=1, retry_seconds=0.2)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    locked_png = config.watch.paths[0] / "locked.png"
+    with daemon(config, engine):
+        locked_png.write_bytes(scan_png(8))
+        wait_for(lambda: state_of(config, locked_png) == FAILED, "the unreadable file")
+        failed = record(config, locked_png)
+        assert failed is not None and failed.attempts == 2
+        assert failed.last_error == "cannot read the file: permission denied"
+        # The permission is fixed and the file touched: it is read.
+        locked["on"] = False
+        os.utime(locked_png)
+        wait_for(lambda: state_of(config, locked_png) == DONE, "the file, readable now")
+    assert calls(engine) == [str(locked_png)]

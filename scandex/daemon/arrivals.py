@@ -39,6 +39,8 @@ class _Settling:
 
     key: tuple[int, int, int]  # size, mtime_ns, inode
     since: float  # monotonic
+    failures: int = 0  # attempts to hash it that failed (permission, I/O)
+    not_before: float = 0.0  # monotonic; after a failure, wait with backoff
 
 
 def _key(st: os.stat_result) -> tuple[int, int, int]:
@@ -174,6 +176,8 @@ class Arrivals:
         for path, settling in list(self.settling.items()):
             if now - settling.since < self.config.watch.settle_seconds:
                 continue
+            if now < settling.not_before:
+                continue
             if time.monotonic() > budget_end:
                 break  # more next turn: results and dispatch must keep flowing
             before = self._scan_stat(path)
@@ -192,11 +196,11 @@ class Arrivals:
             try:
                 sha256, st = hash_scan(path, self.read_rules)
             except ReadError as exc:
-                if exc.permanent:
+                if exc.permanent or exc.vanished:
                     del self.settling[path]
                     self.vanish(path)
                 else:
-                    log.debug("cannot read %s yet: %s", path, exc.reason)
+                    self._cannot_hash(path, settling, before, exc.reason)
                 continue
             if _key(st) != settling.key:  # still changing: wait again
                 self.settling[path] = _Settling(_key(st), time.monotonic())
@@ -204,10 +208,33 @@ class Arrivals:
             del self.settling[path]
             self.arrived(path, st, sha256)
 
+    def _cannot_hash(self, path: str, settling: _Settling, st: os.stat_result, reason: str) -> None:
+        """Reading failed in a way that may pass (a permission): try again with backoff, and
+        after ocr.retries more tries record it failed, so `scandex status` shows why."""
+        failures = settling.failures + 1
+        total = self.config.ocr.retries + 1
+        if failures >= total:
+            del self.settling[path]
+            self.refuse(path, st, reason, attempts=failures)
+            return
+        delay_seconds = self.config.ocr.retry_seconds * 2 ** (failures - 1)
+        log.warning(
+            "cannot read %s: %s (attempt %d of %d; retry in %.3g s)",
+            path,
+            reason,
+            failures,
+            total,
+            delay_seconds,
+        )
+        self.settling[path] = dataclasses.replace(
+            settling, failures=failures, not_before=time.monotonic() + delay_seconds
+        )
+
     # -- what an arrival means ----------------------------------------------------------
 
-    def refuse(self, path: str, st: os.stat_result, reason: str) -> None:
-        """A file that must not be read at all (too large): failed at once, with the reason."""
+    def refuse(self, path: str, st: os.stat_result, reason: str, *, attempts: int = 1) -> None:
+        """A file that cannot be read at all (too large; unreadable after retries): failed,
+        with the reason, never hashed. Touching or replacing it starts over."""
         old = self.records.get(path)
         record = FileRecord(
             path,
@@ -215,12 +242,13 @@ class Arrivals:
             st.st_mtime_ns,
             "",
             FAILED,
-            attempts=1,
+            attempts=attempts,
             last_error=reason,
             hocr_path=old.hocr_path if old else None,
         )
         self.records.failed(record)
-        log.error("failed: %s: %s (not retried)", path, reason)
+        why = "not retried" if attempts == 1 else f"gave up after {attempts} attempt(s)"
+        log.error("failed: %s: %s (%s)", path, reason, why)
 
     def arrived(self, path: str, st: os.stat_result, sha256: str) -> None:
         """A settled file with this content: unchanged, changed, renamed, or new."""

@@ -35,10 +35,11 @@ class ReadError(ScandexError):
     """A scan could not be read. `permanent` when reading again cannot help (a link, a
     device, too large); otherwise it is retried (gone for now, permission, I/O)."""
 
-    def __init__(self, path: str, reason: str, *, permanent: bool) -> None:
+    def __init__(self, path: str, reason: str, *, permanent: bool, vanished: bool = False) -> None:
         self.path = path
         self.reason = reason
         self.permanent = permanent
+        self.vanished = vanished  # nothing at the path (any more)
         super().__init__(f"{path}: {reason}")
 
 
@@ -117,7 +118,7 @@ def _read_error(path: str, exc: OSError) -> ReadError:
     if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link swapped in a moment ago
         return ReadError(path, "a symbolic link (not followed)", permanent=True)
     if exc.errno == errno.ENOENT:
-        return ReadError(path, "the file vanished", permanent=False)
+        return ReadError(path, "the file vanished", permanent=False, vanished=True)
     if exc.errno in (errno.EACCES, errno.EPERM):
         return ReadError(path, "cannot read the file: permission denied", permanent=False)
     return ReadError(path, f"cannot read the file: {exc.strerror or exc}", permanent=False)
