@@ -502,3 +502,31 @@ def test_opencv_own_pixel_limit_is_explained():
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("scandex.errors.ScanError: big.png: too many pixels for OpenCV's")
     assert "OPENCV_IO_MAX_IMAGE_PIXELS" in last
+
+
+def test_why_not_pillow_it_loads_damaged_scans_without_a_word():
+    """scandex.ocr.io keeps its own header parsers and decoder checks because Pillow (the
+    field's library, evaluated for issue 12) accepts these damaged files as partly blank
+    pages, and does not read PAM. If this test fails, Pillow reports them now: consider
+    switching (see the module docstring of scandex.ocr.io)."""
+    jpeg = encode(".jpg", noisy((200, 200)))
+    jpeg_cut = jpeg[: len(jpeg) // 2] + b"\xff\xd9"
+    width = height = 64
+    rows = b"".join(b"\x00" + noisy((width,)).tobytes() for _ in range(height))
+    png_short = (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + png_chunk(b"IDAT", zlib.compress(rows[: len(rows) // 2]))
+        + png_chunk(b"IEND", b"")
+    )
+    fax = bytearray(pillow(Image.fromarray(noisy((200, 200)) > 128).convert("1"), "TIFF",
+                           compression="group4"))  # fmt: skip
+    fax[len(fax) // 3 : len(fax) // 3 + 40] = bytes(40)
+    for damaged in (jpeg_cut, png_short, bytes(fax)):
+        Image.open(io.BytesIO(damaged)).load()  # no error from Pillow...
+        with pytest.raises(ScanError):
+            decode_pages(damaged, "damaged")  # ...but from scandex
+    pam = encode(".pam", np.dstack([GRADIENT] * 3))
+    with pytest.raises(Exception):  # noqa: B017 (any error: Pillow has no PAM reader)
+        Image.open(io.BytesIO(pam)).load()
+    assert one_page(pam).gray.shape == GRADIENT.shape

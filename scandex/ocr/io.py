@@ -11,6 +11,15 @@ complaints on stderr. So before decoding we walk the file's own structure (PNG c
 markers, TIFF directories, WebP chunks, PNM header) to learn the size of every page, its
 resolution and orientation, and whether the file is complete; the pixel limit is enforced
 from those numbers, before anything is allocated.
+
+Why not Pillow for the headers and the decode errors (evaluated for issue 12, Pillow 13.0,
+OpenCV 5.0, a 2550x3300 page): Pillow loads without a word a JPEG cut short and closed with
+an end-of-image marker, a PNG whose complete, checksummed chunks hold too few rows, and a
+damaged Group 4 TIFF, each a partly blank page; it cannot read PAM; and it decodes a whole PNG
+to find a trailing eXIf chunk. It is also slower here: PNG gray 305 ms against 166, PNG RGB
+1048 against 447, JPEG RGB 323 against 81 (OpenCV reads JPEG luma directly), G4 TIFF 48
+against 38. tests/test_io.py checks those Pillow behaviours, so a Pillow that learns to
+report them shows up as a failing test and a reason to look again.
 """
 
 from __future__ import annotations
