@@ -615,7 +615,7 @@ def find_separators(
     # and so is the paper that joins two pieces (else the gap between two letters of a
     # typewriter's word would join the pieces above and below it).
     min_width = max(1, int(np.ceil(0.6 * scale / sx_px)))
-    joined: list[list[int]] = []
+    joined: list[list[int]] = []  # y0, y1, x0, x1 and the widest piece's width
     for y0, y1, x0, x1 in pieces:
         for other in joined:
             lo, hi = max(x0, other[2]), min(x1, other[3])
@@ -623,14 +623,15 @@ def find_separators(
                 continue
             clear = np.asarray(raw_ink[other[1] : y0, lo:hi].any(axis=0)) == 0
             if _longest_run(clear) >= max(1, min_width // 2):
-                other[1] = y1
+                # The strip is what the pieces have in common: never the ink beside one.
+                other[:] = [other[0], y1, lo, hi, max(other[4], x1 - x0)]
                 break
         else:
-            joined.append([y0, y1, x0, x1])
+            joined.append([y0, y1, x0, x1, x1 - x0])
     return [
         BBox(x0 * sx_px, y0 * sy_px, x1 * sx_px, y1 * sy_px)
-        for y0, y1, x0, x1 in joined
-        if y1 - y0 >= tall and x1 - x0 >= min_width
+        for y0, y1, x0, x1, widest in joined
+        if y1 - y0 >= tall and widest >= min_width
     ]
 
 
@@ -666,6 +667,10 @@ def _smear_fragments(
     cy = ((y + 0.5 * h) / step).astype(np.int64).clip(0, gh - 1)
     cx = ((x + 0.5 * w) / step).astype(np.int64).clip(0, gw - 1)
     frag = frag_labels[cy, cx].astype(np.int64) - 1
+    # A character whose centre a separator cut away is a fragment of its own, never one
+    # with every other such character down the page.
+    alone = np.flatnonzero(frag < 0)
+    frag[alone] = frag.max() + 1 + np.arange(len(alone))
     # Renumber densely.
     _, dense = np.unique(frag, return_inverse=True)
     return dense.reshape(-1).astype(np.int64)
