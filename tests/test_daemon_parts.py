@@ -359,3 +359,67 @@ def test_log_lines_carry_journal_priorities_only_when_stderr_is_the_journal(
         assert line == "<4>failed: x.png: truncated"
     else:
         assert line.endswith("WARNING failed: x.png: truncated") and line[:4].isdigit()
+
+
+class _FlakyIndex:
+    """A small real index in memory whose next commit can be made to fail (a full disk)."""
+
+    def __init__(self) -> None:
+        self.staged: dict[str, object] = {}
+        self.committed: dict[str, object] = {}
+        self.fail_next_commit = False
+
+    def add(self, doc: Any, *, hocr_path: str | None = None) -> None:
+        self.staged[doc.path] = doc
+
+    def remove(self, path: str) -> None:
+        self.staged[path] = None
+
+    def commit(self) -> None:
+        if self.fail_next_commit:
+            self.fail_next_commit = False
+            raise OSError(28, "No space left on device")
+        for path, doc in self.staged.items():
+            if doc is None:
+                self.committed.pop(path, None)
+            else:
+                self.committed[path] = doc
+        self.staged.clear()
+
+    def close(self) -> None:
+        pass
+
+    def paths(self) -> set[str]:
+        return set(self.committed)
+
+
+def test_a_file_is_done_only_after_its_index_commit(tmp_path: Path) -> None:
+    from scandex.daemon.records import Records
+    from scandex.page import Document, Page
+
+    store = StateStore(tmp_path / "state.sqlite3")
+    index = _FlakyIndex()
+    records = Records(store, index)
+    new = FileRecord("/s/new.png", 3, 1, "h1", PENDING)
+    old = FileRecord("/s/old.png", 3, 1, "h2", DONE, hocr_path="/s/old.hocr", model="m1")
+    store.put(new)
+    store.put(old)
+    records.indexed(new, Document(new.path, (Page(1, 10, 10),)), "/s/new.hocr", "m2")
+    records.indexed(old, Document(old.path, (Page(1, 10, 10),)), "/s/old.hocr", "m2")
+
+    def stored(path: str) -> FileRecord:
+        found = store.get(path)
+        assert found is not None
+        return found
+
+    # Indexed, not committed: the store still says what a kill -9 now must find.
+    assert (stored(new.path).state, stored(old.path).model) == (PENDING, "m1")
+    assert records.get(new.path).state == DONE  # type: ignore[union-attr]
+    assert (records.uncommitted_count, records.newly_done_count) == (2, 1)
+    index.fail_next_commit = True
+    records.commit_if_due(busy=False)
+    assert stored(new.path).state == PENDING
+    records.commit_if_due(busy=False, force=True)
+    assert (stored(new.path).state, stored(old.path).model) == (DONE, "m2")
+    assert index.paths() == {new.path, old.path} and records.uncommitted_count == 0
+    store.close()

@@ -30,6 +30,7 @@ class Records:
         self.store = store
         self.index = index
         self._uncommitted: dict[str, FileRecord] = {}
+        self._rereads: set[str] = set()  # of those, files that were done already
         self._dirty = False  # the index has changes not yet committed
         self._last_commit = time.monotonic()
         self._retry_at = 0.0  # after a failed commit, wait before the next try
@@ -59,6 +60,11 @@ class Records:
     def uncommitted_count(self) -> int:
         return len(self._uncommitted)
 
+    @property
+    def newly_done_count(self) -> int:
+        """Files that become done with the next commit and were not done before."""
+        return len(self._uncommitted.keys() - self._rereads)
+
     # -- writing
 
     def put(self, record: FileRecord) -> None:
@@ -70,14 +76,20 @@ class Records:
 
     def replace(self, record: FileRecord) -> None:
         """Record new content for a file: whatever awaited the commit for it is moot."""
-        self._uncommitted.pop(record.path, None)
+        self._drop(record.path)
         self.store.put(record)
+
+    def _drop(self, path: str) -> None:
+        self._uncommitted.pop(path, None)
+        self._rereads.discard(path)
 
     def indexed(self, record: FileRecord, doc: Document, hocr_path: str, model: str | None) -> None:
         """Index `doc` for `record`; it becomes done with the next commit. Raises what the
         index raises for a document it refuses."""
         self.index.add(doc, hocr_path=hocr_path)
         self._dirty = True
+        if record.state == DONE:
+            self._rereads.add(record.path)
         self._uncommitted[record.path] = dataclasses.replace(
             record,
             state=DONE,
@@ -96,7 +108,7 @@ class Records:
 
     def failed(self, record: FileRecord) -> None:
         """A file given up on: its old text describes content that is no longer there."""
-        self._uncommitted.pop(record.path, None)
+        self._drop(record.path)
         if record.state == FAILED:
             self.unindex(record.path)
         self.store.put(record)
@@ -104,7 +116,7 @@ class Records:
     def forget(self, path: str) -> None:
         """The file is gone: out of the index and the store."""
         self.unindex(path)
-        self._uncommitted.pop(path, None)
+        self._drop(path)
         self.store.delete(path)
 
     def request_reocr(self, prefix: str) -> int:
@@ -136,6 +148,7 @@ class Records:
             return
         self.store.put_many(list(self._uncommitted.values()))
         self._uncommitted.clear()
+        self._rereads.clear()
         self._dirty = False
 
     def reconcile(

@@ -95,7 +95,7 @@ def run(
 
         # 3. Start the workers: each loads the model once (a bad model stops us here).
         daemon.workers.start(config.ocr, read_rules(config))
-        daemon.workers.on_reloaded = lambda ok: notifier.ready(daemon.publish(now=True))
+        daemon.workers.on_reloaded = lambda ok: daemon.reloaded(notifier)
 
         # 4. Catch up with whatever changed while we were down, then tell systemd we are up.
         daemon.arrivals.rescan()
@@ -249,13 +249,19 @@ class Daemon:
             log.info("reload: configuration applied")
         return starting
 
+    def reloaded(self, notifier: Notifier) -> None:
+        """New workers took over (or were given up): files to read again are looked for at
+        once, and systemd hears the reload is over."""
+        self.dispatcher.apply(self.config)
+        notifier.ready(self.publish(now=True))
+
     def publish(self, *, now: bool = False) -> str:
         """Write the live numbers for `scandex status`; return systemd's STATUS line."""
         live = LiveNumbers(
             in_progress=len(self.dispatcher.in_flight),
             rereading=len(self.dispatcher.rereading),
             settling=len(self.arrivals.settling),
-            awaiting_commit=self.records.uncommitted_count,
+            awaiting_commit=self.records.newly_done_count,
             workers=self.workers.size,
             model=self.dispatcher.model,
             reocr=self.config.ocr.reocr,

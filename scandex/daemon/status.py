@@ -28,7 +28,7 @@ class LiveNumbers:
     in_progress: int
     rereading: int  # of in_progress: done files being read again
     settling: int
-    awaiting_commit: int  # indexed, done with the next commit
+    awaiting_commit: int  # indexed, done with the next commit (not counting re-reads)
     workers: int
     model: str  # ModelRef.id of the pool taking new files
     reocr: str  # ocr.reocr

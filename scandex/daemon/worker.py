@@ -510,10 +510,6 @@ class Workers:
         self._starting = (pool, model, ocr, rules)
         return True
 
-    @property
-    def reloading(self) -> bool:
-        return self._starting is not None
-
     def _give_up_starting(self) -> None:
         if self._starting is not None:
             self._starting[0].close()
