@@ -95,7 +95,7 @@ def run(
 
         # 3. Start the workers: each loads the model once (a bad model stops us here).
         daemon.workers.start(config.ocr, read_rules(config))
-        daemon.workers.on_reloaded = lambda ok: daemon.reloaded(notifier)
+        daemon.workers.on_reloaded = lambda: daemon.reloaded(notifier)
 
         # 4. Catch up with whatever changed while we were down, then tell systemd we are up.
         daemon.arrivals.rescan()

@@ -461,8 +461,8 @@ class Workers:
         self._rules: ReadRules | None = None
         self._starting: tuple[WorkerPool, ModelRef, OcrConfig, ReadRules] | None = None
         self._retiring: list[WorkerPool] = []
-        # Called when a reload's pool took over (True) or was given up (False).
-        self.on_reloaded: Callable[[bool], None] = lambda ok: None
+        # Called when a reload is over: its pool took over, or was given up.
+        self.on_reloaded: Callable[[], None] = lambda: None
 
     def _pool(self, ocr: OcrConfig, rules: ReadRules) -> tuple[WorkerPool, ModelRef]:
         model = snapshot(ocr.model, self.state_dir)
@@ -530,7 +530,7 @@ class Workers:
                 self.model.id,
             )
             self._give_up_starting()
-            self.on_reloaded(False)
+            self.on_reloaded()
             return
         if not pool.ready:
             return
@@ -541,7 +541,7 @@ class Workers:
         old = self.model
         self.current, self.model, self._ocr, self._rules = pool, model, ocr, rules
         log.info("reload: %d worker(s) ready with %s (was %s)", pool.size, model.id, old.id)
-        self.on_reloaded(True)
+        self.on_reloaded()
 
     def collect(self, timeout_seconds: float = 0.0) -> list[JobResult]:
         """Results of the current pool and of retiring ones; moves a reload along."""
