@@ -28,6 +28,9 @@ DEFAULT_IGNORE = (".*", "*.tmp", "*.part", "~*")
 # ocr.reocr: when the configured model differs from the one a file was read with, read it
 # again by itself (auto), only when `scandex reocr` asks (manual), or never (off).
 REOCR_MODES = ("auto", "manual", "off")
+# ocr.pdf_text: a PDF page's own text instead of OCR when it covers the page (auto), never
+# (ocr), or always, never OCRing (text). The same as scandex.pdf.reader.PDF_TEXT_MODES.
+PDF_TEXT_MODES = ("auto", "ocr", "text")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class OcrConfig:
     lexicon: bool = True  # check uncertain words against word lists (lexicon-aware decoding)
     languages: tuple[str, ...] = ("en",)  # the shipped word lists to use
     user_words: Path | None = None  # the user's own words, one per line
+    pdf_text: str = "auto"  # a PDF page's own text: "auto" (when it covers the page), "ocr", "text"
+    pdf_dpi: float = 300.0  # PDF pages that are not one scanned image are rendered at this
+    max_pdf_pages: int = 2000  # PDFs with more pages are refused (page bombs)
 
     @property
     def worker_count(self) -> int:
@@ -75,6 +81,12 @@ class OcrConfig:
         from scandex.ocr.lexicon import LexiconParams  # scandex.ocr imports numpy: not at start
 
         return LexiconParams(self.lexicon, self.languages, self.user_words)
+
+    @property
+    def pdf_params(self):  # -> scandex.pdf.PdfParams (imports pikepdf: not at start)
+        from scandex.pdf.reader import PdfParams
+
+        return PdfParams(self.pdf_text, self.pdf_dpi, self.max_pixels, self.max_pdf_pages)
 
     def hocr_file_name(self, image: Path) -> str:
         """The hOCR file name for an image, from the `hocr_name` template."""
@@ -96,11 +108,23 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class OutputConfig:
+    """What the daemon writes beside each scan besides its hOCR."""
+
+    pdf: bool = False  # a searchable PDF, `pdf_name`
+    pdf_name: str = "{stem}.ocr.pdf"  # {stem} = the scan's name without extension, {name} = with
+
+    def pdf_file_name(self, image: Path) -> str:
+        return self.pdf_name.format(stem=image.stem, name=image.name)
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: Path = Path(".scandex")
     watch: WatchConfig = field(default_factory=WatchConfig)
     ocr: OcrConfig = field(default_factory=OcrConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
     source: Path | None = None  # the file this came from; None for built-in defaults
 
     @property
@@ -156,7 +180,8 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
     watch_reader = reader.table("watch")
     ocr_reader = reader.table("ocr")
     web_reader = reader.table("web")
-    reader.reject_unknown({"state_dir", "watch", "ocr", "web"})
+    output_reader = reader.table("output")
+    reader.reject_unknown({"state_dir", "watch", "ocr", "web", "output"})
 
     watch = WatchConfig(
         paths=_watch_paths(watch_reader, base_dir),
@@ -186,14 +211,48 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
         lexicon=ocr_reader.boolean("lexicon", True),
         languages=_languages(ocr_reader),
         user_words=_user_words(ocr_reader, base_dir),
+        pdf_text=ocr_reader.choice("pdf_text", "auto", PDF_TEXT_MODES),
+        pdf_dpi=ocr_reader.number("pdf_dpi", 300.0, minimum=10.0),
+        max_pdf_pages=ocr_reader.integer("max_pdf_pages", 2000, minimum=1),
     )
     ocr_reader.reject_unknown(set(OcrConfig.__dataclass_fields__))
 
     web = _web(web_reader)
+    output = _output(output_reader, ocr.hocr_name)
 
     if state_dir.exists() and not state_dir.is_dir():
         raise ConfigError("state_dir", f"{state_dir} exists and is not a folder", source)
-    return Config(state_dir=state_dir, watch=watch, ocr=ocr, web=web, source=source)
+    return Config(state_dir=state_dir, watch=watch, ocr=ocr, web=web, output=output, source=source)
+
+
+def _output(reader: _Reader, hocr_name: str) -> OutputConfig:
+    output = OutputConfig(
+        pdf=reader.boolean("pdf", False),
+        pdf_name=_file_name(reader, "pdf_name", "{stem}.ocr.pdf"),
+    )
+    reader.reject_unknown(set(OutputConfig.__dataclass_fields__))
+    if output.pdf_name == hocr_name:
+        raise ConfigError(reader.key("pdf_name"), "must differ from ocr.hocr_name", reader.source)
+    return output
+
+
+def _file_name(reader: _Reader, name: str, default: str) -> str:
+    """A name template for a file written beside each scan ({stem}, {name}), checked so that
+    it is a plain, visible file name. It may match watch.patterns ("*.pdf"): the daemon
+    never reads the files it writes."""
+    template = reader.string(name, default)
+    key = reader.key(name)
+    try:
+        sample = template.format(stem="scan", name="scan.png")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(
+            key, f"{template!r}: only {{stem}} and {{name}} may be used", reader.source
+        ) from None
+    if "{stem}" not in template and "{name}" not in template:
+        raise ConfigError(key, "must contain {stem} or {name}", reader.source)
+    if "/" in template or "\\" in template or sample.startswith("."):
+        raise ConfigError(key, "must be a plain, visible file name", reader.source)
+    return template
 
 
 def _web(reader: _Reader) -> WebConfig:

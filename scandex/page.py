@@ -139,6 +139,9 @@ class Page:
     dpi: float | None = None
     blocks: tuple[Block, ...] = ()
     regions: tuple[Region, ...] = ()  # photos and rules, top to bottom
+    # A PDF page's size as shown (CropBox, /Rotate), in points: a box maps onto the PDF page
+    # by size_pt / (width, height). None for image files.
+    size_pt: tuple[float, float] | None = None
 
     @property
     def lines(self) -> tuple[Line, ...]:

@@ -26,6 +26,12 @@ class OcrFormat(StrEnum):
     jsonl = "jsonl"
 
 
+class PdfText(StrEnum):
+    auto = "auto"
+    ocr = "ocr"
+    text = "text"
+
+
 def _params(job: _Job):
     from scandex.ocr import OcrParams
 
@@ -72,6 +78,9 @@ class _Job:
     line: bool = False
     hocr_path: str | None = None  # with --write: where the daemon's rules put it
     model_id: str | None = None  # "NAME sha256:HEX", named in the hOCR
+    pdf_out: str | None = None  # --pdf: write a searchable PDF here
+    pdf_text: str = "auto"  # ocr.pdf_text, for PDF input
+    pdf_dpi: float = 300.0  # ocr.pdf_dpi
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class _Outcome:
     error: str | None = None  # one-line message when the file failed
     record: dict = field(default_factory=dict)  # JSON-ready result
     hocr: str = ""
+    page_errors: tuple[str, ...] = ()  # "PATH: page N: reason" for each PDF page that failed
 
 
 def _run_job(job: _Job) -> _Outcome:
@@ -87,29 +97,86 @@ def _run_job(job: _Job) -> _Outcome:
     try:
         if job.line:
             return _Outcome(record=_line_record(path, job.model, job.lexicon))
-        from scandex.ocr import ocr_file
         from scandex.ocr.hocr import to_hocr, write_hocr
         from scandex.ocr.jsonout import document_to_dict
 
         started = time.perf_counter()
-        doc = ocr_file(path, _params(job))
+        doc, data, text_pages, page_errors = _read_and_ocr(path, job)
         seconds = time.perf_counter() - started
+        if job.pdf_out is not None:
+            _write_pdf(data, doc, text_pages, Path(job.pdf_out))
         if job.write:
             assert job.hocr_path is not None
             write_hocr(doc, job.hocr_path, model=job.model_id)
             hocr = ""
         else:
             hocr = to_hocr(doc, hocr_dir=path.parent, model=job.model_id)
-        return _Outcome(record=document_to_dict(doc, seconds=seconds), hocr=hocr)
+        return _Outcome(
+            record=document_to_dict(doc, seconds=seconds), hocr=hocr, page_errors=page_errors
+        )
     except ScandexError as exc:
         return _Outcome(error=str(exc))
     except MemoryError:
         return _Outcome(error=f"{path}: out of memory while processing this image")
 
 
+def _read_and_ocr(path: Path, job: _Job):
+    """(document, the file's bytes, numbers of PDF pages read from their own text, errors of
+    PDF pages that failed); an image's bytes are read only when --pdf needs them."""
+    from scandex.ocr import ocr_file
+    from scandex.pdf.reader import PdfParams, is_pdf
+
+    with _open_scan(path) as handle:
+        head = handle.read(5)
+    if not is_pdf(head):
+        doc = ocr_file(path, _params(job))
+        return doc, _read_bytes(path) if job.pdf_out else b"", set(), ()
+    from scandex.pdf.ocr import ocr_pdf
+
+    params = _params(job)
+    pdf = PdfParams(job.pdf_text, job.pdf_dpi, params.max_pixels)
+    result = ocr_pdf(_read_bytes(path), str(path), params=params, pdf=pdf)
+    text_pages = {
+        page.number
+        for page, source in zip(result.document.pages, result.sources, strict=True)
+        if source == "text"
+    }
+    errors = tuple(f"{path}: page {f.number}: {f.reason}" for f in result.failures)
+    return result.document, b"", text_pages, errors
+
+
+def _open_scan(path: Path):
+    from scandex.errors import ScanError
+
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise ScanError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ScanError(path, "is a directory, not an image file") from None
+    except OSError as exc:
+        raise ScanError(path, f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    with _open_scan(path) as handle:
+        return handle.read()
+
+
+def _write_pdf(data: bytes, doc, text_pages: set[int], out: Path) -> None:
+    """--pdf: the searchable PDF, written atomically (pages with their own text as they are)."""
+    import scandex
+    from scandex.ocr.hocr import atomic_write_bytes
+    from scandex.pdf.writer import searchable_pdf
+
+    source = data or _read_bytes(Path(doc.path))
+    pages = [page for page in doc.pages if page.number not in text_pages]
+    atomic_write_bytes(out, searchable_pdf(source, pages, version=f"scandex {scandex.__version__}"))
+
+
 @app.command()
 def ocr(
-    images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, TIFF, PNM, WebP)."),
+    images: list[Path] = typer.Argument(..., help="Scans: PDF, PNG, JPEG, TIFF, PNM, WebP."),
     line: bool = typer.Option(False, "--line", help="Treat each image as one text line."),
     output_format: OcrFormat = typer.Option(OcrFormat.text, "--format", help="Output format."),
     write: bool = typer.Option(
@@ -138,11 +205,24 @@ def ocr(
     words: Path | None = typer.Option(
         None, "--words", help="Your own words (names, places), one per line."
     ),
+    pdf_out: Path | None = typer.Option(
+        None,
+        "--pdf",
+        help="Also write a searchable PDF of the (one) scan here: the scan as it was, with an "
+        "invisible text layer.",
+    ),
+    pdf_text: PdfText | None = typer.Option(
+        None,
+        "--pdf-text",
+        help="PDF pages with their own text: auto (use it when it covers the page), ocr, or "
+        "text (never OCR). Default: ocr.pdf_text, auto.",
+    ),
 ) -> None:
     """OCR scans and print their text in reading order.
 
     Examples: `scandex ocr scan.png`, `scandex ocr --format hocr scan.tif > scan.hocr`,
-    `scandex ocr --write --jobs 2 scans/*.jpg`, `scandex ocr --line line.png --format jsonl`.
+    `scandex ocr --write --jobs 2 scans/*.jpg`, `scandex ocr --line line.png --format jsonl`,
+    `scandex ocr --pdf letter.ocr.pdf letter.pdf`.
     """
     from scandex.daemon.models import model_ref
     from scandex.lexicons import available_languages
@@ -157,6 +237,9 @@ def ocr(
     if words is not None and not words.is_file():
         raise UsageError(f"--words {words}: file not found")
     lexicon_params = LexiconParams(lexicon, tuple(languages), words)
+    if pdf_out is not None:
+        _check_pdf_out(pdf_out, images, line)
+    pdf_settings = _pdf_settings(config, config is not None or write, pdf_text)
     if model is not None or words is not None:
         from scandex.ocr import get_recognizer
 
@@ -176,7 +259,18 @@ def ocr(
             continue
         hocr_path = str(destination) if destination else None
         jobs_list.append(
-            _Job(str(image), model, lexicon_params, columns, write, line, hocr_path, model_id)
+            _Job(
+                str(image),
+                model,
+                lexicon_params,
+                columns,
+                write,
+                line,
+                hocr_path,
+                model_id,
+                str(pdf_out) if pdf_out is not None else None,
+                *pdf_settings,
+            )
         )
     first_page = True
     show_progress = sys.stderr.isatty() and len(images) > 1
@@ -190,11 +284,38 @@ def ocr(
             if outcome.error is not None:
                 failed += 1
                 error(outcome.error)
-            elif line:
+                continue
+            for page_error in outcome.page_errors:
+                error(page_error)
+            failed += bool(outcome.page_errors)
+            if line:
                 _print_line(outcome.record, output_format)
             elif not write:
                 first_page = _print_document(outcome, output_format, first_page)
     raise typer.Exit(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+def _check_pdf_out(pdf_out: Path, images: list[Path], line: bool) -> None:
+    if line:
+        raise UsageError("--pdf cannot be used with --line")
+    if len(images) != 1:
+        raise UsageError(f"--pdf writes one PDF: give one scan, not {len(images)}")
+    if pdf_out.exists() and pdf_out.resolve() == images[0].resolve():
+        raise UsageError(f"--pdf {pdf_out}: that is the scan itself; name another file")
+    if not pdf_out.parent.is_dir():
+        raise UsageError(f"--pdf {pdf_out}: folder {pdf_out.parent} does not exist")
+
+
+def _pdf_settings(
+    config: Path | None, use_config: bool, pdf_text: PdfText | None
+) -> tuple[str, float]:
+    """(ocr.pdf_text, ocr.pdf_dpi): the flag, else the config file (with --config or
+    --write), else the defaults."""
+    from scandex.config import OcrConfig, load_config
+
+    ocr_config = load_config(config).ocr if use_config else OcrConfig()
+    text = pdf_text.value if pdf_text is not None else ocr_config.pdf_text
+    return text, ocr_config.pdf_dpi
 
 
 def _hocr_destinations(images: list[Path], config: Path | None) -> list[Path | str]:

@@ -19,6 +19,9 @@ Layout of what `to_hocr` writes (XHTML, built with xml.etree so every text is es
   lists run over the word's codepoints, which is exact when every Char is one codepoint (the
   recognizer's alphabet is NFC). A word whose characters are not single codepoints gets one
   `span.ocrx_cinfo` per character instead ("x_bboxes ...; x_conf C"), again like Tesseract.
+- `x_size_pt W H` (PDF pages only) is the page's size as shown (CropBox, /Rotate) in PDF
+  points, two decimals at most: a box maps onto the PDF page by W / bbox width, H / bbox
+  height (Page.size_pt).
 - `x_skew A` is the page's skew in degrees as found in the original image, counter-clockwise
   positive (Page.angle_deg), three decimals at most. hOCR has no property for it:
   `textangle` means text rotated relative to the page, which is something else, and `x_` is
@@ -59,6 +62,7 @@ from scandex.page import REGION_CLASSES, BBox, Block, Char, Document, Line, Page
 
 __all__ = [
     "HocrError",
+    "atomic_write_bytes",
     "atomic_write_text",
     "parse_title",
     "read_hocr",
@@ -134,10 +138,15 @@ def write_hocr(doc: Document, path: str | Path, *, model: str | None = None) -> 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` (UTF-8) via a synced temporary file in the same folder."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` via a synced temporary file in the same folder."""
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         # mkstemp creates 0600; a published file gets the usual umask-derived mode.
@@ -181,6 +190,8 @@ def _write_page(body: ET.Element, page: Page, image_name: str) -> None:
         # Whole numbers: OCRmyPDF's parser reads scan_res (and baseline offsets) as integers.
         props.append(f"scan_res {round(page.dpi)} {round(page.dpi)}")
     props.append(f"x_skew {_num(page.angle_deg, 3)}")
+    if page.size_pt is not None:
+        props.append(f"x_size_pt {_num(page.size_pt[0], 2)} {_num(page.size_pt[1], 2)}")
     div = _child(body, "div", indent=2, cls="ocr_page", element_id=f"page_{n}", title=props)
     line_no = word_no = 0
     for b, block in enumerate(page.blocks, start=1):
@@ -429,6 +440,10 @@ def _read_page(element: ET.Element, index: int) -> tuple[Page, str]:
         resolutions = [float(v) for v in props["scan_res"].split()]
         dpi = sum(resolutions) / len(resolutions)
     angle = float(props.get("x_skew", "0"))
+    size_pt = None
+    if "x_size_pt" in props:
+        width_pt, height_pt = (float(v) for v in props["x_size_pt"].split())
+        size_pt = (width_pt, height_pt)
     blocks = []
     for area in _find(element, {"ocr_carea", "ocrx_block"}):
         area_props = parse_title(area.get("title", ""))
@@ -459,6 +474,7 @@ def _read_page(element: ET.Element, index: int) -> tuple[Page, str]:
         dpi=dpi,
         blocks=tuple(blocks),
         regions=tuple(regions),
+        size_pt=size_pt,
     )
     name = unquote(image.strip('"'), errors="surrogateescape") if image else ""
     return page, name

@@ -109,6 +109,10 @@ def decode_pages(
     data: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> list[PageImage]:
     """Every page of an image held in memory; `name` is used only in error messages."""
+    if data[:5] == b"%PDF-":  # a PDF's pages, as images (scandex.pdf.reader)
+        from scandex.pdf.reader import page_images
+
+        return page_images(data, name, max_pixels=max_pixels)
     try:
         info = probe(data)
         _check_pixel_limit(info, max_pixels)
