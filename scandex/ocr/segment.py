@@ -379,7 +379,9 @@ def _drop_unlike_text(comps: np.ndarray, line_of_comp: np.ndarray, scale: float)
     """Drop "lines" whose marks have no common size: letters come in few heights (x-height,
     ascender, capital), so the middle half of a line's letter heights spans a factor of
     about 1.4; blobs of noise or of a picture that happen to chain span much more. Mixed
-    sizes on one page are normal, so this is asked of each line, never of the page."""
+    sizes on one page are normal, so this is asked of each line, never of the page. The
+    quartiles are weighted by ink, so that the pieces of letters broken by faded typing
+    count for the ink they have, not as letters of their own."""
     valid = np.flatnonzero(line_of_comp >= 0)
     if len(valid) == 0:
         return line_of_comp
@@ -387,14 +389,19 @@ def _drop_unlike_text(comps: np.ndarray, line_of_comp: np.ndarray, scale: float)
     letters = heights > 0.55 * scale  # not quotes, commas and stops
     lines = line_of_comp[valid][letters]
     heights = heights[letters]
+    ink = comps[valid, 4][letters].astype(np.float64)
     order = np.lexsort((heights, lines))
-    lines, heights = lines[order], heights[order]
+    lines, heights, ink = lines[order], heights[order], ink[order]
     n_lines = int(line_of_comp.max()) + 1
     starts = np.searchsorted(lines, np.arange(n_lines))
     ends = np.searchsorted(lines, np.arange(n_lines), side="right")
     bad = np.zeros(n_lines, bool)
     for i in np.flatnonzero(ends - starts >= 8):
-        q25, q75 = np.percentile(heights[starts[i] : ends[i]], [25, 75])
+        part = slice(starts[i], ends[i])
+        cumulative = np.cumsum(ink[part])
+        q25, q75 = heights[part][
+            np.searchsorted(cumulative, np.array([0.25, 0.75]) * cumulative[-1])
+        ]
         bad[i] = q75 > _MAX_HEIGHT_SPREAD * q25
     if not bad.any():
         return line_of_comp
@@ -1142,8 +1149,9 @@ def _attach(
     mark is near a line when it lies over the line's box, from a little above it (the dot
     of an i in a line without capitals) down to the baseline or across it (a comma; wholly
     below the baseline there are only descenders, which their letters hold, and dust), or
-    when it stands where punctuation stands (on the baseline, or hanging from the capital
-    height) within a line height of the line's ends (a space before a typed full stop).
+    when it stands where punctuation stands (on the baseline, across the x-height, or
+    hanging from the capital height) within 1.2 line heights of the line's ends (a space
+    before a typed full stop), or 2 for a letter or a dash.
     Of several such lines, the mark goes to the one whose x-height band (from 0.6 of the
     ascender height above the baseline down to it) is nearest, with the space below a
     baseline counted three times as far as the space above the band, because descenders
@@ -1157,7 +1165,6 @@ def _attach(
     height = np.maximum(ly1 - ly0, 1.0)
     base = np.array([b if b is not None else y1 for b, y1 in zip(baselines, ly1, strict=True)])
     core_top = base - 0.6 * (base - ly0)
-    reach = height
     big_enough = loose[:, 4] >= max(2.0, (0.1 * scale) ** 2)
     for start in range(0, len(loose), 2048):  # bounded memory on pages full of specks
         part = loose[start : start + 2048]
@@ -1165,10 +1172,17 @@ def _attach(
         cy = (part[:, 1] + part[:, 3] / 2.0)[:, None]
         top, bottom = part[:, 1][:, None], (part[:, 1] + part[:, 3])[:, None]
         # Beyond a line's ends only punctuation's places count: on the baseline (stops,
-        # commas, dashes) or hanging from the capital height (quotes); dust is elsewhere.
-        punctuation = ((bottom >= base - 0.4 * height) & (bottom <= base + 0.35 * height)) | (
-            (top >= ly0 - 0.15 * height) & (top <= core_top)
+        # commas), across the x-height (dashes) or hanging from the capital height
+        # (quotes); dust is elsewhere. A letter or a dash reaches twice as far as a dot:
+        # a typewriter's "TO -" and "W. C. l." have wide gaps, and dust is dots.
+        punctuation = (
+            ((bottom >= base - 0.4 * height) & (bottom <= base + 0.35 * height))
+            | ((top >= ly0 - 0.15 * height) & (top <= core_top))
+            | ((cy >= core_top) & (cy <= base))
         )
+        w, h = part[:, 2][:, None], part[:, 3][:, None]
+        letter = (h >= 0.5 * height) | ((w >= 2 * h) & (w >= 0.3 * height))
+        reach = np.where(letter, 2.0, 1.2) * height
         over = (
             (cx >= lx0)
             & (cx < lx1)
