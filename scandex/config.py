@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 CONFIG_ENV = "SCANDEX_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
 
-DEFAULT_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff", "*.pnm", "*.webp")
+DEFAULT_PATTERNS = ("*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff", "*.pnm", "*.webp", "*.pdf")
 DEFAULT_IGNORE = (".*", "*.tmp", "*.part", "~*")
 # ocr.reocr: when the configured model differs from the one a file was read with, read it
 # again by itself (auto), only when `scandex reocr` asks (manual), or never (off).
@@ -111,11 +111,8 @@ class WebConfig:
 class OutputConfig:
     """What the daemon writes beside each scan besides its hOCR."""
 
-    pdf: bool = False  # a searchable PDF, `pdf_name`
-    pdf_name: str = "{stem}.ocr.pdf"  # {stem} = the scan's name without extension, {name} = with
-
-    def pdf_file_name(self, image: Path) -> str:
-        return self.pdf_name.format(stem=image.stem, name=image.name)
+    # A searchable PDF beside the scan's hOCR, named like it: `{stem}.ocr.pdf`.
+    pdf: bool = False
 
 
 @dataclass(frozen=True)
@@ -218,41 +215,17 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
     ocr_reader.reject_unknown(set(OcrConfig.__dataclass_fields__))
 
     web = _web(web_reader)
-    output = _output(output_reader, ocr.hocr_name)
+    output = _output(output_reader)
 
     if state_dir.exists() and not state_dir.is_dir():
         raise ConfigError("state_dir", f"{state_dir} exists and is not a folder", source)
     return Config(state_dir=state_dir, watch=watch, ocr=ocr, web=web, output=output, source=source)
 
 
-def _output(reader: _Reader, hocr_name: str) -> OutputConfig:
-    output = OutputConfig(
-        pdf=reader.boolean("pdf", False),
-        pdf_name=_file_name(reader, "pdf_name", "{stem}.ocr.pdf"),
-    )
+def _output(reader: _Reader) -> OutputConfig:
+    output = OutputConfig(pdf=reader.boolean("pdf", False))
     reader.reject_unknown(set(OutputConfig.__dataclass_fields__))
-    if output.pdf_name == hocr_name:
-        raise ConfigError(reader.key("pdf_name"), "must differ from ocr.hocr_name", reader.source)
     return output
-
-
-def _file_name(reader: _Reader, name: str, default: str) -> str:
-    """A name template for a file written beside each scan ({stem}, {name}), checked so that
-    it is a plain, visible file name. It may match watch.patterns ("*.pdf"): the daemon
-    never reads the files it writes."""
-    template = reader.string(name, default)
-    key = reader.key(name)
-    try:
-        sample = template.format(stem="scan", name="scan.png")
-    except (KeyError, IndexError, ValueError):
-        raise ConfigError(
-            key, f"{template!r}: only {{stem}} and {{name}} may be used", reader.source
-        ) from None
-    if "{stem}" not in template and "{name}" not in template:
-        raise ConfigError(key, "must contain {stem} or {name}", reader.source)
-    if "/" in template or "\\" in template or sample.startswith("."):
-        raise ConfigError(key, "must be a plain, visible file name", reader.source)
-    return template
 
 
 def _web(reader: _Reader) -> WebConfig:

@@ -25,6 +25,7 @@ from scandex.daemon.folders import walk_scans
 from scandex.daemon.hocr_files import HocrOwner
 from scandex.daemon.reading import ReadError, ReadRules, hash_scan, scan_stat, too_large
 from scandex.daemon.records import Records
+from scandex.daemon.searchable_pdfs import carry_pdf
 from scandex.daemon.state import DONE, FAILED, PENDING, FileRecord
 
 log = logging.getLogger("scandex.daemon")
@@ -300,6 +301,8 @@ class Arrivals:
             log.info("renamed: %s -> %s (no OCR needed)", old.path, new_path)
         except Exception as exc:  # it is OCRed again instead
             log.warning("renamed: %s -> %s: %s; queued for OCR", old.path, new_path, exc)
+        if written is not None:
+            carry_pdf(old.hocr_path, written, keep_old=False)
         if written != old.hocr_path:
             self.hocr.delete(old.hocr_path)
 

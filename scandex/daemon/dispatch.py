@@ -24,6 +24,7 @@ from scandex.daemon.arrivals import Arrivals
 from scandex.daemon.hocr_files import HocrOwner
 from scandex.daemon.reading import ReadError, scan_stat
 from scandex.daemon.records import Records
+from scandex.daemon.searchable_pdfs import carry_pdf
 from scandex.daemon.state import DONE, FAILED, PENDING, FileRecord
 from scandex.daemon.worker import Job, JobResult, Workers
 
@@ -150,6 +151,7 @@ class Dispatcher:
         except OSError as exc:
             self.fail(record, f"cannot write hOCR: {exc.strerror}", permanent=False)
             return True
+        carry_pdf(twin.hocr_path, written, keep_old=True)
         if self._index(record, doc, written, twin.model):
             log.info(
                 "copy: %s is identical to %s; reused its OCR -> %s", record.path, twin.path, written
@@ -182,7 +184,9 @@ class Dispatcher:
             self.hocr.note_fallback(Path(result.hocr_path), result.fallback_reason)
             if record.hocr_path and record.hocr_path != result.hocr_path:
                 self.hocr.delete(record.hocr_path, except_user=path)
-            if self._index(record, result.document, result.hocr_path, result.model):
+            if result.partial:
+                log.warning("%s: %s", path, result.partial)
+            if self._index(record, result.document, result.hocr_path, result.model, result.partial):
                 pages = len(result.document.pages)
                 lines = sum(len(page.lines) for page in result.document.pages)
                 log.info(
@@ -203,9 +207,11 @@ class Dispatcher:
             return False
         return (st.st_size, st.st_mtime_ns) == (record.size, record.mtime_ns)
 
-    def _index(self, record: FileRecord, doc, hocr_path: str, model: str | None) -> bool:
+    def _index(
+        self, record: FileRecord, doc, hocr_path: str, model: str | None, partial: str = ""
+    ) -> bool:
         try:
-            self.records.indexed(record, doc, hocr_path, model)
+            self.records.indexed(record, doc, hocr_path, model, partial)
         except Exception as exc:  # one document the index refuses must not stop the daemon
             log.debug("indexing %s failed", record.path, exc_info=True)
             reason = f"indexing failed: {type(exc).__name__}: {exc}"

@@ -24,8 +24,9 @@ LITTER = (
     ".DS_Store",
     "._*",
 )
-# scandex's own outputs and temporary files: hOCR and the temp files of atomic writes.
-OWN_OUTPUTS = ("*.hocr", "*.hocr.*", ".*.tmp", "*.scandex-tmp*")
+# scandex's own outputs and temporary files: hOCR, searchable PDFs and the temp files of
+# atomic writes.
+OWN_OUTPUTS = ("*.hocr", "*.hocr.*", "*.ocr.pdf", ".*.tmp", "*.scandex-tmp*")
 
 
 @dataclass(frozen=True)

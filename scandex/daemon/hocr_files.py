@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from scandex.daemon.records import Records
+from scandex.daemon.searchable_pdfs import delete_pdf
 from scandex.daemon.state import FileRecord
 from scandex.errors import ScandexError
 from scandex.page import Document
@@ -208,6 +209,7 @@ class HocrOwner:
             return False
         if is_foreign_hocr(Path(hocr_path)):
             return False
+        delete_pdf(hocr_path)  # the searchable PDF beside it goes with it
         try:
             os.unlink(hocr_path)
         except FileNotFoundError:

@@ -83,9 +83,17 @@ class Records:
         self._uncommitted.pop(path, None)
         self._rereads.discard(path)
 
-    def indexed(self, record: FileRecord, doc: Document, hocr_path: str, model: str | None) -> None:
-        """Index `doc` for `record`; it becomes done with the next commit. Raises what the
-        index raises for a document it refuses."""
+    def indexed(
+        self,
+        record: FileRecord,
+        doc: Document,
+        hocr_path: str,
+        model: str | None,
+        partial: str = "",
+    ) -> None:
+        """Index `doc` for `record`; it becomes done with the next commit (keeping `partial`,
+        what could not be read of it, as its last error). Raises what the index raises for a
+        document it refuses."""
         self.index.add(doc, hocr_path=hocr_path)
         self._dirty = True
         if record.state == DONE:
@@ -94,7 +102,7 @@ class Records:
             record,
             state=DONE,
             attempts=0,
-            last_error=None,
+            last_error=partial or None,
             hocr_path=hocr_path,
             next_attempt=0.0,
             model=model,

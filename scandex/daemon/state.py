@@ -222,6 +222,12 @@ class StateStore:
             (limit,),
         )
 
+    def partly_read(self, limit: int = 100) -> list[FileRecord]:
+        """Done files of which something could not be read (PDF pages), most recent first."""
+        return self._select(
+            "last_error IS NOT NULL AND state = 'done' ORDER BY updated DESC LIMIT ?", (limit,)
+        )
+
     def meta(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM daemon"))
 

@@ -103,6 +103,7 @@ def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
         "waiting_retry": 0,
         "failed": [],
         "retrying": [],
+        "partly_read": [],  # done, but with PDF pages that failed: {"path", "error"}
         "model": {
             "configured": None,
             "reocr": config.ocr.reocr,
@@ -163,6 +164,8 @@ def _fill(
             else:
                 entry["retry_in_seconds"] = round(max(0.0, record.next_attempt - now), 1)
                 report["retrying"].append(entry)
+        for record in store.partly_read(problem_limit):
+            report["partly_read"].append({"path": record.path, "error": record.last_error})
     finally:
         store.close()
     return report
@@ -239,6 +242,9 @@ def format_status(report: dict[str, Any]) -> str:
             f"  {f['path']}: {f['error']} (after {f['attempts']} attempts)"
             for f in report["failed"]
         ]
+    if report["partly_read"]:
+        lines.append("read in part:")
+        lines += [f"  {f['path']}: {f['error']}" for f in report["partly_read"]]
     if report["retrying"]:
         lines.append("retrying:")
         lines += [

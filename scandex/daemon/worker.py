@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from scandex.daemon.hocr_files import HocrFiles, write_hocr_with_fallback
 from scandex.daemon.models import (
@@ -28,6 +28,7 @@ from scandex.daemon.models import (
     snapshot,
 )
 from scandex.daemon.reading import ReadError, ReadRules, read_scan
+from scandex.daemon.searchable_pdfs import write_pdf
 from scandex.errors import (
     ExitCode,
     ScandexError,
@@ -57,6 +58,14 @@ class OcrEngine(Protocol):
         ...
 
 
+@runtime_checkable
+class PdfEngine(Protocol):
+    """An engine that reads PDFs page by page (scandex.pdf.ocr.PdfResult): a page that fails
+    is reported while the others are read, and pages with their own text are not OCRed."""
+
+    def ocr_pdf(self, data: bytes, name: str) -> Any: ...
+
+
 # Builds an engine inside a worker process (so the model is loaded once per worker). It is
 # pickled to the worker, so it must be a module-level class or function.
 EngineFactory = Callable[[], OcrEngine]
@@ -73,6 +82,7 @@ class ScandexEngine:
     columns: int | None = None
     max_pixels: int | None = None
     lexicon: LexiconParams | None = None  # None = the default word lists
+    pdf: Any = None  # scandex.pdf.PdfParams; None = the defaults
 
     def __call__(self) -> OcrEngine:
         import scandex.ocr as ocr  # heavy (onnxruntime): imported in the worker only
@@ -85,18 +95,28 @@ class ScandexEngine:
         # Load the model now, once per worker: a bad model stops the daemon at start (or
         # fails a reload), and the first scan does not pay for it.
         recognizer = ocr.get_recognizer(params.model, params.threads, params.lexicon)
-        return _PipelineEngine(params, recognizer)
+        return _PipelineEngine(params, recognizer, self.pdf)
 
 
 def scandex_engine(ocr: OcrConfig, model: ModelRef) -> EngineFactory:
     """The real engine for an [ocr] configuration."""
-    return ScandexEngine(model.path, ocr.columns, ocr.max_pixels, ocr.lexicon_params)
+    return ScandexEngine(
+        model.path, ocr.columns, ocr.max_pixels, ocr.lexicon_params, ocr.pdf_params
+    )
 
 
 @dataclass(frozen=True)
 class _PipelineEngine:
     params: Any  # scandex.ocr.OcrParams
     recognizer: Any
+    pdf: Any = None  # scandex.pdf.PdfParams
+
+    def ocr_pdf(self, data: bytes, name: str) -> Any:
+        from scandex.pdf.ocr import ocr_pdf
+        from scandex.pdf.reader import PdfParams
+
+        pdf = self.pdf or PdfParams(max_pixels=self.params.max_pixels)
+        return ocr_pdf(data, name, params=self.params, pdf=pdf, recognizer=self.recognizer)
 
     def ocr_bytes(self, data: bytes, name: str) -> Document:
         from scandex.ocr import ocr_image
@@ -138,6 +158,7 @@ class WorkerSetup:
     hocr: HocrFiles
     rules: ReadRules
     model: str  # ModelRef.id
+    write_pdf: bool = False  # [output] pdf: a searchable PDF beside the hOCR
 
 
 @dataclass(frozen=True)
@@ -158,6 +179,8 @@ class JobResult:
     permanent: bool = False  # the error is in the file itself: trying again cannot help
     seconds: float = 0.0
     model: str = ""  # the model that read it (WorkerSetup.model)
+    # Read, but not all of it: PDF pages that failed, a searchable PDF not written.
+    partial: str = ""
 
 
 def run_job(engine: OcrEngine, setup: WorkerSetup, job: Job) -> JobResult:
@@ -175,11 +198,13 @@ def run_job(engine: OcrEngine, setup: WorkerSetup, job: Job) -> JobResult:
 
     try:
         data = read_scan(job.path, setup.rules, job.sha256)
-        doc = dataclasses.replace(engine.ocr_bytes(data, job.path), path=job.path)
-        del data
+        doc, text_pages, problems = _read_document(engine, data, job.path)
         written, fallback_reason = write_hocr_with_fallback(
             doc, setup.hocr, Path(job.hocr_path), Path(job.fallback_hocr_path), setup.model
         )
+        if setup.write_pdf:
+            problems.append(write_pdf(data, doc, text_pages, written, Path(job.path)))
+        del data
     except ReadError as exc:
         return failed(exc.reason, exc.permanent)
     except ScanError as exc:
@@ -202,7 +227,25 @@ def run_job(engine: OcrEngine, setup: WorkerSetup, job: Job) -> JobResult:
         fallback_reason=fallback_reason,
         seconds=time.monotonic() - started,
         model=setup.model,
+        partial="; ".join(p for p in problems if p),
     )
+
+
+def _read_document(
+    engine: OcrEngine, data: bytes, path: str
+) -> tuple[Document, set[int], list[str]]:
+    """(the document, numbers of PDF pages read from their own text, pages that failed)."""
+    from scandex.pdf.reader import is_pdf
+
+    if is_pdf(data) and isinstance(engine, PdfEngine):
+        result = engine.ocr_pdf(data, path)
+        text_pages = {
+            page.number
+            for page, source in zip(result.document.pages, result.sources, strict=True)
+            if source == "text"
+        }
+        return result.document, text_pages, [result.failure_summary]
+    return dataclasses.replace(engine.ocr_bytes(data, path), path=path), set(), []
 
 
 def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
@@ -451,10 +494,13 @@ class Workers:
     holds. A new pool whose model cannot be loaded is dropped, and the old one keeps going.
     """
 
-    def __init__(self, make_engine: EngineMaker, hocr: HocrFiles, state_dir: Path) -> None:
+    def __init__(
+        self, make_engine: EngineMaker, hocr: HocrFiles, state_dir: Path, write_pdf: bool = False
+    ) -> None:
         self.make_engine = make_engine
         self.hocr = hocr
         self.state_dir = state_dir
+        self.write_pdf = write_pdf  # [output] pdf
         self.current: WorkerPool | None = None
         self.model: ModelRef | None = None
         self._ocr: OcrConfig | None = None
@@ -466,7 +512,9 @@ class Workers:
 
     def _pool(self, ocr: OcrConfig, rules: ReadRules) -> tuple[WorkerPool, ModelRef]:
         model = snapshot(ocr.model, self.state_dir)
-        setup = WorkerSetup(self.make_engine(ocr, model), self.hocr, rules, model.id)
+        setup = WorkerSetup(
+            self.make_engine(ocr, model), self.hocr, rules, model.id, self.write_pdf
+        )
         pool = WorkerPool(ocr.worker_count, setup, timeout_seconds=ocr.timeout_seconds)
         pool.start()
         return pool, model
