@@ -45,7 +45,7 @@ def archive(tmp_path: Path) -> dict[str, object]:
     )
     hocr = scans / "ledger.hocr"
     write_hocr(ledger, hocr)
-    (scans / "ledger.pdf").write_bytes(b"%PDF-1.7 searchable\n")
+    (scans / "ledger.ocr.pdf").write_bytes(b"%PDF-1.7 searchable\n")
     index_documents(config, [(treaty, None), (letter, None), (ledger, str(hocr))])
     return {
         "config": config,

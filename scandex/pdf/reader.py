@@ -202,18 +202,7 @@ def _first_line(error: Exception) -> str:
 
 
 def _read_page(source: _Source, number: int, params: PdfParams) -> PdfPage:
-    import pikepdf
-
-    page = source.pike.pages[number - 1]  # type: ignore[attr-defined]
-    frame = PageFrame.of(
-        _inherited(page.obj, "/MediaBox") or (0, 0, 612, 792),
-        _inherited(page.obj, "/CropBox"),
-        int(_inherited(page.obj, "/Rotate") or 0),
-    )
-    try:
-        content = _scan_content(page)
-    except (pikepdf.PdfError, ValueError, TypeError, KeyError):
-        content = _Content(damaged=True)
+    frame, content = _survey(source, number)
     if params.text != "ocr" and (params.text == "text" or content.visible_text):
         with _PDFIUM_LOCK:
             text = _text_page(source, number, frame, params)
@@ -228,6 +217,71 @@ def _read_page(source: _Source, number: int, params: PdfParams) -> PdfPage:
             return PdfPage(number, frame, gray.shape[1], gray.shape[0], dpi, "image", gray)
         return _render(source, number, frame, params, dpi=_native_dpi(image, placement, frame))
     return _render(source, number, frame, params, dpi=params.dpi)
+
+
+def _survey(source: _Source, number: int) -> tuple[PageFrame, _Content]:
+    """The page's frame and what it paints, from its structure alone."""
+    import pikepdf
+
+    page = source.pike.pages[number - 1]  # type: ignore[attr-defined]
+    frame = PageFrame.of(
+        _inherited(page.obj, "/MediaBox") or (0, 0, 612, 792),
+        _inherited(page.obj, "/CropBox"),
+        int(_inherited(page.obj, "/Rotate") or 0),
+    )
+    try:
+        content = _scan_content(page)
+    except (pikepdf.PdfError, ValueError, TypeError, KeyError):
+        content = _Content(damaged=True)
+    return frame, content
+
+
+def page_sizes(data: bytes, name: str, params: PdfParams = PdfParams()) -> list[tuple[int, int]]:
+    """(width, height) in pixels of each page as `read_pdf` presents it, without decoding or
+    rendering anything (the web view sizes its page images by them)."""
+    source = _open(data, name, params)
+    sizes = []
+    try:
+        for number in range(1, source.page_count + 1):
+            frame, content = _survey(source, number)
+            full = content.full_page_image(frame)
+            if full is None:
+                sizes.append(frame.pixels(params.dpi))
+                continue
+            image, placed = full
+            if not _extractable(image):
+                sizes.append(frame.pixels(_native_dpi(image, placed, frame)))
+                continue
+            width, height = int(image.get("/Width", 1)), int(image.get("/Height", 1))
+            a, b, _, _, _, _ = placed
+            cols, rows = (width, height) if abs(b) <= 1e-6 * max(abs(a), 1e-12) else (height, width)
+            sizes.append(_grid(cols, rows, placed, frame)[:2])
+    finally:
+        source.close()
+    return sizes
+
+
+def render_color(data: bytes, name: str, number: int, *, max_side_px: int):
+    """Page `number` as shown, in colour, its longer side `max_side_px` (a PIL image), for
+    people to look at; raises ScanError."""
+    import pypdfium2 as pdfium
+
+    source = _open(data, name, PdfParams())
+    try:
+        if not 1 <= number <= source.page_count:
+            raise ScanError(name, f"has {source.page_count} page(s), not a page {number}")
+        frame, _ = _survey(source, number)
+        scale = max_side_px / max(frame.size_pt)
+        with _PDFIUM_LOCK:
+            page = source.pdfium[number - 1]  # type: ignore[index]
+            try:
+                return page.render(scale=scale, may_draw_forms=True).to_pil()
+            except pdfium.PdfiumError as error:
+                raise ScanError(name, f"cannot render page {number} ({error})") from None
+            finally:
+                page.close()
+    finally:
+        source.close()
 
 
 def _inherited(page, key: str):
@@ -402,12 +456,8 @@ def _place(data: np.ndarray, placed: Matrix, frame: PageFrame) -> tuple[np.ndarr
             aligned = aligned[::-1, :]
         if c > 0:
             aligned = aligned[:, ::-1]
-    x0, y0, x1, y1 = box_through(placed, (0.0, 0.0, 1.0, 1.0))
     rows, cols = aligned.shape
-    scale_x, scale_y = cols / (x1 - x0), rows / (y1 - y0)  # pixels per point
-    shown_w, shown_h = frame.size_pt
-    width_px, height_px = max(1, round(shown_w * scale_x)), max(1, round(shown_h * scale_y))
-    left, top = round(-x0 * scale_x), round(-y0 * scale_y)  # the page's corner in the image
+    width_px, height_px, left, top, dpi = _grid(cols, rows, placed, frame)
     if (left, top, width_px, height_px) == (0, 0, cols, rows):
         page = np.ascontiguousarray(aligned)
     else:
@@ -418,8 +468,20 @@ def _place(data: np.ndarray, placed: Matrix, frame: PageFrame) -> tuple[np.ndarr
             page[src_y0 - top : src_y1 - top, src_x0 - left : src_x1 - left] = aligned[
                 src_y0:src_y1, src_x0:src_x1
             ]
-    dpi = round(72.0 * (scale_x + scale_y) / 2.0, 1)
     return page, dpi
+
+
+def _grid(
+    cols: int, rows: int, placed: Matrix, frame: PageFrame
+) -> tuple[int, int, int, int, float]:
+    """For an image of cols x rows pixels (as the page shows them) placed by `placed`: the
+    page's size in those pixels, where the page's corner is in the image, and the dpi."""
+    x0, y0, x1, y1 = box_through(placed, (0.0, 0.0, 1.0, 1.0))
+    scale_x, scale_y = cols / (x1 - x0), rows / (y1 - y0)  # pixels per point
+    shown_w, shown_h = frame.size_pt
+    width_px, height_px = max(1, round(shown_w * scale_x)), max(1, round(shown_h * scale_y))
+    left, top = round(-x0 * scale_x), round(-y0 * scale_y)
+    return width_px, height_px, left, top, round(72.0 * (scale_x + scale_y) / 2.0, 1)
 
 
 def _native_dpi(image, placed: Matrix, frame: PageFrame) -> float:

@@ -385,7 +385,10 @@ class _Site:
             key = source_key(file, "sizes")
         except OSError:
             raise ScanError(file, "file not found") from None
-        data = self.cache.get_or_make(key, ".json", lambda: json.dumps(page_sizes(file)).encode())
+        pdf_dpi = self.config.ocr.pdf_dpi
+        data = self.cache.get_or_make(
+            key, ".json", lambda: json.dumps(page_sizes(file, pdf_dpi=pdf_dpi)).encode()
+        )
         return [(int(w), int(h)) for w, h in json.loads(data)]
 
     async def view_page(self, request: Request) -> Response:

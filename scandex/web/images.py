@@ -40,9 +40,16 @@ _TRANSPOSE = {
 }
 
 
-def page_sizes(path: Path) -> tuple[tuple[int, int], ...]:
-    """(width, height) of every page of the scan at `path`, upright, as the OCR saw them."""
-    info = _probe(path, _read(path))
+def page_sizes(path: Path, *, pdf_dpi: float = 300.0) -> tuple[tuple[int, int], ...]:
+    """(width, height) of every page of the scan at `path`, upright, as the OCR saw them
+    (`pdf_dpi`: ocr.pdf_dpi, at which PDF pages that are not one scan were rendered)."""
+    data = _read(path)
+    if data[:5] == b"%PDF-":  # the PDF reader's own page geometry (scandex.pdf)
+        from scandex.pdf.reader import PdfParams
+        from scandex.pdf.reader import page_sizes as pdf_page_sizes
+
+        return tuple(pdf_page_sizes(data, str(path), PdfParams(dpi=pdf_dpi)))
+    info = _probe(path, data)
     return tuple(_upright(size, orientation) for size, orientation in _pages(info))
 
 
@@ -50,6 +57,10 @@ def render_page(path: Path, page: int, *, max_side_px: int, max_pixels: int) -> 
     """Page `page` (1-based) of the scan at `path` as a JPEG whose longer side is at most
     `max_side_px`; raises ScanError for a missing, unreadable or oversized page."""
     data = _read(path)
+    if data[:5] == b"%PDF-":  # rendered by PDFium, the page as shown, in colour
+        from scandex.pdf.reader import render_color
+
+        return _jpeg(render_color(data, str(path), page, max_side_px=max_side_px))
     info = _probe(path, data)
     pages = _pages(info)
     if not 1 <= page <= len(pages):
@@ -67,8 +78,12 @@ def render_page(path: Path, page: int, *, max_side_px: int, max_pixels: int) -> 
     transpose = _TRANSPOSE.get(orientation)
     if transpose is not None:
         image = image.transpose(transpose)
+    return _jpeg(image)
+
+
+def _jpeg(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    image.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue()
 
 

@@ -68,7 +68,7 @@ class Scan:
     problem: str  # why `file` is None
     pages: tuple[StoredPage, ...]
     hocr: Path | None  # its hOCR file, when it exists where scandex writes them
-    pdf: Path | None  # a searchable PDF beside the scan (NAME.pdf), when there is one
+    pdf: Path | None  # its searchable PDF (NAME.ocr.pdf beside the hOCR), when there is one
 
     def page(self, number: int) -> StoredPage:
         for page in self.pages:
@@ -171,7 +171,11 @@ class Library:
         file = self.servable(path)
         problem = "" if file else MISSING
         hocr = _under(pages[0].hocr_path, self._hocr_roots) if pages[0].hocr_path else None
-        pdf = _under(str(file.with_suffix(".pdf")), self._scan_roots) if file else None
+        pdf = None
+        if file and hocr:  # the searchable PDF scandex writes beside the hOCR
+            from scandex.daemon.searchable_pdfs import pdf_beside
+
+            pdf = _under(str(pdf_beside(hocr)), self._hocr_roots)
         return Scan(id, path, file, problem, tuple(pages), hocr, pdf)
 
     def servable(self, path: str) -> Path | None:
