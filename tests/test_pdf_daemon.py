@@ -16,6 +16,7 @@ from polling import wait_for
 
 from scandex.config import OutputConfig
 from scandex.daemon.filters import FilterRules, is_scan
+from scandex.daemon.reindex import reindex
 from scandex.daemon.searchable_pdfs import is_scandex_pdf
 from scandex.daemon.state import DONE, FAILED
 from scandex.daemon.status import format_status, read_status
@@ -80,6 +81,14 @@ def test_pdfs_in_a_watched_folder(tmp_path: Path) -> None:
             ).stdout
             assert "harbour" in text and first_word in text
         assert record(config, searchable) is None
+    # reindex rebuilds the same index from the hOCR beside the PDF (the daemon stopped first).
+    problems: list[tuple[Path, str]] = []
+    rebuilt = reindex(
+        config, on_ignored=lambda *a: problems.append(a), on_error=lambda *a: problems.append(a)
+    )
+    assert rebuilt.documents == 1 and not problems
+    assert search_paths(config, "harbour") == {str(scans / "report.pdf")}
+    with daemon(config, scandex_engine, maker=True):
         # Moved with its scan, deleted with it.
         (scans / "sub").mkdir()
         (scans / "report.pdf").rename(scans / "sub" / "moved.pdf")

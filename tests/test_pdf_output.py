@@ -277,3 +277,18 @@ def test_scandex_ocr_writes_a_searchable_pdf(pdf_case, tmp_path: Path) -> None:
     assert "that is the scan itself" in str(refused.exception)
     two = CliRunner().invoke(app, ["ocr", "--pdf", str(out), str(source), str(source)])
     assert isinstance(two.exception, UsageError) and "give one scan" in str(two.exception)
+
+
+@needs_poppler
+def test_a_searchable_pdf_read_again_gets_one_text_layer_not_two(pdf_case, tmp_path: Path) -> None:
+    """An earlier invisible OCR layer (ours here; a scanner's in life) is replaced."""
+    _, _, out = pdf_case
+    first = pdftotext_words(out)
+    data = out.read_bytes()
+    again = ocr_pdf(data, str(out))
+    assert again.sources == ("image", "image", "text")
+    ocred = [p for p, s in zip(again.document.pages, again.sources, strict=True) if s != "text"]
+    twice = tmp_path / "twice.pdf"
+    twice.write_bytes(searchable_pdf(data, ocred))
+    assert len(pdftotext_words(twice)) == pytest.approx(len(first), rel=0.02)
+    assert found_share(words_of(ocred), pdftotext_words(twice)) >= 0.98

@@ -176,6 +176,7 @@ def _add_layer(pdf, pdf_page, page: Page, font) -> None:
     words = [w for line in page.lines for w in line.words if w.text.strip()]
     if not words:
         return
+    _drop_invisible_text(pdf, pdf_page)
     name = _font_name(pdf_page, font)
     to_user = _frame(pdf_page).to_user(page.width, page.height)
     layer = _layer(page, to_user, name)
@@ -185,6 +186,38 @@ def _add_layer(pdf, pdf_page, page: Page, font) -> None:
     pdf_page.contents_add(
         pikepdf.Stream(pdf, zlib.compress(layer), Filter=pikepdf.Name.FlateDecode)
     )
+
+
+def _drop_invisible_text(pdf, pdf_page) -> None:
+    """Remove an earlier OCR layer (text shown in render mode 3, invisible) from the page's
+    own content, so the page is not found twice for every word. Visible text, and the rest
+    of the content, stay as they are; a page without invisible text is not rewritten."""
+    import pikepdf
+
+    kept = []
+    dropped = False
+    mode, stack = 0, []
+    for instruction in pikepdf.parse_content_stream(pdf_page):
+        op = str(instruction.operator)
+        if op == "q":
+            stack.append(mode)
+        elif op == "Q" and stack:
+            mode = stack.pop()
+        elif op == "Tr" and instruction.operands:
+            mode = int(instruction.operands[0])
+        elif op in ("Tj", "TJ", "'", '"') and mode == 3:
+            dropped = True
+            if op == "'":  # it also moved to the next line: keep that
+                kept.append(pikepdf.ContentStreamInstruction([], pikepdf.Operator("T*")))
+            elif op == '"':
+                word_space, char_space = instruction.operands[:2]
+                kept.append(pikepdf.ContentStreamInstruction([word_space], pikepdf.Operator("Tw")))
+                kept.append(pikepdf.ContentStreamInstruction([char_space], pikepdf.Operator("Tc")))
+                kept.append(pikepdf.ContentStreamInstruction([], pikepdf.Operator("T*")))
+            continue
+        kept.append(instruction)
+    if dropped:
+        pdf_page.obj.Contents = pdf.make_stream(pikepdf.unparse_content_stream(kept))
 
 
 def _font_name(pdf_page, font) -> str:
