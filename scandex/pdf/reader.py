@@ -127,9 +127,14 @@ def read_pdf(
     try:
         for number in range(1, source.page_count + 1):
             try:
-                yield _read_page(source, number, params)
+                page = _read_page(source, number, params)
             except _PageError as problem:
                 yield PageFailure(number, str(problem))
+                continue
+            except Exception as error:  # a damaged page object: the other pages go on
+                yield PageFailure(number, f"cannot read the page ({type(error).__name__}: {error})")
+                continue
+            yield page
     finally:
         source.close()
 
@@ -539,6 +544,7 @@ def _text_page(source: _Source, number: int, frame: PageFrame, params: PdfParams
     try:
         glyphs = _glyphs(page, frame, width_px, height_px)
         if params.text == "auto":
+            _check_pixels(*frame.pixels(COVERAGE_DPI), params)
             visible = [g for g in glyphs if g.visible and not g.text.isspace()]
             if not visible or not _covers_ink(page, frame, visible, width_px, height_px, raw):
                 return None
