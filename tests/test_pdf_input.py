@@ -311,3 +311,39 @@ def test_load_pages_names_a_pdf_that_is_cut_short(tmp_path: Path) -> None:
     path.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
     with pytest.raises(ScanError, match=r"cut\.pdf: truncated PDF"):
         load_pages(path)
+
+
+def _saved(image: Image.Image, kind: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, kind, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("kind", "make", "source"),
+    [
+        ("rgb jpeg", lambda g: _saved(Image.fromarray(g).convert("RGB"), "JPEG"), "image"),
+        ("cmyk jpeg", lambda g: _saved(Image.fromarray(g).convert("CMYK"), "JPEG"), "render"),
+        ("palette png", lambda g: _saved(Image.fromarray(g).convert("P"), "PNG"), "image"),
+        ("bilevel png", lambda g: _saved(Image.fromarray(g).convert("1"), "PNG"), "image"),
+        (
+            "16-bit png",
+            lambda g: _saved(Image.fromarray(g.astype(np.uint16) * 257), "PNG"),
+            "render",
+        ),
+        ("lzw tiff", lambda g: _saved(Image.fromarray(g), "TIFF", compression="tiff_lzw"), "image"),
+        ("jpeg 2000", lambda g: _saved(Image.fromarray(g), "JPEG2000"), "render"),
+    ],
+)
+def test_every_kind_of_embedded_scan_reads_as_pdfium_shows_it(kind: str, make, source: str) -> None:
+    """Extracted or rendered at the image's own resolution, the page is what a viewer shows."""
+    gray = pdfs.small_scan(2, dpi=100).image
+    data = pdfs.scans_pdf([make(gray)])
+    (page,) = pages(data)
+    assert page.source == source, kind
+    document = pdfium.PdfDocument(data)
+    rendered = document[0].render(scale=page.dpi / 72, grayscale=True).to_numpy()
+    rendered = rendered[:, :, 0] if rendered.ndim == 3 else rendered
+    document.close()
+    assert page.gray.shape == rendered.shape == gray.shape
+    assert np.mean(np.abs(page.gray.astype(int) - rendered.astype(int))) < 1.0, kind

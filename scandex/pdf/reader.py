@@ -7,8 +7,9 @@ reads born-digital text. For each page, in order:
   nothing else painted but invisible text, such as an earlier OCR layer) gives that image at
   its own resolution, extracted rather than re-rendered, turned and cropped exactly as the
   page shows it (the image's placement, the CropBox, /Rotate). An image in an encoding or
-  colour space we do not decode ourselves (JBIG2, JPEG 2000, masks, /Decode arrays, spot
-  colours) is rendered instead, at its own resolution, so the pixels are the same grid.
+  colour space we do not decode ourselves (JBIG2, JPEG 2000, masks, /Decode arrays such as
+  Adobe's inverted CMYK JPEGs, 16-bit samples, spot colours) is rendered instead, at its own
+  resolution, so the pixels are the same grid.
 - Any other page is rendered at `PdfParams.dpi` (300 by default).
 - With `PdfParams.text` "auto" (the default), a page whose own visible text covers its ink
   is not OCRed: its text and word boxes come from the PDF. "Covers" means that of the page's
@@ -413,6 +414,8 @@ def _extractable(image) -> bool:
         return False
     if "/SMask" in image or "/Mask" in image or "/Decode" in image:
         return False
+    if int(image.get("/BitsPerComponent", 8)) not in (1, 2, 4, 8):
+        return False  # 16-bit samples: Pillow would clip them to 8 bits wrongly
     space = image.get("/ColorSpace")
     if isinstance(space, pikepdf.Array):
         space = space[0] if len(space) else None
