@@ -267,6 +267,7 @@ def test_cli_names_the_file_a_page_of_noise_came_from(tmp_path):
         ("grey_text", {}),  # 40-70% grey paragraphs, 6 point grey header and footer
         ("mixed_table", {}),  # a column beside a table: the column, then the table's rows
         ("newspaper", {}),  # three columns, a halftone photo and its caption
+        ("header_band", {}),  # a 30 point bold title beside 5 point small print
         ("receipt", {"angle_deg": 0.8}),  # prices at the right edge of each item's row
     ],
     ids=lambda v: str(v),

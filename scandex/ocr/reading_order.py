@@ -343,7 +343,11 @@ def _section_gutters(
         right = [i for i in idx if arr[i, 0] >= gx1 and arr[i, 2] <= right_limit]
         left_rows = _row_spans(arr, left, line_height)
         right_rows = _row_spans(arr, right, line_height)
-        if min(len(left_rows), len(right_rows)) < params.min_column_lines:
+        # Rows counted in lines of the section's height: a title in display type as tall as
+        # five lines of the small print beside it is a column of its own.
+        left_lines = np.maximum(left_rows[:, 3] / max(line_height, 1e-9), 1.0).sum()
+        right_lines = np.maximum(right_rows[:, 3] / max(line_height, 1e-9), 1.0).sum()
+        if min(left_lines, right_lines) < params.min_column_lines:
             continue
         # The gap as the rows see it, from the typical right end on the left to the typical
         # start on the right: one long line beside a table narrows the projection gap but
@@ -374,11 +378,11 @@ def _median(values: np.ndarray) -> float:
 
 
 def _row_spans(arr: np.ndarray, idx: list[int], line_height: float) -> np.ndarray:
-    """(rows, 3): x0, x1 and the share of x1 - x0 that boxes cover, for each row these boxes
-    stand in (in order of their centres, a new row where the next centre is more than half
-    a line lower)."""
+    """(rows, 4): x0, x1, the share of x1 - x0 that boxes cover, and the height, for each
+    row these boxes stand in (in order of their centres, a new row where the next centre is
+    more than half a line lower)."""
     if not idx:
-        return np.zeros((0, 3))
+        return np.zeros((0, 4))
     boxes = arr[idx]
     centre = (boxes[:, 1] + boxes[:, 3]) / 2.0
     order = np.argsort(centre, kind="stable")
@@ -387,7 +391,9 @@ def _row_spans(arr: np.ndarray, idx: list[int], line_height: float) -> np.ndarra
     x0 = np.minimum.reduceat(boxes[:, 0], starts)
     x1 = np.maximum.reduceat(boxes[:, 2], starts)
     covered = np.add.reduceat(boxes[:, 2] - boxes[:, 0], starts)
-    return np.stack([x0, x1, np.minimum(1.0, covered / np.maximum(x1 - x0, 1e-9))], axis=1)
+    height = np.maximum.reduceat(boxes[:, 3], starts) - np.minimum.reduceat(boxes[:, 1], starts)
+    fill = np.minimum(1.0, covered / np.maximum(x1 - x0, 1e-9))
+    return np.stack([x0, x1, fill, height], axis=1)
 
 
 def _on_separator(
