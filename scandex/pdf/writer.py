@@ -194,7 +194,7 @@ def _drop_invisible_text(pdf, pdf_page) -> None:
     of the content, stay as they are; a page without invisible text is not rewritten."""
     import pikepdf
 
-    kept = []
+    kept: list = []
     dropped = False
     mode, stack = 0, []
     for instruction in pikepdf.parse_content_stream(pdf_page):
