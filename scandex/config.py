@@ -113,6 +113,7 @@ class OutputConfig:
 
     # A searchable PDF beside the scan's hOCR, named like it: `{stem}.ocr.pdf`.
     pdf: bool = False
+    pdfa: bool = False  # PDF/A-2b for scans from image files (a PDF keeps its own pages)
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
 
 
 def _output(reader: _Reader) -> OutputConfig:
-    output = OutputConfig(pdf=reader.boolean("pdf", False))
+    output = OutputConfig(pdf=reader.boolean("pdf", False), pdfa=reader.boolean("pdfa", False))
     reader.reject_unknown(set(OutputConfig.__dataclass_fields__))
     return output
 

@@ -292,3 +292,31 @@ def test_a_searchable_pdf_read_again_gets_one_text_layer_not_two(pdf_case, tmp_p
     twice.write_bytes(searchable_pdf(data, ocred))
     assert len(pdftotext_words(twice)) == pytest.approx(len(first), rel=0.02)
     assert found_share(words_of(ocred), pdftotext_words(twice)) >= 0.98
+
+
+def test_pdfa_structure_for_an_image_scan(jpeg_case, tmp_path: Path) -> None:
+    """What PDF/A-2b asks of the file, checked piece by piece (no validator is installed):
+    the XMP claim in step with the document information, an sRGB output intent with a
+    readable ICC profile, an unfiltered metadata stream, every font embedded, a file ID,
+    no encryption."""
+    from PIL import ImageCms
+
+    image, _, _ = jpeg_case
+    out = tmp_path / "archival.pdf"
+    run = CliRunner().invoke(app, ["ocr", "--pdf", str(out), "--pdfa", str(image)])
+    assert run.exit_code == 0, run.output
+    with pikepdf.open(out) as pdf:
+        meta = pdf.open_metadata()
+        assert meta.pdfa_status == "2B"
+        assert meta["xmp:CreatorTool"] == str(pdf.docinfo["/Creator"])
+        assert "/Filter" not in pdf.Root.Metadata
+        (intent,) = pdf.Root.OutputIntents
+        assert intent.S == "/GTS_PDFA1" and intent.DestOutputProfile.N == 3
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(intent.DestOutputProfile.read_bytes()))
+        assert "sRGB" in ImageCms.getProfileDescription(profile)
+        assert not pdf.is_encrypted and len(pdf.trailer.ID) == 2
+        for page in pdf.pages:
+            for font in page.obj.Resources.Font.values():
+                descriptor = font.DescendantFonts[0].FontDescriptor
+                assert "/FontFile2" in descriptor
+    assert len(pdfium_text(out)) > 100

@@ -79,6 +79,7 @@ class _Job:
     hocr_path: str | None = None  # with --write: where the daemon's rules put it
     model_id: str | None = None  # "NAME sha256:HEX", named in the hOCR
     pdf_out: str | None = None  # --pdf: write a searchable PDF here
+    pdfa: bool = False  # --pdfa
     pdf_text: str = "auto"  # ocr.pdf_text, for PDF input
     pdf_dpi: float = 300.0  # ocr.pdf_dpi
 
@@ -104,7 +105,7 @@ def _run_job(job: _Job) -> _Outcome:
         doc, data, text_pages, page_errors = _read_and_ocr(path, job)
         seconds = time.perf_counter() - started
         if job.pdf_out is not None:
-            _write_pdf(data, doc, text_pages, Path(job.pdf_out))
+            _write_pdf(data, doc, text_pages, Path(job.pdf_out), pdfa=job.pdfa)
         if job.write:
             assert job.hocr_path is not None
             write_hocr(doc, job.hocr_path, model=job.model_id)
@@ -163,7 +164,7 @@ def _read_bytes(path: Path) -> bytes:
         return handle.read()
 
 
-def _write_pdf(data: bytes, doc, text_pages: set[int], out: Path) -> None:
+def _write_pdf(data: bytes, doc, text_pages: set[int], out: Path, *, pdfa: bool) -> None:
     """--pdf: the searchable PDF, written atomically (pages with their own text as they are)."""
     import scandex
     from scandex.ocr.hocr import atomic_write_bytes
@@ -171,7 +172,8 @@ def _write_pdf(data: bytes, doc, text_pages: set[int], out: Path) -> None:
 
     source = data or _read_bytes(Path(doc.path))
     pages = [page for page in doc.pages if page.number not in text_pages]
-    atomic_write_bytes(out, searchable_pdf(source, pages, version=f"scandex {scandex.__version__}"))
+    version = f"scandex {scandex.__version__}"
+    atomic_write_bytes(out, searchable_pdf(source, pages, version=version, pdfa=pdfa))
 
 
 @app.command()
@@ -210,6 +212,9 @@ def ocr(
         "--pdf",
         help="Also write a searchable PDF of the (one) scan here: the scan as it was, with an "
         "invisible text layer.",
+    ),
+    pdfa: bool = typer.Option(
+        False, "--pdfa", help="Make the --pdf file PDF/A-2b (for scans from image files)."
     ),
     pdf_text: PdfText | None = typer.Option(
         None,
@@ -269,6 +274,7 @@ def ocr(
                 hocr_path,
                 model_id,
                 str(pdf_out) if pdf_out is not None else None,
+                pdfa,
                 *pdf_settings,
             )
         )

@@ -47,7 +47,15 @@ def is_scandex_pdf(path: Path) -> bool:
         return False
 
 
-def write_pdf(data: bytes, doc: Document, text_pages: set[int], hocr_path: Path, scan: Path) -> str:
+def write_pdf(
+    data: bytes,
+    doc: Document,
+    text_pages: set[int],
+    hocr_path: Path,
+    scan: Path,
+    *,
+    pdfa: bool = False,
+) -> str:
     """Write the scan's searchable PDF beside its hOCR; returns why it was not written, or ''.
 
     `data` is the scan's content, `text_pages` the PDF pages read from their own text (they
@@ -64,7 +72,7 @@ def write_pdf(data: bytes, doc: Document, text_pages: set[int], hocr_path: Path,
         return f"searchable PDF not written: {target} exists and was not written by scandex"
     pages = [page for page in doc.pages if page.number not in text_pages]
     try:
-        pdf = searchable_pdf(data, pages, version=f"scandex {scandex.__version__}")
+        pdf = searchable_pdf(data, pages, version=f"scandex {scandex.__version__}", pdfa=pdfa)
         atomic_write_bytes(target, pdf)
     except OSError as exc:
         return f"searchable PDF not written: {target}: {exc.strerror or exc}"

@@ -212,7 +212,9 @@ class Daemon:
         places = HocrPlaces(config.ocr.hocr_name, config.fallback_hocr_dir)
         self.hocr = HocrOwner(places, hocr, self.records, config.ocr.max_file_bytes)
         self.arrivals = Arrivals(config, self.records, self.hocr)
-        self.workers = Workers(engine, hocr, config.state_dir, config.output.pdf)
+        self.workers = Workers(
+            engine, hocr, config.state_dir, config.output.pdf, config.output.pdfa
+        )
         self.dispatcher = Dispatcher(config, self.records, self.hocr, self.arrivals, self.workers)
         self.board = StatusBoard(store)
 

@@ -159,6 +159,7 @@ class WorkerSetup:
     rules: ReadRules
     model: str  # ModelRef.id
     write_pdf: bool = False  # [output] pdf: a searchable PDF beside the hOCR
+    pdfa: bool = False  # [output] pdfa
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,9 @@ def run_job(engine: OcrEngine, setup: WorkerSetup, job: Job) -> JobResult:
             doc, setup.hocr, Path(job.hocr_path), Path(job.fallback_hocr_path), setup.model
         )
         if setup.write_pdf:
-            problems.append(write_pdf(data, doc, text_pages, written, Path(job.path)))
+            problems.append(
+                write_pdf(data, doc, text_pages, written, Path(job.path), pdfa=setup.pdfa)
+            )
         del data
     except ReadError as exc:
         return failed(exc.reason, exc.permanent)
@@ -495,12 +498,18 @@ class Workers:
     """
 
     def __init__(
-        self, make_engine: EngineMaker, hocr: HocrFiles, state_dir: Path, write_pdf: bool = False
+        self,
+        make_engine: EngineMaker,
+        hocr: HocrFiles,
+        state_dir: Path,
+        write_pdf: bool = False,
+        pdfa: bool = False,
     ) -> None:
         self.make_engine = make_engine
         self.hocr = hocr
         self.state_dir = state_dir
         self.write_pdf = write_pdf  # [output] pdf
+        self.pdfa = pdfa  # [output] pdfa
         self.current: WorkerPool | None = None
         self.model: ModelRef | None = None
         self._ocr: OcrConfig | None = None
@@ -513,7 +522,7 @@ class Workers:
     def _pool(self, ocr: OcrConfig, rules: ReadRules) -> tuple[WorkerPool, ModelRef]:
         model = snapshot(ocr.model, self.state_dir)
         setup = WorkerSetup(
-            self.make_engine(ocr, model), self.hocr, rules, model.id, self.write_pdf
+            self.make_engine(ocr, model), self.hocr, rules, model.id, self.write_pdf, self.pdfa
         )
         pool = WorkerPool(ocr.worker_count, setup, timeout_seconds=ocr.timeout_seconds)
         pool.start()

@@ -57,11 +57,15 @@ end
 """
 
 
-def searchable_pdf(source: bytes, pages: Sequence[Page], *, version: str = "") -> bytes:
+def searchable_pdf(
+    source: bytes, pages: Sequence[Page], *, version: str = "", pdfa: bool = False
+) -> bytes:
     """The scan in `source` (a PDF or an image file) with a text layer for each of `pages`.
 
     Page.number says which page of the source a Page belongs to. `version` is recorded in
     the document information (/ScandexTextLayer) so a file scandex wrote can be told apart.
+    `pdfa`: for an image file, make it PDF/A-2b (see `_make_pdfa`); a PDF keeps its pages
+    and so its own conformance, whatever it is.
     """
     import pikepdf
 
@@ -73,13 +77,42 @@ def searchable_pdf(source: bytes, pages: Sequence[Page], *, version: str = "") -
             if not 1 <= page.number <= len(pdf.pages):
                 raise ValueError(f"page {page.number} is not in the source ({len(pdf.pages)})")
             _add_layer(pdf, pdf.pages[page.number - 1], page, font)
-        pdf.docinfo[PRODUCER_KEY] = version or "scandex"
+        if pdfa and not is_pdf:
+            _make_pdfa(pdf, version or "scandex")
+        pdf.docinfo[PRODUCER_KEY] = version or "scandex"  # no XMP equivalent: after the XMP
         out = io.BytesIO()
         stream_mode = (
             pikepdf.ObjectStreamMode.preserve if is_pdf else pikepdf.ObjectStreamMode.generate
         )
         pdf.save(out, compress_streams=True, object_stream_mode=stream_mode)
         return out.getvalue()
+
+
+def _make_pdfa(pdf, creator: str) -> None:
+    """PDF/A-2b without Ghostscript, for a PDF scandex built itself (images embedded by img2pdf,
+    its only font embedded): XMP metadata claiming part 2, conformance B, in step with the
+    document information, and an sRGB output intent (the ICC profile made by Pillow's
+    LittleCMS). Nothing in such a file is outside PDF/A-2: no transparency, no encryption,
+    no LZW, every font embedded with its widths."""
+    import pikepdf
+    from PIL import ImageCms
+
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta.load_from_docinfo(pdf.docinfo)
+        meta["pdfaid:part"] = "2"
+        meta["pdfaid:conformance"] = "B"
+        meta["xmp:CreatorTool"] = creator
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    icc = pdf.make_stream(profile)
+    icc["/N"] = 3
+    intent = pikepdf.Dictionary(
+        Type=pikepdf.Name.OutputIntent,
+        S=pikepdf.Name.GTS_PDFA1,
+        OutputConditionIdentifier="sRGB",
+        Info="sRGB IEC61966-2.1",
+        DestOutputProfile=icc,
+    )
+    pdf.Root.OutputIntents = pikepdf.Array([intent])
 
 
 # ---------------------------------------------------------------------------------------------
