@@ -133,16 +133,21 @@ def _image_pdf(source: bytes, pages: Sequence[Page]) -> bytes:
         converted = img2pdf.convert(source, layout_fun=layout, rotation=img2pdf.Rotation.auto)
     except Exception:  # img2pdf's refusals have no common base class: embed as PNG instead
         converted = None
-    if converted is not None and _same_pages(converted, pages):
+    if converted is not None and _same_pages(converted, source, pages):
         return converted
     return img2pdf.convert(_lossless_pages(source), layout_fun=layout)
 
 
-def _same_pages(pdf_bytes: bytes, pages: Sequence[Page]) -> bool:
-    """Whether each OCRed page is the PDF page of its number, with the same shape."""
+def _same_pages(pdf_bytes: bytes, source: bytes, pages: Sequence[Page]) -> bool:
+    """Whether img2pdf made one PDF page per page the OCR read (no thumbnails), each of the
+    same shape as the OCR's."""
     import pikepdf
 
+    from scandex.ocr.io import probe
+
     with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+        if len(pdf.pages) != len(probe(source).sizes):
+            return False
         for page in pages:
             if page.number > len(pdf.pages):
                 return False
