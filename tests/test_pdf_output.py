@@ -321,3 +321,30 @@ def test_pdfa_structure_for_an_image_scan(jpeg_case, tmp_path: Path) -> None:
                 descriptor = font.DescendantFonts[0].FontDescriptor
                 assert "/FontFile2" in descriptor
     assert len(pdfium_text(out)) > 100
+
+
+@needs_poppler
+@pytest.mark.parametrize("orientation", [3, 6, 2])
+def test_exif_turned_and_mirrored_photos_get_their_words_on_their_boxes(
+    scan, orientation: int, tmp_path: Path
+) -> None:
+    """A turned JPEG keeps its bytes (the page gets /Rotate); a mirrored one, which a PDF page
+    cannot show, is embedded losslessly as the OCR saw it."""
+    stored = {3: np.rot90(scan.image, 2), 6: np.rot90(scan.image, 1), 2: scan.image[:, ::-1]}
+    exif = Image.Exif()
+    exif[274] = orientation
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(stored[orientation])).save(
+        buffer, "JPEG", exif=exif.tobytes(), dpi=(DPI, DPI)
+    )
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(buffer.getvalue())
+    doc = ocr_file(image)
+    assert (doc.pages[0].width, doc.pages[0].height) == (1700, 1400)
+    out = tmp_path / "photo.pdf"
+    out.write_bytes(searchable_pdf(image.read_bytes(), doc.pages))
+    assert_words_on_their_boxes(out, list(doc.pages), {1: 1})
+    with pikepdf.open(out) as pdf:
+        (xobject,) = pdf.pages[0].obj.Resources.XObject.values()
+        embedded_as_is = xobject.read_raw_bytes() == image.read_bytes()
+    assert embedded_as_is == (orientation != 2)
