@@ -34,17 +34,14 @@ def pdf_beside(hocr_path: str | Path) -> Path:
 
 def is_scandex_pdf(path: Path) -> bool:
     """True when `path` is a regular file (not a link) that scandex wrote as a searchable PDF."""
-    import pikepdf
-
-    from scandex.pdf.writer import PRODUCER_KEY
+    from scandex.pdf.writer import written_by_scandex
 
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return False
-        with pikepdf.open(path) as pdf:
-            return PRODUCER_KEY in pdf.docinfo
-    except (OSError, pikepdf.PdfError, ValueError):
+    except OSError:
         return False
+    return written_by_scandex(path)
 
 
 def write_pdf(

@@ -31,7 +31,7 @@ from importlib import resources
 from scandex.page import Line, Page, Word
 from scandex.pdf.frame import Matrix, PageFrame
 
-__all__ = ["FONT_RESOURCE", "searchable_pdf"]
+__all__ = ["FONT_RESOURCE", "PRODUCER_KEY", "searchable_pdf", "written_by_scandex"]
 
 FONT_RESOURCE = "ScandexOCR"  # the text layer's font resource name (a number added if taken)
 GLYPH_WIDTH = 0.5  # the font's one glyph is half an em wide
@@ -113,6 +113,17 @@ def _make_pdfa(pdf, creator: str) -> None:
         DestOutputProfile=icc,
     )
     pdf.Root.OutputIntents = pikepdf.Array([intent])
+
+
+def written_by_scandex(path) -> bool:
+    """True when the PDF file at `path` is a searchable PDF scandex wrote (/ScandexTextLayer)."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(path) as pdf:
+            return PRODUCER_KEY in pdf.docinfo
+    except (OSError, pikepdf.PdfError, ValueError):
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
