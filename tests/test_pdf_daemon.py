@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pdfs
 import pytest
-from daemon_harness import daemon, make_config, record, search_paths
+from daemon_harness import daemon, make_config, record, search_paths, state_of
 from polling import wait_for
 
 from scandex.config import OutputConfig
@@ -49,6 +49,9 @@ def test_pdfs_in_a_watched_folder(tmp_path: Path) -> None:
     with daemon(config, scandex_engine, maker=True):
         (scans / "report.pdf").write_bytes(document)
         (scans / "locked.pdf").write_bytes(pdfs.encrypted(document))
+        # A PDF cut short (a scanner that stopped writing) fails until it is complete.
+        born = pdfs.born_digital([("Minutes of the Zanzibar meeting", 72, 700, 18)])
+        (scans / "growing.pdf").write_bytes(pdfs.truncated(born))
         done = wait_for(
             lambda: (r := record(config, scans / "report.pdf")) and r.state == DONE and r,
             "report.pdf to be read",
@@ -72,6 +75,14 @@ def test_pdfs_in_a_watched_folder(tmp_path: Path) -> None:
             "locked.pdf to fail",
         )
         assert "skipped: the PDF is encrypted" in locked.last_error and locked.attempts == 1
+        cut = wait_for(
+            lambda: (r := record(config, scans / "growing.pdf")) and r.state == FAILED and r,
+            "growing.pdf to fail while cut short",
+        )
+        assert "truncated PDF" in cut.last_error
+        (scans / "growing.pdf").write_bytes(born)
+        wait_for(lambda: state_of(config, scans / "growing.pdf") == DONE, "growing.pdf, complete")
+        assert search_paths(config, "zanzibar") == {str(scans / "growing.pdf")}
         # The searchable PDF: beside the hOCR, scandex's, never read as a scan.
         searchable = scans / "report.ocr.pdf"
         assert is_scandex_pdf(searchable)
@@ -86,7 +97,7 @@ def test_pdfs_in_a_watched_folder(tmp_path: Path) -> None:
     rebuilt = reindex(
         config, on_ignored=lambda *a: problems.append(a), on_error=lambda *a: problems.append(a)
     )
-    assert rebuilt.documents == 1 and not problems
+    assert rebuilt.documents == 2 and not problems
     assert search_paths(config, "harbour") == {str(scans / "report.pdf")}
     with daemon(config, scandex_engine, maker=True):
         # Moved with its scan, deleted with it.
