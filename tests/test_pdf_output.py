@@ -24,7 +24,7 @@ from scandex.errors import UsageError
 from scandex.ocr import ocr_file
 from scandex.page import Page
 from scandex.pdf.ocr import ocr_pdf
-from scandex.pdf.writer import PRODUCER_KEY, searchable_pdf
+from scandex.pdf.writer import PRODUCER_KEY, searchable_pdf, written_by_scandex
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
@@ -348,3 +348,24 @@ def test_exif_turned_and_mirrored_photos_get_their_words_on_their_boxes(
         (xobject,) = pdf.pages[0].obj.Resources.XObject.values()
         embedded_as_is = xobject.read_raw_bytes() == image.read_bytes()
     assert embedded_as_is == (orientation != 2)
+
+
+def test_scandex_ocr_write_follows_output_pdf(pdf_case, tmp_path: Path) -> None:
+    """--write writes what the daemon would: the hOCR and, with [output] pdf, the searchable
+    PDF beside it, never over a PDF scandex did not write."""
+    source, _, _ = pdf_case
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    scan = scans / "in.pdf"
+    scan.write_bytes(source.read_bytes())
+    config = tmp_path / "config.toml"
+    config.write_text('[watch]\npaths = ["scans"]\n[output]\npdf = true\n', encoding="utf-8")
+    run = CliRunner().invoke(app, ["ocr", "--write", "--config", str(config), str(scan)])
+    assert run.exit_code == 0, run.output
+    assert (scans / "in.hocr").exists()
+    assert written_by_scandex(scans / "in.ocr.pdf")
+    foreign = scans / "in.ocr.pdf"
+    foreign.write_bytes(source.read_bytes())  # someone else's file of that name
+    run = CliRunner().invoke(app, ["ocr", "--write", "--config", str(config), str(scan)])
+    assert run.exit_code == 1 and "was not written by scandex" in run.output
+    assert foreign.read_bytes() == source.read_bytes()

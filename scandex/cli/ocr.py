@@ -82,6 +82,7 @@ class _Job:
     pdfa: bool = False  # --pdfa
     pdf_text: str = "auto"  # ocr.pdf_text, for PDF input
     pdf_dpi: float = 300.0  # ocr.pdf_dpi
+    pdf_beside: bool = False  # --write with [output] pdf: the daemon's searchable PDF too
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ def _run_job(job: _Job) -> _Outcome:
             assert job.hocr_path is not None
             write_hocr(doc, job.hocr_path, model=job.model_id)
             hocr = ""
+            if job.pdf_beside:
+                page_errors += _write_pdf_beside(data, doc, text_pages, job)
         else:
             hocr = to_hocr(doc, hocr_dir=path.parent, model=job.model_id)
         return _Outcome(
@@ -123,7 +126,7 @@ def _run_job(job: _Job) -> _Outcome:
 
 def _read_and_ocr(path: Path, job: _Job):
     """(document, the file's bytes, numbers of PDF pages read from their own text, errors of
-    PDF pages that failed); an image's bytes are read only when --pdf needs them."""
+    PDF pages that failed); an image's bytes are read only when a searchable PDF needs them."""
     from scandex.ocr import ocr_file
     from scandex.pdf.reader import PdfParams, is_pdf
 
@@ -131,19 +134,21 @@ def _read_and_ocr(path: Path, job: _Job):
         head = handle.read(5)
     if not is_pdf(head):
         doc = ocr_file(path, _params(job))
-        return doc, _read_bytes(path) if job.pdf_out else b"", set(), ()
+        wanted = job.pdf_out is not None or job.pdf_beside
+        return doc, _read_bytes(path) if wanted else b"", set(), ()
     from scandex.pdf.ocr import ocr_pdf
 
     params = _params(job)
     pdf = PdfParams(job.pdf_text, job.pdf_dpi, params.max_pixels)
-    result = ocr_pdf(_read_bytes(path), str(path), params=params, pdf=pdf)
+    data = _read_bytes(path)
+    result = ocr_pdf(data, str(path), params=params, pdf=pdf)
     text_pages = {
         page.number
         for page, source in zip(result.document.pages, result.sources, strict=True)
         if source == "text"
     }
     errors = tuple(f"{path}: page {f.number}: {f.reason}" for f in result.failures)
-    return result.document, b"", text_pages, errors
+    return result.document, data, text_pages, errors
 
 
 def _open_scan(path: Path):
@@ -170,10 +175,18 @@ def _write_pdf(data: bytes, doc, text_pages: set[int], out: Path, *, pdfa: bool)
     from scandex.ocr.hocr import atomic_write_bytes
     from scandex.pdf.writer import searchable_pdf
 
-    source = data or _read_bytes(Path(doc.path))
     pages = [page for page in doc.pages if page.number not in text_pages]
     version = f"scandex {scandex.__version__}"
-    atomic_write_bytes(out, searchable_pdf(source, pages, version=version, pdfa=pdfa))
+    atomic_write_bytes(out, searchable_pdf(data, pages, version=version, pdfa=pdfa))
+
+
+def _write_pdf_beside(data: bytes, doc, text_pages: set[int], job: _Job) -> tuple[str, ...]:
+    """--write with [output] pdf: the searchable PDF beside the hOCR, by the daemon's rules."""
+    from scandex.daemon.searchable_pdfs import write_pdf
+
+    assert job.hocr_path is not None
+    problem = write_pdf(data, doc, text_pages, Path(job.hocr_path), Path(job.path), pdfa=job.pdfa)
+    return (f"{job.path}: {problem}",) if problem else ()
 
 
 @app.command()
@@ -186,7 +199,7 @@ def ocr(
         "--write",
         help="Write hOCR next to each image instead of printing, as the daemon does "
         "(ocr.hocr_name; <name>.hocr for a second image of one stem; never over hOCR that "
-        "scandex did not write).",
+        "scandex did not write), and its searchable <stem>.ocr.pdf when [output] pdf is on.",
     ),
     config: Path | None = typer.Option(
         None,
@@ -244,7 +257,9 @@ def ocr(
     lexicon_params = LexiconParams(lexicon, tuple(languages), words)
     if pdf_out is not None:
         _check_pdf_out(pdf_out, images, line)
-    pdf_settings = _pdf_settings(config, config is not None or write, pdf_text)
+    text_mode, pdf_dpi, pdf_beside, pdfa_beside = _pdf_settings(
+        config, config is not None or write, pdf_text
+    )
     if model is not None or words is not None:
         from scandex.ocr import get_recognizer
 
@@ -274,8 +289,10 @@ def ocr(
                 hocr_path,
                 model_id,
                 str(pdf_out) if pdf_out is not None else None,
-                pdfa,
-                *pdf_settings,
+                pdfa or pdfa_beside,
+                text_mode,
+                pdf_dpi,
+                write and pdf_beside,
             )
         )
     first_page = True
@@ -314,14 +331,14 @@ def _check_pdf_out(pdf_out: Path, images: list[Path], line: bool) -> None:
 
 def _pdf_settings(
     config: Path | None, use_config: bool, pdf_text: PdfText | None
-) -> tuple[str, float]:
-    """(ocr.pdf_text, ocr.pdf_dpi): the flag, else the config file (with --config or
-    --write), else the defaults."""
-    from scandex.config import OcrConfig, load_config
+) -> tuple[str, float, bool, bool]:
+    """(ocr.pdf_text, ocr.pdf_dpi, output.pdf, output.pdfa): the flag, else the config file
+    (with --config or --write), else the defaults."""
+    from scandex.config import Config, load_config
 
-    ocr_config = load_config(config).ocr if use_config else OcrConfig()
-    text = pdf_text.value if pdf_text is not None else ocr_config.pdf_text
-    return text, ocr_config.pdf_dpi
+    settings = load_config(config) if use_config else Config()
+    text = pdf_text.value if pdf_text is not None else settings.ocr.pdf_text
+    return text, settings.ocr.pdf_dpi, settings.output.pdf, settings.output.pdfa
 
 
 def _hocr_destinations(images: list[Path], config: Path | None) -> list[Path | str]:
