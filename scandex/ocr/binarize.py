@@ -377,18 +377,21 @@ def _invert_banners(
     image: np.ndarray, stretched: np.ndarray, dark_work: np.ndarray, factor: int
 ) -> list[tuple[int, int, int, int]]:
     """Write the banners of white text of `image` into the stretched page (uint8, 255 =
-    paper), inverted and stretched between the banner's own levels: solid dark rectangles
-    (ink or outside the page over 60% of their box on the working image, `dark_work`, uint8
-    0/1; the stretched page may have set them to paper already) whose
-    light marks inside are three or more of about one height, filling a tenth to a half of
-    a band of rows with dark rows above or below it (letters, not a photograph's
-    highlights). Returns their boxes (x0, y0, x1, y1), full resolution."""
+    paper), inverted and stretched between the banner's own levels.
+
+    A banner is a solid dark rectangle twice as wide as tall or more (ink or outside the
+    page over 60% of its box on the working image, `dark_work`, uint8 0/1; the stretched
+    page may have set it to paper already) whose light marks inside are three or more of
+    about one height, filling a tenth to a half of a band of rows with dark rows above or
+    below it (letters, not a photograph's highlights). Returns the banners' boxes (x0, y0,
+    x1, y1), full resolution."""
     mask = dark_work.astype(np.uint8)
     # Outer contours' boxes: forty times faster than labelling with statistics here.
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     found = []
     for x, y, w, h in (cv2.boundingRect(c) for c in contours):
-        if w * h < 200 or mask[y : y + h, x : x + w].sum() < 0.6 * w * h:
+        # A banner holds a row or two of letters: wider than tall, solid around them.
+        if w * h < 200 or w < 2 * h or mask[y : y + h, x : x + w].sum() < 0.6 * w * h:
             continue
         # Inside the box by a working pixel: its edge may be paper at full resolution.
         x0, y0, x1, y1 = (
