@@ -187,6 +187,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     line_of_comp = _drop_blob_lines(comps, line_of_comp, scale)
     line_of_comp = _drop_marks_in_outlines(comps, kind, line_of_comp, float(binary.size))
     line_of_comp = _drop_unlike_text(comps, line_of_comp, scale)
+    line_of_comp = _drop_lines_in_dark_pictures(comps, line_of_comp, binarized.page_mask)
 
     # Tall marks that reach into the body lines: one line's tall glyph joins it; glyphs of
     # two stacked lines that touch are cut apart between them.
@@ -407,6 +408,33 @@ def _drop_unlike_text(comps: np.ndarray, line_of_comp: np.ndarray, scale: float)
         return line_of_comp
     out = line_of_comp.copy()
     out[valid[bad[line_of_comp[valid]]]] = -1
+    return _dense(out)
+
+
+def _drop_lines_in_dark_pictures(
+    comps: np.ndarray, line_of_comp: np.ndarray, page_mask: np.ndarray
+) -> np.ndarray:
+    """Drop "lines" that binarization's outside-the-page surrounds: the light parts of a
+    large dark photograph set aside as not the page (more than half of the line's box,
+    widened by its height on every side, lies outside). A line of text beside a scanner
+    margin has the margin on one side only."""
+    valid = line_of_comp >= 0
+    if not valid.any() or page_mask.all():
+        return line_of_comp
+    boxes = _union_boxes(comps, line_of_comp)
+    outside = cv2.integral((~page_mask).astype(np.uint8), sdepth=cv2.CV_32S)
+    h_img, w_img = page_mask.shape
+    height = boxes[:, 3] - boxes[:, 1]
+    x0 = np.clip(boxes[:, 0] - height, 0, w_img)
+    x1 = np.clip(boxes[:, 2] + height, 0, w_img)
+    y0 = np.clip(boxes[:, 1] - height, 0, h_img)
+    y1 = np.clip(boxes[:, 3] + height, 0, h_img)
+    dark = outside[y1, x1] - outside[y0, x1] - outside[y1, x0] + outside[y0, x0]
+    bad = dark > 0.5 * np.maximum((x1 - x0) * (y1 - y0), 1)
+    if not bad.any():
+        return line_of_comp
+    out = line_of_comp.copy()
+    out[valid & bad[np.maximum(line_of_comp, 0)]] = -1
     return _dense(out)
 
 
