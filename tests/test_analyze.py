@@ -191,3 +191,27 @@ def test_faint_strokes_of_a_line_stay_in_its_image():
     ys, xs = np.nonzero(line.image < 235)
     pts = to_original(line, xs.astype(float), ys.astype(float))
     assert ((pts[:, 0] > x0) & (pts[:, 0] < x1)).sum() > 0.3 * faint_px
+
+
+def test_an_underline_touching_the_letters_is_not_in_the_line_image():
+    paper = np.full((300, 1400), 0.96, np.float32)
+    word = render_text("The Hangman, a typed heading", "typewriter", 60)
+    y, x = 100, 100
+    paper[y : y + word.shape[0], x : x + word.shape[1]] *= 1.0 - 0.92 * word
+    # Through the descenders of g, y and the comma: one component with the letters.
+    rule_y = y + word.shape[0] - 6
+    paper[rule_y : rule_y + 4, x - 10 : x + word.shape[1] + 10] = 0.05
+    analysis = analyze_page((paper * 255).astype(np.uint8))
+    (line,) = analysis.lines
+    dark = line.image < 128
+    longest = max(_longest_run(row) for row in dark)
+    assert longest < 2.5 * analysis.scale_px
+    assert np.count_nonzero(dark) > 0.5 * np.count_nonzero(word > 0.5)  # the letters stay
+
+
+def _longest_run(row: np.ndarray) -> int:
+    best = run = 0
+    for value in row:
+        run = run + 1 if value else 0
+        best = max(best, run)
+    return best
