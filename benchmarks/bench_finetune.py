@@ -3,6 +3,7 @@ train --from default` -> `ocr.model` -> reload -> the archive is read again.
 
     .venv/bin/python benchmarks/bench_finetune.py                     # 200 lines, 60 min
     nice -n 19 .venv/bin/python benchmarks/bench_finetune.py --max-minutes 10
+    .venv/bin/python benchmarks/bench_finetune.py --keep W --tuned W/run/best.onnx  # measure again
 
 1. Lines. `--lines` (200) corrected lines and `--test-lines` (300) *other* lines of Courier
    Prime, the typewriter face held out of the shipped model's training
@@ -201,6 +202,9 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=60.0, help="training time limit")
     parser.add_argument("--archive-pages", type=int, default=3, help="0 skips the loop")
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp dir)")
+    parser.add_argument(
+        "--tuned", type=Path, help="measure this fine-tuned model instead of training one"
+    )
     args = parser.parse_args()
 
     from scandex.ocr.recognize import default_model_path
@@ -224,9 +228,12 @@ def main() -> None:
         "control": cer(shipped, control, lexicon=True),
     }
     tesseract = tesseract_cer(test)
-    tuned, train_seconds = fine_tune(
-        work / "corrected", work / "dev", work / "run", args.max_minutes
-    )
+    if args.tuned:
+        tuned, train_seconds = args.tuned, 0.0
+    else:
+        tuned, train_seconds = fine_tune(
+            work / "corrected", work / "dev", work / "run", args.max_minutes
+        )
     after = {
         "test": cer(tuned, test, lexicon=False),
         "test_lexicon": cer(tuned, test, lexicon=True),
@@ -248,9 +255,9 @@ def main() -> None:
             [f"{args.archive_pages} typed pages: page CER; re-read in {loop['seconds']:.0f} s",
              common.pct(loop["before"]), common.pct(loop["after"]), "-", "-"]
         )  # fmt: skip
+    trained = f"{args.tuned}" if args.tuned else f"{train_seconds / 60:.1f} min of training"
     common.print_table(
-        f"Fine-tuning on {args.lines} corrected lines, {train_seconds / 60:.1f} min of training "
-        f"(--max-minutes {args.max_minutes:g})",
+        f"Fine-tuning on {args.lines} corrected lines: {trained}",
         ["CER", "shipped model", "fine-tuned", "better by", "Tesseract 5"],
         rows,
     )
