@@ -423,3 +423,26 @@ def test_a_file_is_done_only_after_its_index_commit(tmp_path: Path) -> None:
     assert (stored(new.path).state, stored(old.path).model) == (DONE, "m2")
     assert index.paths() == {new.path, old.path} and records.uncommitted_count == 0
     store.close()
+
+
+def test_atomic_write_replaces_whole_files_with_the_umask_mode_and_cleans_up(
+    tmp_path: Path,
+) -> None:
+    from scandex.atomic import atomic_write
+
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"old")
+    atomic_write(target, lambda out: out.write(b"new content"))
+    assert target.read_bytes() == b"new content"
+    umask = os.umask(0o022)  # the test reads it; scandex.atomic never touches it
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+    def fail(out: Any) -> None:
+        out.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        atomic_write(target, fail)
+    assert target.read_bytes() == b"new content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]

@@ -10,12 +10,11 @@ daemon reads between reloads is read by the one model it names.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from scandex.atomic import atomic_write
 from scandex.daemon.reading import file_sha256
 from scandex.errors import ModelError
 
@@ -57,19 +56,14 @@ def snapshot(model: Path | None, state_dir: Path) -> ModelRef:
     points at the copy. Copies of other models are deleted by `prune_snapshots`."""
     source = configured_model_path(model)
     folder = state_dir / SNAPSHOT_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb") as out, source.open("rb") as f:
-            shutil.copyfileobj(f, out)
-            out.flush()
-            os.fsync(out.fileno())
-        sha256 = file_sha256(Path(temp_name))  # of the copy: what the workers will load
+        data = source.read_bytes()  # hashed and copied as one read: both see the same bytes
+        folder.mkdir(parents=True, exist_ok=True)
+        sha256 = hashlib.sha256(data).hexdigest()
         final = folder / f"{sha256}{source.suffix or '.onnx'}"
-        os.replace(temp_name, final)
+        if not final.is_file() or final.stat().st_size != len(data):
+            atomic_write(final, lambda out: out.write(data))
     except OSError as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
         raise ModelError(source, f"cannot copy it to {folder}: {exc.strerror or exc}") from None
     return ModelRef(source.name, sha256, final)
 
