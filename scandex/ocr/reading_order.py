@@ -417,13 +417,17 @@ def _split_columns(
 
 
 def _rows_order(arr: np.ndarray, idx: list[int], params: OrderParams) -> list[int]:
-    """Top to bottom by rows; boxes of one row (overlapping vertically) left to right."""
+    """Top to bottom by rows; boxes of one row (overlapping vertically) left to right. A box
+    twice as tall as the typical one (a scrawl in the margin, a drop cap) is a row of its
+    own: the lines beside it are rows of their own too, not one row read across."""
     order = sorted(idx, key=lambda i: (*_top_first(arr[i]), i))
+    heights = arr[idx, 3] - arr[idx, 1]
+    tall = 2.0 * _median(heights) if len(idx) else 0.0
     rows: list[list[int]] = []
     band = (0.0, 0.0)
     for i in order:
         y0, y1 = arr[i, 1], arr[i, 3]
-        if rows:
+        if rows and max(y1 - y0, band[1] - band[0]) <= tall:
             overlap = min(y1, band[1]) - max(y0, band[0])
             shorter = min(y1 - y0, band[1] - band[0])
             if overlap > 0 and overlap >= params.row_overlap * shorter:

@@ -177,8 +177,12 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         params=params.order,
     )
     # Lines: the phrases of a row, however far apart, unless a gutter runs between them.
+    phrase_bases = _baselines(comps[chars], phrase_of_char, kind[chars], len(phrase_boxes), scale)
     line_of_phrase = _merge_row_fragments(
-        phrase_boxes, [*gutter_boxes, *separators], columns_apart=params.columns != 1
+        phrase_boxes,
+        [*gutter_boxes, *separators],
+        columns_apart=params.columns != 1,
+        baselines=np.array([np.nan if b is None else b for b in phrase_bases]),
     )
     line_of_comp = np.full(len(comps), -1, np.int64)
     line_of_comp[chars] = np.where(
@@ -207,7 +211,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     # Everything else that could be text joins the line it belongs to: dots, commas,
     # quotes, dashes, accents, and the characters of fragments too small to stand alone.
     line_boxes = _union_boxes(comps, line_of_comp)
-    baselines = _baselines(comps, line_of_comp, kind, len(line_boxes))
+    baselines = _baselines(comps, line_of_comp, kind, len(line_boxes), scale)
     loose = np.flatnonzero((kind <= _TALL) & (line_of_comp < 0))
     line_of_comp[loose] = _attach(comps[loose], line_boxes, baselines, scale)
     # Rows of marks alone (a receipt's dashed rule, dot leaders) are lines of their own.
@@ -215,7 +219,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     rows = _mark_rows(comps, marks, scale, step, binary.shape)
     line_of_comp[marks] = np.where(rows >= 0, rows + line_of_comp.max() + 1, -1)
     line_boxes = _union_boxes(comps, line_of_comp)
-    baselines = _baselines(comps, line_of_comp, kind, len(line_boxes))
+    baselines = _baselines(comps, line_of_comp, kind, len(line_boxes), scale)
 
     # Lines top to bottom; renumber the per-component assignment to match.
     order = np.lexsort((line_boxes[:, 0], line_boxes[:, 1])).astype(np.int64)
@@ -867,7 +871,7 @@ def _claim_tall_marks(
         [
             b if b is not None else float(y1)
             for b, y1 in zip(
-                _baselines(comps, line_of_comp, kind, len(boxes)), boxes[:, 3], strict=True
+                _baselines(comps, line_of_comp, kind, len(boxes), scale), boxes[:, 3], strict=True
             )
         ]
     )
@@ -1005,6 +1009,7 @@ def _merge_row_fragments(
     max_gap_px: float = float("inf"),
     *,
     columns_apart: bool = True,
+    baselines: np.ndarray | None = None,
 ) -> np.ndarray:
     """Line index of each fragment: the fragments of one row are one line however far
     apart (two spaces after a full stop, justified text, a tab stop, a line number, a price
@@ -1068,6 +1073,14 @@ def _merge_row_fragments(
                 (starts[right] and _is_wide(boxes[left])) or (ends[left] and _is_wide(boxes[right]))
             ):
                 continue  # a column's line beside another column's: a gutter nothing found
+            # Across a wide gap, pieces of one line stand on one baseline (a line number, a
+            # price); a scrawl in the margin beside a typed line does not.
+            if (
+                wide_gap
+                and baselines is not None
+                and abs(baselines[a] - baselines[b]) > 0.4 * lower
+            ):
+                continue
             parent[find(int(b))] = find(int(a))
     roots = np.array([find(i) for i in range(n)], np.int64)
     _, dense = np.unique(roots, return_inverse=True)
@@ -1260,23 +1273,28 @@ def _mark_rows(
 
 
 def _baselines(
-    comps: np.ndarray, line_of_comp: np.ndarray, kind: np.ndarray, n_lines: int
+    comps: np.ndarray, line_of_comp: np.ndarray, kind: np.ndarray, n_lines: int, scale: float
 ) -> list[float | None]:
-    """Median bottom of each line's characters: descenders are a minority in any script
-    with a baseline, so the median bottom is the baseline."""
+    """Median bottom of each line's letters, weighted by their height squared: descenders
+    are a minority in any script with a baseline, so the median bottom is the baseline;
+    the weights keep the strokes of quotes, which hang from the capital height, from
+    outvoting the letters of a short word ('"As".'). Marks under a third of the text
+    scale tall do not count."""
     out: list[float | None] = [None] * n_lines
-    chars = (kind == _CHAR) & (line_of_comp >= 0)
+    chars = (kind == _CHAR) & (line_of_comp >= 0) & (comps[:, 3] >= scale / 3.0)
     if not chars.any():
         return out
     lines = line_of_comp[chars]
     bottoms = (comps[chars, 1] + comps[chars, 3]).astype(np.float64)
+    weights = comps[chars, 3].astype(np.float64) ** 2
     order = np.lexsort((bottoms, lines))
-    lines, bottoms = lines[order], bottoms[order]
+    lines, bottoms, weights = lines[order], bottoms[order], weights[order]
     starts = np.searchsorted(lines, np.arange(n_lines))
     ends = np.searchsorted(lines, np.arange(n_lines), side="right")
     for i in range(n_lines):
         if ends[i] > starts[i]:
-            out[i] = float(np.median(bottoms[starts[i] : ends[i]]))
+            part = slice(starts[i], ends[i])
+            out[i] = _weighted_median(bottoms[part], weights[part])
     return out
 
 
