@@ -1073,13 +1073,9 @@ def _merge_row_fragments(
                 (starts[right] and _is_wide(boxes[left])) or (ends[left] and _is_wide(boxes[right]))
             ):
                 continue  # a column's line beside another column's: a gutter nothing found
-            # Across a wide gap, pieces of one line stand on one baseline (a line number, a
-            # price); a scrawl in the margin beside a typed line does not.
-            if (
-                wide_gap
-                and baselines is not None
-                and abs(baselines[a] - baselines[b]) > 0.4 * lower
-            ):
+            # Pieces of one line stand on one baseline (a line number, a price); a scrawl
+            # in the margin beside a typed line does not.
+            if baselines is not None and abs(baselines[a] - baselines[b]) > 0.4 * lower:
                 continue
             parent[find(int(b))] = find(int(a))
     roots = np.array([find(i) for i in range(n)], np.int64)
@@ -1192,7 +1188,7 @@ def _attach(
     below the baseline there are only descenders, which their letters hold, and dust), or
     when it stands where punctuation stands (on the baseline, across the x-height, or
     hanging from the capital height) within 1.2 line heights of the line's ends (a space
-    before a typed full stop), or 2 for a letter or a dash.
+    before a typed full stop), or after them 2 for a letter or a dash.
     Of several such lines, the mark goes to the one whose x-height band (from 0.6 of the
     ascender height above the baseline down to it) is nearest, with the space below a
     baseline counted three times as far as the space above the band, because descenders
@@ -1223,7 +1219,8 @@ def _attach(
         )
         w, h = part[:, 2][:, None], part[:, 3][:, None]
         letter = (h >= 0.5 * height) | ((w >= 2 * h) & (w >= 0.3 * height))
-        reach = np.where(letter, 2.0, 1.2) * height
+        reach = np.where(letter, 2.0, 1.2) * height  # after the line's end
+        reach_before = 1.2 * height  # a scrawl in the left margin is no opening quote
         over = (
             (cx >= lx0)
             & (cx < lx1)
@@ -1232,7 +1229,7 @@ def _attach(
             & (cy < ly1 + 0.15 * height)
         )
         beyond = (
-            ((cx >= lx0 - reach) & (cx < lx0)) | ((cx >= lx1) & (cx < lx1 + reach))
+            ((cx >= lx0 - reach_before) & (cx < lx0)) | ((cx >= lx1) & (cx < lx1 + reach))
         ) & punctuation
         near = over | beyond
         below = np.maximum(cy - base, 0.0) / (0.3 * height)
