@@ -284,6 +284,8 @@ def _marks(token: str) -> int:
 
 
 def tally(sample: Sample, read: Read) -> Tally:
+    """One engine's counts on one page (found_lines counts every line found where the page
+    has no line truth, for the share of photo lines)."""
     ref = comparable(sample.truth, unlv_tildes=True)
     hyp = comparable("\n".join(text for _, text in read.lines))
     text = text_score(ref, hyp)
@@ -300,6 +302,7 @@ def tally(sample: Sample, read: Read) -> Tally:
         rejected=int(read.rejected),
         has_photos=bool(sample.pictures),
         analysis_ms=[read.analysis_ms] if read.analysis_ms is not None else [],
+        found_lines=len(boxes),
     )
     if sample.lines is not None:
         matched, overlapping = match_lines(sample.lines, boxes)
@@ -311,7 +314,6 @@ def tally(sample: Sample, read: Read) -> Tally:
         cx, cy = box.center
         if any(p.x0 <= cx < p.x1 and p.y0 <= cy < p.y1 for p in sample.pictures):
             out.photo_lines += 1
-    out.found_lines = out.found_lines if sample.lines is not None else len(boxes)
     return out
 
 
