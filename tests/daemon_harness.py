@@ -173,6 +173,7 @@ class WordEngine:
     model: str  # the model file (the daemon's snapshot of it)
     calls: str
     slow_seconds: float = 0.0  # each file takes this long
+    fails_on: str = ""  # the model word that cannot read files named stubborn*
 
     def __call__(self) -> WordEngine:
         text = Path(self.model).read_text(encoding="utf-8", errors="replace").strip()
@@ -185,6 +186,8 @@ class WordEngine:
         with open(self.calls, "a", encoding="utf-8") as log:
             log.write(f"{name} {word}\n")
         time.sleep(self.slow_seconds)
+        if word == self.fails_on and Path(name).name.startswith("stubborn"):
+            raise RuntimeError(f"{word} cannot read this one")
         pages = decode_pages(data, name)
         return Document(name, tuple(_word_page(p.number, word, Path(name).stem) for p in pages))
 
@@ -198,9 +201,9 @@ def _word_page(number: int, *texts: str) -> Page:
     return Page(number, 400, 100, blocks=(Block(line.bbox, (line,)),))
 
 
-def word_maker(calls: str, slow_seconds: float = 0.0) -> Any:
+def word_maker(calls: str, slow_seconds: float = 0.0, fails_on: str = "") -> Any:
     """The EngineMaker for WordEngine: each configuration's model file is its word."""
-    return lambda ocr, model: WordEngine(str(model.path), calls, slow_seconds)
+    return lambda ocr, model: WordEngine(str(model.path), calls, slow_seconds, fails_on)
 
 
 def search_paths(config: Config, word: str) -> set[str]:

@@ -283,3 +283,34 @@ def test_the_reocr_command_queues_while_the_daemon_is_down(tmp_path: Path) -> No
         assert [(r.kind, r.prefix) for r in store.requests()] == [("reocr", "")]
     finally:
         store.close()
+
+
+def test_a_file_the_new_model_cannot_read_keeps_its_text(tmp_path: Path) -> None:
+    alpha, beta = word_model(tmp_path, "alpha"), word_model(tmp_path, "beta")
+    config = make_config(tmp_path, model=alpha, retries=1, retry_seconds=0.2)
+    scans = config.watch.paths[0]
+    stubborn, fine = scans / "stubborn.png", scans / "fine.png"
+    engine = word_maker(str(tmp_path / "calls"), fails_on="beta")
+    with daemon(config, engine, maker=True):
+        stubborn.write_bytes(scan_png(90))
+        fine.write_bytes(scan_png(91))
+        for path in (stubborn, fine):
+            wait_for(lambda p=path: state_of(config, p) == DONE, path.name)
+
+    config = with_model(config, beta)
+    with daemon(config, engine, maker=True):
+        wait_for(lambda: search_paths(config, "beta") == {str(fine)}, "fine.png read again")
+        wait_for(
+            lambda: read_status(config)["model"]["not_read_again"] == 1,
+            "the file beta cannot read to be given up on",
+        )
+    assert called(tmp_path).count((str(stubborn), "beta")) == 2  # the try and one retry
+    assert search_paths(config, "alpha") == {str(stubborn)}  # still found, by its old text
+    kept = record(config, stubborn)
+    assert kept is not None and (kept.state, kept.model, kept.last_error) == (
+        DONE,
+        model_id(alpha),
+        None,
+    )
+    report = read_status(config)
+    assert report["model"]["read_by_other_models"] == 1 and report["partly_read"] == []

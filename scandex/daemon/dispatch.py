@@ -252,7 +252,9 @@ class Dispatcher:
         )
 
     def _reread_failed(self, record: FileRecord, reason: str, model: str) -> None:
-        """Reading a done file again failed: it keeps its text; try again later, a few times."""
+        """Reading a done file again failed: it keeps its text (and its record's last_error,
+        which for a done file says what of it could not be read); try again later, a few
+        times; `scandex status` counts the files given up on (model.not_read_again)."""
         attempts = record.attempts + 1
         total = self.config.ocr.retries + 1
         delay_seconds = self.config.ocr.retry_seconds * 2 ** (attempts - 1)
@@ -262,12 +264,7 @@ class Dispatcher:
         else:
             log.warning("%s: %s (retry in %.3g s)", record.path, message, delay_seconds)
         self.records.put(
-            dataclasses.replace(
-                record,
-                attempts=attempts,
-                last_error=message,
-                next_attempt=time.time() + delay_seconds,
-            )
+            dataclasses.replace(record, attempts=attempts, next_attempt=time.time() + delay_seconds)
         )
 
     # -- requests from other commands

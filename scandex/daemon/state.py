@@ -209,6 +209,13 @@ class StateStore:
         ).fetchone()
         return int(row[0])
 
+    def not_read_again(self, max_attempts: int) -> int:
+        """Done files that failed to be read again `max_attempts` times (they keep their text)."""
+        row = self.db.execute(
+            "SELECT count(*) FROM files WHERE state = 'done' AND attempts >= ?", (max_attempts,)
+        ).fetchone()
+        return int(row[0])
+
     def waiting_retry(self, now: float) -> int:
         row = self.db.execute(
             "SELECT count(*) FROM files WHERE state = 'pending' AND next_attempt > ?", (now,)

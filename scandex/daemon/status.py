@@ -110,6 +110,7 @@ def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
             "read_by_other_models": 0,
             "rereading": 0,
             "reocr_requests": 0,
+            "not_read_again": 0,  # reading them again failed ocr.retries + 1 times (see the log)
         },
         "index": _index_stats(config),
     }
@@ -153,6 +154,7 @@ def _fill(
         if model["configured"] and not model["configured"].startswith("unreadable"):
             model["read_by_other_models"] = store.read_by_other_models(model["configured"])
         model["reocr_requests"] = len(store.requests())
+        model["not_read_again"] = store.not_read_again(config.ocr.retries + 1)
         for record in store.problems(problem_limit):
             entry: dict[str, Any] = {
                 "path": record.path,
@@ -227,6 +229,8 @@ def format_status(report: dict[str, Any]) -> str:
             "manual": "; `scandex reocr` reads them again (ocr.reocr = manual)",
             "off": " (ocr.reocr = off)",
         }.get(model["reocr"], "")
+    if model["not_read_again"]:
+        reread += f"; {model['not_read_again']} could not be read again (see the log)"
     lines.append(f"model:    {model['configured']}; {reread}")
     index = report["index"]
     if "error" in index:
