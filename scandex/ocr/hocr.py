@@ -47,16 +47,15 @@ atomically (temporary file in the same folder, fsync, rename).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
 import scandex
+from scandex.atomic import atomic_write
 from scandex.errors import ScandexError
 from scandex.page import REGION_CLASSES, BBox, Block, Char, Document, Line, Page, Region, Word
 
@@ -142,41 +141,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` via a synced temporary file in the same folder."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        # mkstemp creates 0600; a published file gets the usual umask-derived mode.
-        os.chmod(temp_name, 0o666 & ~_umask())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable; best effort where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Replace `path` with `data` atomically (scandex.atomic, the one implementation)."""
+    atomic_write(path, lambda out: out.write(data))
 
 
 def _write_page(body: ET.Element, page: Page, image_name: str) -> None:
