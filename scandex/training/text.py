@@ -224,7 +224,8 @@ class TextSource:
         while sum(len(w) + 1 for w in out) < max_chars:
             out.append(self.rng.choices(words, cum_weights=weights)[0])
         text = " ".join(out)
-        text = text[:1].upper() + text[1:]
+        # Headings and letterheads set in capitals carry accented capitals (É, Ç, Ñ, Ü).
+        text = text.upper() if self.rng.random() < 0.25 else text[:1].upper() + text[1:]
         return text + self.rng.choice(["", "", ".", ",", ";", ":"])
 
     def line(self) -> str:
