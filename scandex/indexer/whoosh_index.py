@@ -22,9 +22,9 @@ import time
 import traceback
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 # Whoosh ships no type information.
 import whoosh.index  # type: ignore[import-untyped]
@@ -69,6 +69,7 @@ from scandex.indexer.query import (
 from scandex.page import BBox, Document, Word
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CONTENT = "content"
 # The stored lines' field carries the layout version in its name, so an index written with
@@ -448,13 +449,17 @@ def _open_or_create(directory: Path, *, writable: bool) -> FileIndex:
 
 
 def _open_existing(directory: Path) -> FileIndex:
-    # A commit in another process can delete the table of contents this open has just chosen
-    # as the newest; the next attempt finds the newer one. (Whoosh retries this for readers,
-    # not for opening the index.)
+    # Through the link, so a long-lived reader follows a rebuild's swap.
+    return _racing_commits(lambda: whoosh.index.open_dir(str(directory)))
+
+
+def _racing_commits(read_toc: Callable[[], T]) -> T:
+    """`read_toc()`, tried again when a commit in another process deletes the table of
+    contents it has just chosen as the newest (the next try finds the newer one). Whoosh
+    retries this for searchers, not for opening an index or reading its schema."""
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            # Through the link, so a long-lived reader follows a rebuild's swap.
-            return whoosh.index.open_dir(str(directory))
+            return read_toc()
         except FileNotFoundError:
             if attempt == OPEN_ATTEMPTS - 1:
                 raise
@@ -472,7 +477,8 @@ def _close_files_left_open(exc: BaseException) -> None:
 
 
 def _check_layout(directory: Path, ix: FileIndex) -> None:
-    if set(ix.schema.names()) != set(_schema().names()):
+    names = _racing_commits(lambda: set(ix.schema.names()))  # each read finds the newest TOC
+    if names != set(_schema().names()):
         raise ScandexError(
             f"the index {directory} was built by another version of scandex; "
             f"rebuild it with `scandex reindex`"
