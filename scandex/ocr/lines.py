@@ -94,10 +94,13 @@ def extract_lines(
     margin = max(params.min_margin_px, round(params.margin * layout.scale_px))
     max_gap_px = max(1, round(params.max_gap * layout.scale_px))
     kept_gap_px = max(1, round(params.kept_gap * layout.scale_px))
-    not_text = not_text_labels(layout)
+    # One lookup per pixel: the line of each label, or -2 for ink that is not text.
+    owner_of_label = np.where(not_text_labels(layout), -2, layout.line_of_label).astype(np.int32)
     return tuple(
         _cut_paper(
-            _extract(binarized, layout, not_text, i, boxes[i], column, margin, params.halo_px),
+            _extract(
+                binarized, layout, owner_of_label, i, boxes[i], column, margin, params.halo_px
+            ),
             max_gap_px,
             kept_gap_px,
         )
@@ -197,7 +200,7 @@ def original_boxes(binarized: Binarized, layout: Layout) -> list[BBox]:
 def _extract(
     binarized: Binarized,
     layout: Layout,
-    not_text: np.ndarray,
+    owner_of_label: np.ndarray,
     index: int,
     bbox: BBox,
     column: int,
@@ -211,9 +214,8 @@ def _extract(
     frame_h, frame_w = binarized.binary.shape
     x0, y0 = max(0, box.x0 - margin), max(0, box.y0 - margin)
     x1, y1 = min(frame_w, box.x1 + margin), min(frame_h, box.y1 + margin)
-    labels = layout.labels[y0:y1, x0:x1]
-    owner = layout.line_of_label[labels]
-    foreign = (((owner >= 0) & (owner != index)) | not_text[labels]).astype(np.uint8)
+    owner = owner_of_label[layout.labels[y0:y1, x0:x1]]
+    foreign = ((owner != index) & (owner != -1)).astype(np.uint8)
     if halo_px > 0:
         size = 2 * halo_px + 1
         foreign = cv2.dilate(foreign, np.ones((size, size), np.uint8))
