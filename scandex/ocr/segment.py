@@ -166,7 +166,13 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     # Phrases: the fragments of a row closer than a wide word gap (a title's words). Column
     # gutters come from the phrases of three or more characters: words and lines, not the
     # pieces of a stamp or the single letters a typewriter's wide spacing leaves alone.
-    phrase_of_frag = _merge_row_fragments(frag_boxes, separators, params.fragment_gap * scale)
+    frag_bases = _baselines(comps[chars], frag_of_char, kind[chars], len(frag_boxes), scale)
+    phrase_of_frag = _merge_row_fragments(
+        frag_boxes,
+        separators,
+        params.fragment_gap * scale,
+        baselines=np.array([np.nan if b is None else b for b in frag_bases]),
+    )
     phrase_of_char = np.where(frag_of_char >= 0, phrase_of_frag[np.maximum(frag_of_char, 0)], -1)
     phrase_boxes = _union_boxes(comps[chars], phrase_of_char)
     wordy = np.bincount(phrase_of_char[phrase_of_char >= 0], minlength=len(phrase_boxes)) >= 3
