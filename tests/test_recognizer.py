@@ -51,6 +51,34 @@ def test_normalization_keeps_aspect_so_widths_scale_with_height():
     assert abs(small.image.shape[1] - large.image.shape[1]) < 0.15 * large.image.shape[1]
 
 
+def test_a_bar_from_edge_to_edge_normalizes_without_error():
+    # A mount's border or a rule that fills the image's width has no stroke edges inside it.
+    image = np.full((40, 300), 255, np.uint8)
+    image[15:25, :] = 0
+    line = normalize_line(image)
+    assert line.image.shape[0] == NormalizeParams().height_px
+    assert line.image.max() > 0.5
+
+
+@given(
+    st.integers(2, 60),
+    st.integers(2, 200),
+    st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1))),
+    st.integers(0, 255),
+)
+def test_any_image_normalizes_to_the_fixed_height(height, width, rectangles, ink):
+    # Whatever a segmenter or a user hands in (bars, blocks, specks, one colour), the
+    # normalizer returns a line image and never fails.
+    image = np.full((height, width), 255, np.uint8)
+    for y0, x0, y1, x1 in rectangles:
+        rows = sorted((int(y0 * height), int(y1 * height) + 1))
+        cols = sorted((int(x0 * width), int(x1 * width) + 1))
+        image[rows[0] : rows[1], cols[0] : cols[1]] = ink
+    line = normalize_line(image)
+    assert line.image.shape[0] == NormalizeParams().height_px
+    assert np.isfinite(line.image).all()
+
+
 def test_blank_and_degenerate_lines_normalize_to_blank_images():
     for image in (
         np.full((40, 300), 255, np.uint8),

@@ -219,6 +219,8 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
     # strokes, while an underline or a rule, a lot of ink in one row, has an edge at each end.
     edges = np.zeros(strong.shape, np.float32)
     edges[:, 1:] = strong[:, 1:] != strong[:, :-1]
+    if not edges.any():  # ink from edge to edge (a bar, a mount's border): no strokes to go by
+        edges = strong.astype(np.float32)
     centre = _centre_line(edges, ink_height)
     ys, xs = np.nonzero(edges)
     distances = np.abs(ys.astype(np.float32) - centre[xs])
