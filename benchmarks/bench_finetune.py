@@ -14,7 +14,7 @@ train --from default` -> `ocr.model` -> reload -> the archive is read again.
 2. Before: the shipped model's CER on the test lines, the network alone (greedy) and as
    `scandex run` reads (lexicon decoding). Peer: Tesseract 5 on the same lines, same run.
 3. Fine-tune exactly as README says: `scandex train --from default --lines L --dev D --out O
-   --learning-rate 1e-4 --real-fraction 0.7 --max-minutes N`.
+   --learning-rate 1e-4 --real-fraction 0.7 --max-minutes N` (`--learning-rate` to try others).
 4. After: the same measures with O/best.onnx. The goal: test-line CER at least halved.
 5. The loop (`--archive-pages`, 3): `scandex run` reads pages typed in Courier Prime with the
    shipped model; ocr.model is set to the new one and the daemon gets SIGHUP; the clock runs
@@ -111,7 +111,9 @@ def tesseract_cer(lines: list[Line]) -> float | None:
     return total.cer
 
 
-def fine_tune(train: Path, dev: Path, out: Path, max_minutes: float) -> tuple[Path, float]:
+def fine_tune(
+    train: Path, dev: Path, out: Path, max_minutes: float, learning_rate: float
+) -> tuple[Path, float]:
     command = [
         str(Path(sys.executable).parent / "scandex"),
         "train",
@@ -119,7 +121,7 @@ def fine_tune(train: Path, dev: Path, out: Path, max_minutes: float) -> tuple[Pa
         "--lines", str(train),
         "--dev", str(dev),
         "--out", str(out),
-        "--learning-rate", "1e-4",
+        "--learning-rate", f"{learning_rate:g}",
         "--real-fraction", "0.7",
         "--max-minutes", str(max_minutes),
         "--eval-minutes", str(max(1.0, max_minutes / 6)),
@@ -200,6 +202,9 @@ def main() -> None:
     parser.add_argument("--test-lines", type=int, default=300)
     parser.add_argument("--control-lines", type=int, default=150)
     parser.add_argument("--max-minutes", type=float, default=60.0, help="training time limit")
+    parser.add_argument(
+        "--learning-rate", type=float, default=1e-4, help="as README recommends for fine-tuning"
+    )
     parser.add_argument("--archive-pages", type=int, default=3, help="0 skips the loop")
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp dir)")
     parser.add_argument(
@@ -232,7 +237,7 @@ def main() -> None:
         tuned, train_seconds = args.tuned, 0.0
     else:
         tuned, train_seconds = fine_tune(
-            work / "corrected", work / "dev", work / "run", args.max_minutes
+            work / "corrected", work / "dev", work / "run", args.max_minutes, args.learning_rate
         )
     after = {
         "test": cer(tuned, test, lexicon=False),
