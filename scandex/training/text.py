@@ -202,13 +202,21 @@ class TextSource:
                 token += "!"
                 capital_next = True
             elif r < 0.18:
-                token += self.rng.choice(["-", " -", " —", "—", " –"])
+                # Typists made a dash of two hyphens; typesetters of an em or en dash.
+                token += self.rng.choice(["-", " -", " —", "—", " –", " --", "--"])
             out.append(token)
             length += len(token) + 1
         line = " ".join(out)
         if self.rng.random() < 0.1 and line[-1:].isalpha():
             line += "-"  # hyphenated line end
         return line
+
+    def transcript_line(self, max_chars: int) -> str:
+        """A deposition or hearing line: a line number, "Q." or "A.", a tab stop's gap."""
+        number = f"{self.rng.randint(1, 25)} " if self.rng.random() < 0.5 else ""
+        marker = self.rng.choice(["Q.", "A.", "Q", "A", "BY MR. " + self.word().upper() + ":"])
+        gap = " " * self.rng.choice([1, 2, 4])
+        return f"{number}{marker}{gap}{self.sentence_line(max(5, max_chars - 6))}"
 
     def prose_line(self, max_chars: int) -> str:
         text = self.rng.choice(self.prose)
@@ -250,8 +258,10 @@ class TextSource:
                 self.price() if self.rng.random() < 0.5 else self.number()
                 for _ in range(self.rng.randint(1, 6))
             )
-        elif r < 0.86:
+        elif r < 0.83:
             text = self.sentence_line(max(5, max_chars // 2)).title()
+        elif r < 0.86:
+            text = self.transcript_line(max_chars)
         elif r < 0.90 and self.extra_lines:
             text = self.rng.choice(self.extra_lines)
         else:
