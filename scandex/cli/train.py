@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from scandex.cli.app import app
-from scandex.errors import ScandexError
+from scandex.errors import ScandexError, UsageError
 
 
 @app.command()
@@ -64,14 +64,14 @@ def train(
 
     for folder in [*lines, *dev]:
         if not folder.is_dir():
-            raise ScandexError(f"{folder}: not a folder of training lines")
+            raise UsageError(f"{folder}: not a folder of training lines")
     if not lines and not synthetic:
-        raise ScandexError("nothing to train on: give --lines DIR or allow --synthetic")
+        raise UsageError("nothing to train on: give --lines DIR or allow --synthetic")
     start = None
     if from_model is not None:
         start = default_model_path() if str(from_model) == "default" else from_model
         if not start.is_file():
-            raise ScandexError(f"{start}: model file not found")
+            raise UsageError(f"{start}: model file not found")
     summary = run_training(
         TrainOptions(
             out_dir=out,

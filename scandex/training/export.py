@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from scandex.atomic import atomic_write
 from scandex.ocr.codec import Codec
 from scandex.ocr.normalize import NormalizeParams
 from scandex.ocr.recognize import MODEL_FORMAT, SUPPORTED_FORMAT_VERSION, model_info
@@ -64,11 +65,8 @@ def export_onnx(
         for key, value in metadata.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
-        onnx.save(proto, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a model is not secret
-        os.replace(tmp, path)
+        serialized = proto.SerializeToString()
+        atomic_write(path, lambda out: out.write(serialized))
     finally:
         model.train(was_training)
         if os.path.exists(tmp):
@@ -173,10 +171,7 @@ def export_model(
         "normalize": asdict(normalize),
         "state_dict": model.state_dict(),
     }
-    target = weights_path(path)
-    tmp = target.with_suffix(".pt.tmp")
-    torch.save(saved, tmp)
-    os.replace(tmp, target)
+    atomic_write(weights_path(path), lambda out: torch.save(saved, out))
 
 
 def load_weights(path: str | Path) -> tuple[LineRecognizer, Codec, NormalizeParams, str]:
