@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_binarize.py [--repeat 10] [--angle 2.7]
 
 Prints a table of median milliseconds per stage (the stages are the private steps of
-scandex.ocr.binarize, run in the same order as binarize() runs them), the total of one
+scandex.ocr.binarize and the skew search and turn of scandex.ocr.deskew, run in the same
+order as binarize() runs them), the total of one
 binarize() call, and for comparison OpenCV's Otsu threshold and a 33-rotation OCRopus-style
 skew search on the same page.
 """
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from synth import render_page  # noqa: E402
 
 from scandex.ocr import binarize as bz  # noqa: E402
+from scandex.ocr import deskew  # noqa: E402
 
 
 def _times_ms(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -65,10 +67,9 @@ def main() -> None:
     stretched = cv2.LUT(flat, bz._stretch_lut(levels))
     threshold = round(255 * params.threshold)
     ink_work = bz._working_ink(stretched, factor, work.shape, threshold)
-    angle = bz.estimate_skew_deg(ink_work, params)
+    angle = deskew.estimate_skew_deg(ink_work, params.skew)
     h, w = image.shape
-    to_original, frame = bz.deskew_transform((w, h), angle)
-    forward = cv2.invertAffineTransform(to_original)
+    to_original, frame = deskew.deskew_transform((w, h), angle)
 
     stages: list[tuple[str, Callable[[], object]]] = [
         ("as_uint8", lambda: bz.as_uint8(image)),
@@ -85,14 +86,14 @@ def main() -> None:
             lambda: bz._working_ink(stretched, factor, work.shape, threshold),
         ),
         ("thin edge lines (2nd pass)", lambda: bz._edge_artifacts(ink_work, params)),
-        ("skew search", lambda: bz.estimate_skew_deg(ink_work, params)),
+        ("skew search", lambda: deskew.estimate_skew_deg(ink_work, params.skew)),
         (
             "page mask (lazy, when asked)",
             lambda: bz._page_mask(outside, factor, (w, h), to_original, frame),
         ),
         (
-            "rotate once (warpAffine)",
-            lambda: cv2.warpAffine(stretched, forward, frame, flags=cv2.INTER_LINEAR),
+            "rotate once (deskew.to_frame)",
+            lambda: deskew.to_frame(stretched, to_original, frame),
         ),
         ("threshold + float gray", lambda: _finish(stretched, threshold)),
     ]

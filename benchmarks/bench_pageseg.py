@@ -2,12 +2,12 @@
 
     .venv/bin/python benchmarks/bench_pageseg.py [--repeat 7] [--dev-pages DIR] [--no-tesseract]
 
-Stages: binarize + deskew (scandex.ocr.binarize), segmentation (scandex.ocr.segment),
-reading order, line extraction (scandex.ocr.lines). Median CPU milliseconds of the calling
-thread over --repeat runs (wall time on a shared machine measures the neighbours too),
-OpenCV on one thread, for synthetic 2550 x 3300 pages (a letter straight and skewed by
-2.7 degrees, two columns, a table). The issue's target: binarize + deskew + segment under
-300 ms per page.
+Stages: binarize + deskew (scandex.ocr.binarize, scandex.ocr.deskew), segmentation
+(scandex.ocr.segment), reading order, line extraction (scandex.ocr.lines). Median CPU
+milliseconds of the calling thread over --repeat runs (wall time on a shared machine
+measures the neighbours too), OpenCV on one thread, for synthetic 2550 x 3300 pages (a
+letter straight and skewed by 2.7 degrees, two columns, a table). The issue's target:
+binarize + deskew + segment under 300 ms per page.
 
 Then, for each *.tif in the dev pages folder (default /work/shared/data/pages/dev, skipped
 with a note when absent): the lines scandex finds, the non-empty lines of the ground-truth

@@ -1,4 +1,4 @@
-"""Binarization and deskew: skew recovered, geometry round-trips, ink where the text is."""
+"""Binarization and deskew: skew recovered, line boxes map back, ink where the text is."""
 
 from __future__ import annotations
 
@@ -13,15 +13,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 from synth import render_page, render_text
 
-from scandex.ocr.binarize import (
-    Binarized,
-    BinarizeParams,
-    binarize,
-    deskew_transform,
-    estimate_skew_deg,
-    map_box_to_original,
-    map_points_to_original,
-)
+from scandex.ocr.binarize import Binarized, BinarizeParams, binarize
+from scandex.ocr.deskew import map_box_to_original
 from scandex.page import BBox
 
 pytestmark = pytest.mark.timeout(60)
@@ -113,80 +106,6 @@ def test_small_skews_are_not_pulled_to_zero_by_the_pixel_grid() -> None:
         for a in (0.1, -0.1, 0.2)
     ]
     assert found == pytest.approx([0.1, -0.1, 0.2], abs=0.05)
-
-
-def test_skew_sign_is_counter_clockwise_for_baselines_rising_to_the_right() -> None:
-    ink = np.zeros((400, 600), np.uint8)
-    for y in range(60, 360, 40):  # lines rising by 5 % to the right
-        cv2.line(ink, (50, y + 25), (550, y), 1, 3)
-    assert estimate_skew_deg(ink) == pytest.approx(math.degrees(math.atan(25 / 500)), abs=0.1)
-
-
-# --- geometry ----------------------------------------------------------------------------
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    width=st.integers(1, 5000),
-    height=st.integers(1, 5000),
-    angle_deg=st.floats(-10, 10, allow_nan=False),
-    u=st.floats(0, 1),
-    v=st.floats(0, 1),
-)
-def test_deskew_transform_round_trips_and_keeps_every_pixel(
-    width: int, height: int, angle_deg: float, u: float, v: float
-) -> None:
-    to_original, (frame_w, frame_h) = deskew_transform((width, height), angle_deg)
-    forward = cv2.invertAffineTransform(to_original)
-    # A point of the original goes into the frame and comes back to where it was.
-    point = np.array([[u * (width - 1), v * (height - 1)]])
-    there = map_points_to_original(point, forward)
-    back = map_points_to_original(there, to_original)
-    np.testing.assert_allclose(back, point, atol=1e-6)
-    # Every corner of the original (pixel edges) lands inside the frame.
-    corners = np.array(
-        [[-0.5, -0.5], [width - 0.5, -0.5], [-0.5, height - 0.5], [width - 0.5, height - 0.5]]
-    )
-    mapped = map_points_to_original(corners, forward)
-    assert mapped[:, 0].min() >= -0.5 - 1e-6 and mapped[:, 0].max() <= frame_w - 0.5 + 1e-6
-    assert mapped[:, 1].min() >= -0.5 - 1e-6 and mapped[:, 1].max() <= frame_h - 0.5 + 1e-6
-    # A level segment in the frame rises to the right by angle_deg in the original.
-    (x0, y0), (x1, y1) = map_points_to_original(np.array([[0.0, 0.0], [100.0, 0.0]]), to_original)
-    assert math.degrees(math.atan2(y0 - y1, x1 - x0)) == pytest.approx(angle_deg, abs=1e-6)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    angle_deg=st.floats(-7, 7, allow_nan=False),
-    x0=st.integers(0, 300),
-    y0=st.integers(0, 300),
-    w=st.integers(1, 200),
-    h=st.integers(1, 200),
-)
-def test_map_box_is_the_bounding_box_of_the_mapped_pixels(
-    angle_deg: float, x0: int, y0: int, w: int, h: int
-) -> None:
-    to_original, _ = deskew_transform((400, 500), angle_deg)
-    box = BBox(x0, y0, x0 + w, y0 + h)
-    mapped = map_box_to_original(box, to_original, (400, 500))
-    # Every pixel centre of the box maps inside the mapped box (or outside the image).
-    xs, ys = np.meshgrid(np.arange(box.x0, box.x1), np.arange(box.y0, box.y1))
-    pts = map_points_to_original(np.stack([xs.ravel(), ys.ravel()], 1), to_original)
-    inside_image = (
-        (pts[:, 0] >= -0.5) & (pts[:, 0] < 399.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] < 499.5)
-    )
-    pts = pts[inside_image]
-    if len(pts):
-        assert pts[:, 0].min() >= mapped.x0 - 0.5 and pts[:, 0].max() <= mapped.x1 - 0.5
-        assert pts[:, 1].min() >= mapped.y0 - 0.5 and pts[:, 1].max() <= mapped.y1 - 0.5
-    assert 0 <= mapped.x0 <= mapped.x1 <= 400 and 0 <= mapped.y0 <= mapped.y1 <= 500
-
-
-def test_identity_when_there_is_no_skew() -> None:
-    to_original, size = deskew_transform((300, 200), 0.0)
-    assert size == (300, 200)
-    box = BBox(10, 20, 30, 40)
-    assert map_box_to_original(box, to_original, size) == box
 
 
 def _rotated_box(box: BBox, angle_deg: float, size: tuple[int, int]) -> BBox:
@@ -543,7 +462,7 @@ def test_any_small_image_gives_a_consistent_result(
     result = binarize(image)
     assert result.binary.shape == result.gray.shape == result.page_mask.shape
     assert result.original_size == (width, height)
-    assert abs(result.angle_deg) <= BinarizeParams().max_skew_deg
+    assert abs(result.angle_deg) <= BinarizeParams().skew.max_skew_deg
     assert not result.binary[~result.page_mask].any()
 
 

@@ -14,7 +14,8 @@ from itertools import groupby
 import cv2
 import numpy as np
 
-from scandex.ocr.binarize import Binarized, BinarizeParams, binarize, map_box_to_original
+from scandex.ocr.binarize import Binarized, BinarizeParams, binarize
+from scandex.ocr.deskew import map_box_to_original
 from scandex.ocr.lines import LineImage, LineParams, extract_lines
 from scandex.ocr.reading_order import reading_blocks
 from scandex.ocr.segment import Layout, SegmentParams, segment

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from scandex.ocr.deskew import map_box_to_original
 from scandex.page import BBox
 
 if TYPE_CHECKING:
@@ -74,8 +75,6 @@ class LineImage:
         self, x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]
     ) -> BBox:
         """Box, in original pixels, around a rectangle (pixel edges) of the image."""
-        from scandex.ocr.binarize import map_box_to_original
-
         cx0 = float(self.crop_x(np.array(x0)))
         cx1 = float(self.crop_x(np.array(x1), right_edge=True))
         box = BBox(int(np.floor(cx0)), int(np.floor(y0)), int(np.ceil(cx1)), int(np.ceil(y1)))

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from scandex.errors import SegmentationError
-from scandex.ocr.binarize import map_box_to_original
+from scandex.ocr.deskew import map_box_to_original
 from scandex.page import BBox
 from scandex.training.fonts import FontFace
 from scandex.training.render import draw_text
