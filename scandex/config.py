@@ -31,6 +31,13 @@ REOCR_MODES = ("auto", "manual", "off")
 # ocr.pdf_text: a PDF page's own text instead of OCR when it covers the page (auto), never
 # (ocr), or always, never OCRing (text). The same as scandex.pdf.reader.PDF_TEXT_MODES.
 PDF_TEXT_MODES = ("auto", "ocr", "text")
+# queue.backend: OCR in the daemon's own worker processes, or in `scandex worker` processes on
+# any machine, through Redis.
+QUEUE_BACKENDS = ("local", "redis")
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+# index.backend: Whoosh files in state_dir/index, or tables in a PostgreSQL database.
+INDEX_BACKENDS = ("whoosh", "postgres")
+POSTGRES_URL_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
@@ -117,12 +124,38 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class QueueConfig:
+    """Where the OCR runs: the daemon's own worker processes, or workers anywhere via Redis."""
+
+    backend: str = "local"  # "local" or "redis"
+    url: str = "redis://127.0.0.1:6379/0"  # the Redis server (backend "redis")
+    # Queue names and job ids begin with this, so one Redis can serve several installations.
+    name: str = "scandex"
+    # For `scandex worker`: a watched folder of the daemon -> where this machine mounts it.
+    path_map: tuple[tuple[Path, Path], ...] = ()
+
+    def local_root(self, root: Path) -> Path | None:
+        """Where this machine sees the daemon's watched folder `root`; None if not mapped."""
+        return next((mine for theirs, mine in self.path_map if theirs == root), None)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Where the search index lives: Whoosh files in state_dir/index, or PostgreSQL."""
+
+    backend: str = "whoosh"  # "whoosh" or "postgres"
+    url: str = ""  # postgresql://USER@HOST/DATABASE (backend "postgres", `reindex --to`)
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: Path = Path(".scandex")
     watch: WatchConfig = field(default_factory=WatchConfig)
     ocr: OcrConfig = field(default_factory=OcrConfig)
     web: WebConfig = field(default_factory=WebConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
     source: Path | None = None  # the file this came from; None for built-in defaults
 
     @property
@@ -179,7 +212,9 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
     ocr_reader = reader.table("ocr")
     web_reader = reader.table("web")
     output_reader = reader.table("output")
-    reader.reject_unknown({"state_dir", "watch", "ocr", "web", "output"})
+    queue_reader = reader.table("queue")
+    index_reader = reader.table("index")
+    reader.reject_unknown({"state_dir", "watch", "ocr", "web", "output", "queue", "index"})
 
     watch = WatchConfig(
         paths=_watch_paths(watch_reader, base_dir),
@@ -217,10 +252,82 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
 
     web = _web(web_reader)
     output = _output(output_reader)
+    queue = _queue(queue_reader)
+    index = _index(index_reader)
 
     if state_dir.exists() and not state_dir.is_dir():
         raise ConfigError("state_dir", f"{state_dir} exists and is not a folder", source)
-    return Config(state_dir=state_dir, watch=watch, ocr=ocr, web=web, output=output, source=source)
+    return Config(
+        state_dir=state_dir,
+        watch=watch,
+        ocr=ocr,
+        web=web,
+        output=output,
+        queue=queue,
+        index=index,
+        source=source,
+    )
+
+
+def _queue(reader: _Reader) -> QueueConfig:
+    queue = QueueConfig(
+        backend=reader.choice("backend", "local", QUEUE_BACKENDS),
+        url=reader.string("url", QueueConfig.url),
+        name=reader.string("name", "scandex"),
+        path_map=_path_map(reader),
+    )
+    reader.reject_unknown(set(QueueConfig.__dataclass_fields__))
+    if not queue.url.startswith(REDIS_URL_SCHEMES):
+        schemes = ", ".join(REDIS_URL_SCHEMES)
+        raise ConfigError(
+            reader.key("url"), f"must be a Redis URL ({schemes}), not {queue.url!r}", reader.source
+        )
+    if not queue.name or not all(ch.isalnum() or ch in "-_." for ch in queue.name):
+        raise ConfigError(
+            reader.key("name"), "must be letters, digits, '-', '_' or '.'", reader.source
+        )
+    return queue
+
+
+def _path_map(reader: _Reader) -> tuple[tuple[Path, Path], ...]:
+    """`{ "/srv/scans" = "/mnt/scans" }`: absolute folders, the daemon's to this machine's."""
+    key = reader.key("path_map")
+    table = reader.data.get("path_map", {})
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and v for k, v in table.items()
+    ):
+        raise ConfigError(
+            key, 'must be a table of folders, e.g. { "/srv/scans" = "/mnt/scans" }', reader.source
+        )
+    pairs = []
+    for theirs, mine in table.items():
+        for text in (theirs, mine):
+            if not Path(text).is_absolute():
+                raise ConfigError(key, f"{text!r} is not an absolute path", reader.source)
+        pairs.append((Path(os.path.normpath(theirs)), Path(os.path.normpath(mine))))
+    return tuple(pairs)
+
+
+def _index(reader: _Reader) -> IndexConfig:
+    index = IndexConfig(
+        backend=reader.choice("backend", "whoosh", INDEX_BACKENDS),
+        url=reader.string("url", ""),
+    )
+    reader.reject_unknown(set(IndexConfig.__dataclass_fields__))
+    if index.url and not index.url.startswith(POSTGRES_URL_SCHEMES):
+        raise ConfigError(
+            reader.key("url"),
+            f"must be a PostgreSQL URL (postgresql://USER@HOST/DATABASE), not {index.url!r}",
+            reader.source,
+        )
+    if index.backend == "postgres" and not index.url:
+        raise ConfigError(
+            reader.key("url"),
+            'must name the database when index.backend = "postgres"'
+            " (postgresql://USER@HOST/DATABASE)",
+            reader.source,
+        )
+    return index
 
 
 def _output(reader: _Reader) -> OutputConfig:

@@ -16,6 +16,7 @@ from scandex.cli.app import app, error
 from scandex.errors import ExitCode
 
 if TYPE_CHECKING:
+    from scandex.config import Config
     from scandex.indexer import HitLine, SearchHit
 
 # How a hit word is marked in text output: reverse video on a terminal, brackets in a pipe.
@@ -54,10 +55,10 @@ def search(
     Example: scandex search '"August 5" AND (treaty OR agreement)' --fuzzy --limit 5
     """
     from scandex.config import load_config
-    from scandex.indexer import open_index
+    from scandex.indexer import open_index_for
 
     settings = load_config(config)
-    index = open_index(settings.index_dir, writable=False)
+    index = open_index_for(settings, writable=False)
     try:
         hits = index.search(
             query, limit=limit, path_prefix=path_prefix(path) if path else None, fuzzy=fuzzy
@@ -75,23 +76,40 @@ def search(
         typer.echo(format_hit(hit, mark))
 
 
+class IndexBackend(StrEnum):
+    whoosh = "whoosh"
+    postgres = "postgres"
+
+
 @app.command()
-def reindex(config: ConfigOption = None) -> None:
+def reindex(
+    config: ConfigOption = None,
+    to: Annotated[
+        IndexBackend | None,
+        typer.Option(
+            "--to",
+            help="Build this backend's index (postgres: at index.url) instead of the configured"
+            " one; then set index.backend to it.",
+        ),
+    ] = None,
+) -> None:
     """Rebuild the search index from the hOCR files beside the scans (and in state_dir/hocr).
 
     Only hOCR that scandex wrote for a scan in a watched folder is indexed (not one whose
     image is missing, outside the folders or ignored). Searches keep working on the old
     index until the new one is complete. Refuses while `scandex run` is writing the index.
-    Example: scandex reindex --config config.toml
+    Example: scandex reindex --config config.toml; moving to PostgreSQL: scandex reindex
+    --to postgres
     """
     from scandex.config import load_config
     from scandex.daemon.reindex import hocr_files_on_disk
     from scandex.daemon.reindex import reindex as rebuild
-    from scandex.indexer import open_index
+    from scandex.indexer import index_location, open_index_for
 
     settings = load_config(config)
+    backend = to.value if to else None
     if not hocr_files_on_disk(settings):
-        _refuse_to_empty(settings.index_dir, [*settings.watch.paths, settings.fallback_hocr_dir])
+        _refuse_to_empty(settings, backend, [*settings.watch.paths, settings.fallback_hocr_dir])
 
     def ignored(hocr_path: Path, reason: str) -> None:
         typer.echo(f"scandex: ignoring {hocr_path}: {reason}", err=True)
@@ -99,8 +117,8 @@ def reindex(config: ConfigOption = None) -> None:
     def unreadable(hocr_path: Path, reason: str) -> None:
         error(f"skipping {hocr_path}: {reason}")
 
-    result = rebuild(settings, on_ignored=ignored, on_error=unreadable)
-    index = open_index(settings.index_dir, writable=False)
+    result = rebuild(settings, on_ignored=ignored, on_error=unreadable, backend=backend)
+    index = open_index_for(settings, writable=False, backend=backend)
     try:
         stats = index.stats()
     finally:
@@ -109,19 +127,21 @@ def reindex(config: ConfigOption = None) -> None:
     note = f" ({result.ignored} ignored)" if result.ignored else ""
     typer.echo(
         f"indexed {result.documents} scans ({stats.pages} pages) from {used} "
-        f"hOCR files{note} into {settings.index_dir}"
+        f"hOCR files{note} into {index_location(settings, backend)}"
     )
+    if backend and backend != settings.index.backend:
+        typer.echo(f'set index.backend = "{backend}" in the configuration to use it')
     if result.unreadable:
         raise typer.Exit(ExitCode.FAILED)
 
 
-def _refuse_to_empty(index_dir: Path, roots: list[Path]) -> None:
+def _refuse_to_empty(settings: Config, backend: str | None, roots: list[Path]) -> None:
     """No hOCR found: a wrong config, an unmounted share? Never trade an index for nothing."""
     from scandex.errors import UsageError
-    from scandex.indexer import NoIndexError, open_index
+    from scandex.indexer import NoIndexError, index_location, open_index_for
 
     try:
-        index = open_index(index_dir, writable=False)
+        index = open_index_for(settings, writable=False, backend=backend)
     except NoIndexError:
         return
     try:
@@ -130,9 +150,10 @@ def _refuse_to_empty(index_dir: Path, roots: list[Path]) -> None:
         index.close()
     if documents:
         where = ", ".join(str(root) for root in roots)
+        location = index_location(settings, backend)
         raise UsageError(
             f"found no hOCR files in {where}; keeping the current index of {documents} scans "
-            f"(check watch.paths and ocr.hocr_name, or delete {index_dir} to start empty)"
+            f"in {location} (check watch.paths and ocr.hocr_name)"
         )
 
 

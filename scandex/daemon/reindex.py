@@ -95,10 +95,12 @@ def reindex(
     *,
     on_ignored: Callable[[Path, str], None],
     on_error: Callable[[Path, str], None],
+    backend: str | None = None,
 ) -> Reindexed:
     """Rebuild the index from the hOCR files on disk (see the module's rules). Files the
-    rules leave out go to `on_ignored`, files that cannot be read to `on_error`."""
-    from scandex.indexer import rebuild_index
+    rules leave out go to `on_ignored`, files that cannot be read to `on_error`. `backend`
+    builds that index instead of the configured one (`scandex reindex --to postgres`)."""
+    from scandex.indexer import rebuild_index_for
 
     files = hocr_files_on_disk(config)
     reader = ScandexHocr()
@@ -119,7 +121,13 @@ def reindex(
         unreadable.append(hocr_path)
         on_error(hocr_path, reason)
 
-    documents = rebuild_index(
-        config.index_dir, files, on_error=report, read=read, accept=accept, keep_unless_filled=True
+    documents = rebuild_index_for(
+        config,
+        files,
+        backend=backend,
+        on_error=report,
+        read=read,
+        accept=accept,
+        keep_unless_filled=True,
     )
     return Reindexed(documents, len(files), len(ignored), len(unreadable))

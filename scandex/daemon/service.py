@@ -77,9 +77,9 @@ def run(
         store = StateStore(config.db_path)
         cleanup.callback(store.close)
         if index is None:
-            from scandex.indexer import open_index
+            from scandex.indexer import open_index_for
 
-            index = open_index(config.index_dir, writable=True)
+            index = open_index_for(config, writable=True)
         cleanup.callback(index.close)
         daemon = Daemon(config, store, index, hocr or ScandexHocr(), engine or scandex_engine)
         cleanup.callback(daemon.workers.close)

@@ -184,16 +184,19 @@ def _configured_model(config: Config) -> str:
 
 
 def _index_stats(config: Config) -> dict[str, Any]:
-    if not config.index_dir.exists():
-        return {"documents": 0, "pages": 0, "size_bytes": 0}
-    try:
-        from scandex.indexer import open_index
+    from scandex.indexer import NoIndexError, open_index_for
 
-        index = open_index(config.index_dir, writable=False)
+    empty = {"documents": 0, "pages": 0, "size_bytes": 0}
+    if config.index.backend == "whoosh" and not config.index_dir.exists():
+        return empty
+    try:
+        index = open_index_for(config, writable=False)
         try:
             stats = index.stats()
         finally:
             index.close()
+    except NoIndexError:
+        return empty
     except Exception as exc:  # status must report, not crash, whatever state the index is in
         return {"error": f"{type(exc).__name__}: {exc}"}
     return {

@@ -1,13 +1,15 @@
-"""The search index: one interface, one implementation (Whoosh), and a rebuild from hOCR.
+"""The search index: one interface, two implementations, and a rebuild from hOCR.
 
-    index = open_index(config.index_dir, writable=True)   # only one writer process at a time
+    index = open_index_for(config, writable=True)          # only one writer process at a time
     index.add(document, hocr_path="/scans/a.hocr")         # replaces that path's pages
     index.commit()                                         # a batch becomes visible atomically
     index.search('"August 5" OR Augnst~', limit=10)        # -> [SearchHit(path, page, ...)]
 
-Readers (`writable=False`) in other processes search while the writer commits. Whoosh is
-imported only by `whoosh_index`, and only when an index is opened, so `scandex --help` stays
-fast.
+Readers (`writable=False`) in other processes search while the writer commits. `[index]
+backend` chooses the implementation: Whoosh files in state_dir/index (`whoosh_index`, the
+only module that imports whoosh) or tables in PostgreSQL (`postgres_index`, the only one
+that imports psycopg); both answer with the same hits, lines and boxes. Each is imported
+only when an index is opened, so `scandex --help` stays fast.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from scandex.errors import ExitCode, ScandexError
+from scandex.errors import ConfigError, ExitCode, ScandexError
 from scandex.indexer.layout import IndexLockedError
 from scandex.page import BBox, Document
+
+if TYPE_CHECKING:
+    from scandex.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +79,22 @@ class EmptyRebuildError(ScandexError):
 
     exit_code = ExitCode.USAGE  # usually watch.paths or ocr.hocr_name pointing elsewhere
 
-    def __init__(self, directory: Path, documents: int) -> None:
-        self.directory = directory
+    def __init__(self, location: Path | str, documents: int, start_empty: str = "") -> None:
+        self.location = location
+        start_empty = start_empty or f"delete {location} to start empty"
         super().__init__(
             f"found no hOCR files to index; keeping the current index of {documents} scans "
-            f"(check watch.paths and ocr.hocr_name, or delete {directory} to start empty)"
+            f"(check watch.paths and ocr.hocr_name, or {start_empty})"
         )
 
 
 class NoIndexError(ScandexError):
     """No index has been built at this directory yet."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, location: Path | str) -> None:
+        self.location = location
         super().__init__(
-            f"no index at {directory} yet: start `scandex run` to OCR and index the watched "
+            f"no index at {location} yet: start `scandex run` to OCR and index the watched "
             f"folders, or run `scandex reindex` to build it from existing hOCR files"
         )
 
@@ -140,6 +146,66 @@ def open_index(directory: Path, *, writable: bool) -> Index:
     from scandex.indexer.whoosh_index import open_whoosh_index
 
     return open_whoosh_index(Path(directory), writable=writable)
+
+
+def open_index_for(config: Config, *, writable: bool, backend: str | None = None) -> Index:
+    """The index `config` names: Whoosh in state_dir/index, or PostgreSQL at index.url
+    (`[index] backend`, or `backend` when given: `scandex reindex --to`). Raises as
+    open_index does, and TemporaryError when PostgreSQL cannot be reached."""
+    if (backend or config.index.backend) == "postgres":
+        from scandex.indexer.postgres_index import open_postgres_index
+
+        return open_postgres_index(_postgres_url(config), writable=writable)
+    return open_index(config.index_dir, writable=writable)
+
+
+def index_location(config: Config, backend: str | None = None) -> str:
+    """Where the index `config` names lives, for messages (no password)."""
+    if (backend or config.index.backend) == "postgres":
+        from scandex.indexer.postgres_index import display_url
+
+        return display_url(_postgres_url(config))
+    return str(config.index_dir)
+
+
+def _postgres_url(config: Config) -> str:
+    if not config.index.url:
+        raise ConfigError(
+            "index.url",
+            "names no PostgreSQL database (postgresql://USER@HOST/DATABASE)",
+            config.source,
+        )
+    return config.index.url
+
+
+def rebuild_index_for(
+    config: Config,
+    hocr_files: Iterable[Path],
+    *,
+    backend: str | None = None,
+    on_error: Callable[[Path, str], None] | None = None,
+    read: Callable[[Path], Document] | None = None,
+    accept: Callable[[Document, Path], str | None] | None = None,
+    keep_unless_filled: bool = False,
+) -> int:
+    """rebuild_index into the index `config` names (or `backend`): readers keep the old one
+    until the new one is complete."""
+    if (backend or config.index.backend) != "postgres":
+        return rebuild_index(
+            config.index_dir,
+            hocr_files,
+            on_error=on_error,
+            read=read,
+            accept=accept,
+            keep_unless_filled=keep_unless_filled,
+        )
+    from scandex.indexer.postgres_index import build_and_replace
+
+    report = on_error or (lambda path, reason: log.warning("skipping %s: %s", path, reason))
+    documents = _read_documents(hocr_files, report, read or _read_hocr_file, accept)
+    return build_and_replace(
+        _postgres_url(config), documents, keep_unless_filled=keep_unless_filled
+    )
 
 
 def rebuild_index(
@@ -249,6 +315,9 @@ __all__ = [
     "SearchHit",
     "StoredPage",
     "find_hocr_files",
+    "index_location",
     "open_index",
+    "open_index_for",
     "rebuild_index",
+    "rebuild_index_for",
 ]

@@ -27,11 +27,11 @@ from scandex.lockfile import PidLock, lock_holder
 class IndexLockedError(TemporaryError):
     """Another process (usually `scandex run`, or a `scandex reindex`) is writing this index."""
 
-    def __init__(self, directory: Path, holder: int | None) -> None:
-        self.directory = directory
+    def __init__(self, location: Path | str, holder: int | None) -> None:
+        self.location = location
         who = f"process {holder}" if holder and holder > 0 else "another process"
         super().__init__(
-            f"the index {directory} is being written by {who} (probably `scandex run`); "
+            f"the index {location} is being written by {who} (probably `scandex run`); "
             f"stop that process first, or let it keep the index up to date"
         )
 

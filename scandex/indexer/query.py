@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from scandex.errors import QueryError
@@ -378,12 +378,13 @@ def positive_leaves(node: Node) -> Iterator[Term | Phrase]:
 
 
 def match_positions(
-    tokens: Sequence[str], patterns: Iterable[Sequence[frozenset[str]]]
+    tokens: Sequence[str], patterns: Iterable[Sequence[Container[str]]]
 ) -> set[int]:
     """Indexes of `tokens` that take part in an occurrence of any pattern.
 
-    A pattern is a sequence of allowed-token sets (one per word of a phrase; a single word
-    is a pattern of length one), already expanded for prefixes and fuzzy matches.
+    A pattern is a sequence of allowed tokens (one container per word of a phrase; a single
+    word is a pattern of length one): sets already expanded for fuzzy matches, or anything
+    that answers `in` (a prefix, a wildcard).
     """
     hits: set[int] = set()
     for pattern in patterns:

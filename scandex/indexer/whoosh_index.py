@@ -22,7 +22,7 @@ import time
 import traceback
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,8 +38,6 @@ from whoosh.searching import Searcher  # type: ignore[import-untyped]
 from scandex.errors import QueryError, ScandexError
 from scandex.indexer import (
     EmptyRebuildError,
-    HitLine,
-    HitWord,
     IndexStats,
     NoIndexError,
     SearchHit,
@@ -53,6 +51,7 @@ from scandex.indexer.layout import (
     remove_stale_generations,
     swap_in,
 )
+from scandex.indexer.pages import StoredLines, every_line, hit_lines, line_tokens, stored_lines
 from scandex.indexer.query import (
     And,
     Node,
@@ -60,13 +59,10 @@ from scandex.indexer.query import (
     Or,
     Phrase,
     Term,
-    index_tokens,
-    match_positions,
     parse_query,
     positive_leaves,
-    word_tokens,
 )
-from scandex.page import BBox, Document, Word
+from scandex.page import Document
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -106,31 +102,12 @@ Record = dict[str, Any]
 
 def page_records(doc: Document, hocr_path: str | None) -> list[Record]:
     """One Whoosh document per page of `doc`."""
-    records = []
-    for page in doc.pages:
-        lines = [
-            [
-                line.text or " ".join(word.text for word in line.words),
-                line.bbox.as_list(),
-                [_stored_word(word) for word in line.words],
-            ]
-            for line in page.lines
-        ]
-        records.append(_record(doc.path, page.number, lines, hocr_path))
-    return records
+    return [_record(doc.path, page.number, stored_lines(page), hocr_path) for page in doc.pages]
 
 
-def _stored_word(word: Word) -> list[Any]:
-    """[text, x0, y0, x1, y1] and, when the word has other readings, a list of them."""
-    stored: list[Any] = [word.text, *word.bbox.as_list()]
-    if word.alternatives:
-        stored.append(list(word.alternatives))
-    return stored
-
-
-def _record(path: str, page: int, lines: list[Any], hocr_path: str | None) -> Record:
+def _record(path: str, page: int, lines: StoredLines, hocr_path: str | None) -> Record:
     blob = zlib.compress(json.dumps(lines, separators=(",", ":")).encode("utf-8"))
-    tokens = [token for token, _, _ in _line_tokens(lines)]
+    tokens = [token for token, _, _ in line_tokens(lines)]
     return {
         "path": path,
         "page": page,
@@ -140,49 +117,8 @@ def _record(path: str, page: int, lines: list[Any], hocr_path: str | None) -> Re
     }
 
 
-def _decode_lines(blob: bytes) -> list[Any]:
+def _decode_lines(blob: bytes) -> StoredLines:
     return json.loads(zlib.decompress(blob).decode("utf-8"))
-
-
-def _line_tokens(lines: Sequence[Any]) -> Iterator[tuple[str, int, int]]:
-    """(token, line index, word index) in reading order; word index -1 for lines without words.
-
-    The index text is built from exactly this stream, so any index match maps onto words.
-    Words' other readings come after the page's text, so they are found as words without
-    putting gaps into the phrases of the text itself.
-    """
-    for line_index, (text, _bbox, words) in enumerate(lines):
-        if words:
-            for word_index, word in enumerate(words):
-                for token in word_tokens(word[0]):
-                    yield token, line_index, word_index
-        else:
-            for token in index_tokens(text):
-                yield token, line_index, -1
-    for line_index, (_text, _bbox, words) in enumerate(lines):
-        for word_index, word in enumerate(words):
-            for alternative in word[5] if len(word) > 5 else ():
-                for token in word_tokens(alternative):
-                    yield token, line_index, word_index
-
-
-def _hit_lines(lines: Sequence[Any], patterns: list[list[frozenset[str]]]) -> tuple[HitLine, ...]:
-    stream = list(_line_tokens(lines))
-    marked = match_positions([token for token, _, _ in stream], patterns)
-    words_by_line: dict[int, list[int]] = {}
-    for position in sorted(marked):
-        _, line_index, word_index = stream[position]
-        hit_words = words_by_line.setdefault(line_index, [])
-        if word_index >= 0 and word_index not in hit_words:
-            hit_words.append(word_index)
-    result = []
-    for line_index in sorted(words_by_line):
-        text, bbox, words = lines[line_index]
-        marked_words = tuple(
-            HitWord(words[i][0], BBox(*words[i][1:5])) for i in words_by_line[line_index]
-        )
-        result.append(HitLine(text, BBox(*bbox), marked_words))
-    return tuple(result)
 
 
 # ----------------------------------------------------------------------------- queries
@@ -253,8 +189,8 @@ def _term_query(term: Term, expand: Expansions, *, in_sequence: bool) -> wq.Quer
     return wq.Or([wq.Term(CONTENT, term.text, boost=EXACT_BOOST), wq.ConstantScoreQuery(variants)])
 
 
-def _patterns(node: Node, expand: Expansions) -> list[list[frozenset[str]]]:
-    patterns = []
+def _patterns(node: Node, expand: Expansions) -> list[list[Container[str]]]:
+    patterns: list[list[Container[str]]] = []
     for leaf in positive_leaves(node):
         words = leaf.words if isinstance(leaf, Phrase) else (leaf,)
         patterns.append([expand(word) for word in words])
@@ -367,7 +303,7 @@ class WhooshIndex:
                     path=stored["path"],
                     page=stored["page"],
                     score=float(result.score),
-                    lines=_hit_lines(lines, patterns),
+                    lines=hit_lines(lines, patterns),
                 )
             )
         return hits
@@ -382,10 +318,7 @@ class WhooshIndex:
     def pages(self, path: str) -> list[StoredPage]:
         pages = []
         for stored in self._current_searcher().documents(path=path):
-            lines = tuple(
-                HitLine(text, BBox(*bbox), tuple(HitWord(w[0], BBox(*w[1:5])) for w in words))
-                for text, bbox, words in _decode_lines(stored[LINES])
-            )
+            lines = every_line(_decode_lines(stored[LINES]))
             pages.append(StoredPage(path, stored["page"], stored.get("hocr") or None, lines))
         return sorted(pages, key=lambda page: page.page)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from scandex.config import Config
 from scandex.errors import QueryError, ScandexError
-from scandex.indexer import Index, SearchHit, StoredPage, open_index
+from scandex.indexer import Index, SearchHit, StoredPage, open_index_for
 from scandex.indexer.query import parse_query, positive_leaves
 
 DOC_ID_CHARS = 20
@@ -108,7 +108,7 @@ class Library:
             pass
         with self._open_lock:
             if self._opened < self._readers:
-                index = open_index(self.config.index_dir, writable=False)  # NoIndexError
+                index = open_index_for(self.config, writable=False)  # NoIndexError
                 self._opened += 1
                 return index
         try:
