@@ -162,7 +162,7 @@ def test_segment_works_on_any_binarized_page():
     identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     binarized = Binarized(
         binary=gray < 128,
-        gray=gray.astype(np.float32) / 255.0,
+        gray=gray,
         angle_deg=0.0,
         to_original=identity,
         original_size=(gray.shape[1], gray.shape[0]),

@@ -17,7 +17,7 @@ import numpy as np
 from scandex.ocr.binarize import Binarized, BinarizeParams, binarize
 from scandex.ocr.deskew import map_box_to_original
 from scandex.ocr.lines import LineImage, LineParams, extract_lines
-from scandex.ocr.reading_order import reading_blocks
+from scandex.ocr.reading_order import blocks_and_gutters
 from scandex.ocr.segment import Layout, SegmentParams, segment
 from scandex.page import BBox, Region
 
@@ -62,7 +62,7 @@ def analyze_binarized(
 
 def assemble(binarized: Binarized, layout: Layout, params: AnalyzeParams) -> PageAnalysis:
     """Order the layout's lines, cut them out and map every box to the original image."""
-    blocks = reading_blocks(
+    blocks, gutters = blocks_and_gutters(
         layout.boxes,
         columns=params.segment.columns,
         separators=layout.separators,
@@ -94,7 +94,7 @@ def assemble(binarized: Binarized, layout: Layout, params: AnalyzeParams) -> Pag
         height=int(height),
         columns=tuple(block_boxes),
         lines=lines,
-        gutters=tuple(to_original(g) for g in layout.gutters),
+        gutters=tuple(to_original(g) for g in gutters),
         regions=tuple(regions),
     )
 

@@ -109,7 +109,7 @@ class Binarized:
     """A page's ink in the deskewed frame and the way back to the original image."""
 
     binary: np.ndarray  # bool HxW, True = ink, deskewed frame
-    gray: np.ndarray  # float32 HxW 0..1, 1 = paper, flattened background, deskewed frame
+    gray: np.ndarray  # uint8 HxW, 255 = paper, flattened background, deskewed frame
     angle_deg: float  # skew found in the original, counter-clockwise positive
     to_original: np.ndarray  # 2x3 float64 affine: deskewed (x, y) -> original (x, y)
     original_size: tuple[int, int]  # (width, height) of the original image
@@ -129,12 +129,40 @@ class Binarized:
     def page_mask(self) -> np.ndarray:
         """bool, deskewed frame: True where the page shows, False on dark margins, mounts,
         large dark pictures and the canvas the rotation added (binary is False there)."""
+        return enlarge(self._page_work, self.work_factor, self.size, cv2.INTER_NEAREST) > 0
+
+    def outside_counts(self, boxes: np.ndarray) -> np.ndarray:
+        """How many pixels of each box ((N, 4) int x0, y0, x1, y1, inside the deskewed
+        frame) page_mask has False. Only boxes near something outside at working resolution
+        are counted at full resolution; the rest have none."""
+        counts = np.zeros(len(boxes), np.int64)
+        outside = (self._page_work == 0).astype(np.uint8)
+        if len(boxes) == 0 or not outside.any():
+            return counts
+        # page_mask takes each pixel from the working cell it falls in (the last row and
+        # column reach to the frame's edge): a cell of margin covers any rounding.
+        f = self.work_factor
+        cells_h, cells_w = outside.shape
+        cx0 = np.clip(boxes[:, 0] // f - 1, 0, cells_w)
+        cy0 = np.clip(boxes[:, 1] // f - 1, 0, cells_h)
+        cx1 = np.clip(-(-boxes[:, 2] // f) + 1, 0, cells_w)
+        cy1 = np.clip(-(-boxes[:, 3] // f) + 1, 0, cells_h)
+        table = cv2.integral(outside, sdepth=cv2.CV_32S)
+        near = table[cy1, cx1] - table[cy0, cx1] - table[cy1, cx0] + table[cy0, cx0] > 0
+        for i in np.flatnonzero(near):
+            x0, y0, x1, y1 = (int(v) for v in boxes[i])
+            counts[i] = np.count_nonzero(~self.page_mask[y0:y1, x0:x1])
+        return counts
+
+    @cached_property
+    def _page_work(self) -> np.ndarray:
+        """page_mask at working resolution (uint8, 255 = page), before it is enlarged."""
         width, height = self.original_size
         factor = self.work_factor
         outside = self.outside_work
         if outside is None:
             outside = np.zeros((height // factor, width // factor), np.uint8)
-        return _page_mask(outside, factor, self.original_size, self.to_original, self.size)
+        return _page_work(outside, factor, self.original_size, self.to_original, self.size)
 
 
 def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Binarized:
@@ -206,11 +234,10 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
         binary = ink.view(bool)
     else:
         binary = np.zeros(stretched.shape, bool)
-    flat_gray = np.multiply(stretched, np.float32(1.0 / 255.0), dtype=np.float32)
     black = levels.black / levels.paper if levels.has_ink and levels.paper else 0.0
     return Binarized(
         binary=binary,
-        gray=flat_gray,
+        gray=stretched,
         angle_deg=float(angle_deg),
         to_original=to_original,
         original_size=(width, height),
@@ -571,13 +598,20 @@ def enlarge(
     width, height = size
     if factor == 1 and small.shape == (height, width):
         return small
-    big = cv2.resize(
-        small, (small.shape[1] * factor, small.shape[0] * factor), interpolation=interpolation
-    )
-    big = big[:height, :width]
-    bottom, right = height - big.shape[0], width - big.shape[1]
-    if bottom or right:
-        big = cv2.copyMakeBorder(big, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
+    scaled = (small.shape[1] * factor, small.shape[0] * factor)
+    if scaled[0] >= width and scaled[1] >= height:
+        return cv2.resize(small, scaled, interpolation=interpolation)[:height, :width]
+    # The left-out edge replicated in place: a border added afterwards would copy the whole
+    # page once more.
+    big = np.empty((height, width), small.dtype)
+    inner_w, inner_h = min(scaled[0], width), min(scaled[1], height)
+    if scaled == (inner_w, inner_h):
+        cv2.resize(small, scaled, dst=big[:inner_h, :inner_w], interpolation=interpolation)
+    else:
+        resized = cv2.resize(small, scaled, interpolation=interpolation)
+        big[:inner_h, :inner_w] = resized[:inner_h, :inner_w]
+    big[inner_h:, :inner_w] = big[inner_h - 1 : inner_h, :inner_w]
+    big[:, inner_w:] = big[:, inner_w - 1 : inner_w]
     return big
 
 
@@ -717,17 +751,18 @@ def _working_ink(
 # The page in the deskewed frame
 
 
-def _page_mask(
+def _page_work(
     outside_work: np.ndarray,
     factor: int,
     original_size: tuple[int, int],
     to_original: np.ndarray,
     frame_size: tuple[int, int],
 ) -> np.ndarray:
-    """bool mask of the deskewed frame: True where the original page shows.
+    """uint8 mask of the deskewed frame at working resolution (`factor` times smaller):
+    255 where the original page shows; enlarged, it is Binarized.page_mask.
 
-    Rotated at working resolution (the mask is coarse anyway) and then enlarged; on a
-    rotated page it errs by a working pixel towards the page, so no ink falls outside it.
+    Rotated at working resolution (the mask is coarse anyway); on a rotated page it errs by
+    a working pixel towards the page, so no ink falls outside it.
     """
     inside = np.where(outside_work > 0, np.uint8(0), np.uint8(255))
     frame_w, frame_h = frame_size
@@ -755,4 +790,4 @@ def _page_mask(
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=0,
         )
-    return enlarge(inside, factor, frame_size, cv2.INTER_NEAREST) > 0
+    return inside

@@ -95,10 +95,24 @@ def extract_lines(
     kept_gap_px = max(1, round(params.kept_gap * layout.scale_px))
     # One lookup per pixel: the line of each label, or -2 for ink that is not text.
     owner_of_label = np.where(not_text_labels(layout), -2, layout.line_of_label).astype(np.int32)
+    # A straight stroke lies in one mark: only a line with a mark as long as an underline
+    # can have one.
+    underline_px = _underline_px(layout.scale_px)
+    widest = np.zeros(len(layout.lines), np.int64)
+    mine = layout.line_of_label >= 0
+    np.maximum.at(widest, layout.line_of_label[mine], layout.components[mine, 2])
     return tuple(
         _cut_paper(
             _extract(
-                binarized, layout, owner_of_label, i, boxes[i], column, margin, params.halo_px
+                binarized,
+                layout,
+                owner_of_label,
+                i,
+                boxes[i],
+                column,
+                margin,
+                params.halo_px,
+                underline_px if widest[i] >= underline_px else None,
             ),
             max_gap_px,
             kept_gap_px,
@@ -205,23 +219,27 @@ def _extract(
     column: int,
     margin: int,
     halo_px: int,
+    underline_px: int | None,
 ) -> LineImage:
     """The line's crop of the flattened gray page with the ink of other lines and of things
-    that are not text painted over with paper (`halo_px` around it); its own ink, faint
+    that are not text painted over with paper (`halo_px` around it), and its underlines
+    (straight strokes of underline_px or longer; None: it has none); its own ink, faint
     strokes the threshold missed and the small marks no line took stay."""
     box = layout.lines[index].bbox
     frame_h, frame_w = binarized.binary.shape
     x0, y0 = max(0, box.x0 - margin), max(0, box.y0 - margin)
     x1, y1 = min(frame_w, box.x1 + margin), min(frame_h, box.y1 + margin)
-    owner = owner_of_label[layout.labels[y0:y1, x0:x1]]
-    foreign = ((owner != index) & (owner != -1)).astype(np.uint8)
+    owner = np.take(owner_of_label, layout.labels[y0:y1, x0:x1])
+    mine = owner == index  # the line's own ink
+    foreign = (owner != -1) ^ mine
     if halo_px > 0:
         size = 2 * halo_px + 1
-        foreign = cv2.dilate(foreign, np.ones((size, size), np.uint8))
-        foreign[owner == index] = 0  # never the line's own ink
-    image = np.clip(binarized.gray[y0:y1, x0:x1] * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    image[foreign > 0] = 255
-    image[_underline(binarized.binary[y0:y1, x0:x1] & (owner == index), layout.scale_px)] = 255
+        foreign = cv2.dilate(foreign.view(np.uint8), np.ones((size, size), np.uint8)).view(bool)
+        foreign[mine] = False
+    image = binarized.gray[y0:y1, x0:x1].copy()
+    image[foreign] = 255
+    if underline_px is not None:
+        image[_underline(mine, underline_px)] = 255
 
     a = np.asarray(binarized.to_original, np.float64)
     to_original = a.copy()
@@ -231,11 +249,15 @@ def _extract(
     return LineImage(image, bbox, baseline, column, to_original)
 
 
-def _underline(ink: np.ndarray, scale_px: float) -> np.ndarray:
-    """bool mask of the straight horizontal strokes of a line's ink longer than 2.5 text
-    scales (an underline or a strike-through that touches the letters; a dash is shorter),
-    a pixel above and below included: the recognizer reads the letters, not the rule."""
-    length = max(8, round(2.5 * scale_px))
+def _underline_px(scale_px: float) -> int:
+    """Length of an underline or strike-through: 2.5 text scales (a dash is shorter)."""
+    return max(8, round(2.5 * scale_px))
+
+
+def _underline(ink: np.ndarray, length: int) -> np.ndarray:
+    """bool mask of the straight horizontal strokes of a line's ink `length` pixels or
+    longer (an underline or a strike-through that touches the letters), a pixel above and
+    below included: the recognizer reads the letters, not the rule."""
     if ink.shape[1] < length:
         return np.zeros(ink.shape, bool)
     runs = cv2.morphologyEx(ink.view(np.uint8), cv2.MORPH_OPEN, np.ones((1, length), np.uint8))

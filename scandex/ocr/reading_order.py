@@ -87,25 +87,7 @@ def reading_blocks(
     params: OrderParams = OrderParams(),
 ) -> list[ReadingBlock]:
     """The lines grouped into blocks (columns and runs of rows), blocks in reading order."""
-    if not boxes:
-        return []
-    arr = _as_array(boxes)
-    blocks: list[ReadingBlock] = []
-    free: list[int] = []  # rows waiting to become one non-column block
-
-    def flush_free() -> None:
-        if free:
-            blocks.append(ReadingBlock(tuple(_rows_order(arr, free, params)), False))
-            free.clear()
-
-    for part, is_column in _blocks(arr, columns, separators, params, gutters_out=None):
-        if not is_column:
-            free.extend(part)
-            continue
-        flush_free()
-        blocks.append(ReadingBlock(tuple(_rows_order(arr, part, params)), True))
-    flush_free()
-    return blocks
+    return blocks_and_gutters(boxes, columns=columns, separators=separators, params=params)[0]
 
 
 def find_gutters(
@@ -116,12 +98,38 @@ def find_gutters(
     params: OrderParams = OrderParams(),
 ) -> list[BBox]:
     """The column gutters reading_blocks uses, as boxes spanning their section's lines."""
+    return blocks_and_gutters(boxes, columns=columns, separators=separators, params=params)[1]
+
+
+def blocks_and_gutters(
+    boxes: Sequence[BBox],
+    *,
+    columns: int | None = None,
+    separators: Sequence[BBox] = (),
+    params: OrderParams = OrderParams(),
+) -> tuple[list[ReadingBlock], list[BBox]]:
+    """reading_blocks and find_gutters of the same boxes, found once."""
     if not boxes:
-        return []
+        return [], []
     arr = _as_array(boxes)
+    blocks: list[ReadingBlock] = []
+    free: list[int] = []  # rows waiting to become one non-column block
     found: list[tuple[float, float, float, float]] = []
-    _blocks(arr, columns, separators, params, gutters_out=found)
-    return [BBox(int(gx0), int(y0), int(gx1), int(y1)) for gx0, y0, gx1, y1 in found]
+
+    def flush_free() -> None:
+        if free:
+            blocks.append(ReadingBlock(tuple(_rows_order(arr, free, params)), False))
+            free.clear()
+
+    for part, is_column in _blocks(arr, columns, separators, params, gutters_out=found):
+        if not is_column:
+            free.extend(part)
+            continue
+        flush_free()
+        blocks.append(ReadingBlock(tuple(_rows_order(arr, part, params)), True))
+    flush_free()
+    gutters = [BBox(int(gx0), int(y0), int(gx1), int(y1)) for gx0, y0, gx1, y1 in found]
+    return blocks, gutters
 
 
 def _blocks(
@@ -129,7 +137,7 @@ def _blocks(
     columns: int | None,
     separators: Sequence[BBox],
     params: OrderParams,
-    gutters_out: list[tuple[float, float, float, float]] | None,
+    gutters_out: list[tuple[float, float, float, float]],
 ) -> list[tuple[list[int], bool]]:
     """The page as runs of lines in reading order, each flagged when it is a column."""
     out: list[tuple[list[int], bool]] = []
@@ -147,7 +155,7 @@ def _split(
     columns: int | None,
     separators: Sequence[BBox],
     params: OrderParams,
-    gutters_out: list[tuple[float, float, float, float]] | None,
+    gutters_out: list[tuple[float, float, float, float]],
     depth: int,
 ) -> list[tuple[list[int], bool]]:
     """Lines read by columns where they have gutters, each column split again the same way.
@@ -160,9 +168,8 @@ def _split(
         return [(idx, False)]
     gutters = _section_gutters(arr, idx, columns, separators, params)
     if gutters:
-        if gutters_out is not None:
-            y0, y1 = float(arr[idx, 1].min()), float(arr[idx, 3].max())
-            gutters_out.extend((gx0, y0, gx1, y1) for gx0, gx1 in gutters)
+        y0, y1 = float(arr[idx, 1].min()), float(arr[idx, 3].max())
+        gutters_out.extend((gx0, y0, gx1, y1) for gx0, gx1 in gutters)
         out: list[tuple[list[int], bool]] = []
         for column in _split_columns(arr, idx, gutters):
             if column:
@@ -183,9 +190,11 @@ def _split(
         # Of the widest row gaps, cut at the one that leaves the most lines in a part with
         # gutters: the title under the columns is cut off, not a paragraph break.
         best: tuple[int, list[int], list[int]] | None = None
+        members = np.array(idx)
+        bottoms = arr[members, 3]
         for cut in _row_gaps(arr, idx)[: params.max_cuts_tried]:
-            upper = [i for i in idx if arr[i, 3] <= cut]
-            lower = [i for i in idx if arr[i, 3] > cut]
+            upper = members[bottoms <= cut].tolist()
+            lower = members[bottoms > cut].tolist()
             gain = max(
                 len(part)
                 if len(part) >= 2 * params.min_column_lines
@@ -216,7 +225,9 @@ def _crossers(
     Candidates are the lines over the x positions that the fewest lines cover, at most
     `max_crossing_fraction` of the lines; of those that reveal gutters, the smallest set."""
     limit = max(3, int(params.max_crossing_fraction * len(idx)))
-    x0, x1 = arr[idx, 0].min(), arr[idx, 2].max()
+    members = np.array(idx)
+    lefts, rights = arr[members, 0], arr[members, 2]
+    x0, x1 = lefts.min(), rights.max()
     line_height = _median(arr[idx, 3] - arr[idx, 1])
     bins = 200
     width = max(x1 - x0, 1.0) / bins
@@ -232,16 +243,17 @@ def _crossers(
         if cover[b] == 0 or cover[b] > limit:
             continue
         centre = x0 + (b + 0.5) * width
-        over = frozenset(i for i in idx if arr[i, 0] <= centre < arr[i, 2])
+        crossing = (lefts <= centre) & (centre < rights)
+        over = frozenset(members[crossing].tolist())
         if over in tried or (best and len(over) >= len(best)):
             continue
         # Lines that start at the section's left edge belong to its first column (the wide
         # top lines of a column that narrows beside a picture), they do not cross over it.
-        flush_left = sum(1 for i in over if arr[i, 0] - x0 < line_height)
+        flush_left = int(np.count_nonzero(crossing & (lefts - x0 < line_height)))
         if 2 * flush_left > len(over):
             continue
         tried.add(over)
-        rest = [i for i in idx if i not in over]
+        rest = members[~crossing].tolist()
         if len(rest) >= 2 * params.min_column_lines and _section_gutters(
             arr, rest, columns, separators, params
         ):
@@ -253,14 +265,19 @@ def _crossers(
 
 def _row_gaps(arr: np.ndarray, idx: list[int]) -> list[float]:
     """y positions between rows that no line crosses, widest gap first."""
-    spans = sorted((arr[i, 1], arr[i, 3]) for i in idx)
-    gaps = []
-    reach = spans[0][1]
-    for y0, y1 in spans[1:]:
-        if y0 > reach:
-            gaps.append((y0 - reach, (reach + y0) / 2.0))
-        reach = max(reach, y1)
-    return [y for _, y in sorted(gaps, key=lambda g: -g[0])]
+    reach, y0 = _uncovered(arr[idx, 1], arr[idx, 3])
+    widest = np.argsort(reach - y0, kind="stable")  # gaps are negative widths here
+    return ((reach[widest] + y0[widest]) / 2.0).tolist()
+
+
+def _uncovered(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inner intervals that none of the intervals [starts, ends] covers, in order: the
+    end of what lies before each, and the start of what comes after it."""
+    order = np.lexsort((ends, starts))
+    starts, ends = starts[order], ends[order]
+    reach = np.maximum.accumulate(ends)
+    gap = np.flatnonzero(starts[1:] > reach[:-1])
+    return reach[gap], starts[gap + 1]
 
 
 def _as_array(boxes: Sequence[BBox]) -> np.ndarray:
@@ -301,16 +318,10 @@ def _sections(arr: np.ndarray, params: OrderParams) -> list[tuple[list[int], boo
     return sections
 
 
-def _projection_gaps(arr: np.ndarray, idx: list[int]) -> list[tuple[float, float]]:
+def _projection_gaps(boxes: np.ndarray) -> list[tuple[float, float]]:
     """Inner x-intervals covered by none of these boxes, left to right."""
-    spans = sorted((arr[i, 0], arr[i, 2]) for i in idx)
-    gaps = []
-    reach = spans[0][1]
-    for x0, x1 in spans[1:]:
-        if x0 > reach:
-            gaps.append((reach, x0))
-        reach = max(reach, x1)
-    return gaps
+    gx0, gx1 = _uncovered(boxes[:, 0], boxes[:, 2])
+    return list(zip(gx0.tolist(), gx1.tolist(), strict=True))
 
 
 def _section_gutters(
@@ -322,27 +333,28 @@ def _section_gutters(
 ) -> list[tuple[float, float]]:
     if len(idx) < 2 or columns == 1:
         return []
-    gaps = _projection_gaps(arr, idx)
+    boxes = arr[idx]
+    gaps = _projection_gaps(boxes)
     if columns is not None:
         widest = sorted(gaps, key=lambda g: g[1] - g[0], reverse=True)[: columns - 1]
         return sorted(widest)
-    heights = arr[idx, 3] - arr[idx, 1]
+    heights = boxes[:, 3] - boxes[:, 1]
     line_height = _median(heights)
     gutters = []
     for gx0, gx1 in gaps:
         width = gx1 - gx0
         if width < params.min_gutter_lines_height * line_height and not _on_separator(
-            arr, idx, gx0, gx1, separators
+            boxes, gx0, gx1, separators
         ):
             continue
         # Each side's lines up to the next gap at least as wide as this one (a narrower gap
         # is a word gap, a table's cell gap or a narrower gutter further on).
         left_limit = max((g1 for g0, g1 in gaps if g1 <= gx0 and g1 - g0 >= width), default=-np.inf)
         right_limit = min((g0 for g0, g1 in gaps if g0 >= gx1 and g1 - g0 >= width), default=np.inf)
-        left = [i for i in idx if arr[i, 2] <= gx0 and arr[i, 0] >= left_limit]
-        right = [i for i in idx if arr[i, 0] >= gx1 and arr[i, 2] <= right_limit]
-        left_rows = _row_spans(arr, left, line_height)
-        right_rows = _row_spans(arr, right, line_height)
+        left = boxes[(boxes[:, 2] <= gx0) & (boxes[:, 0] >= left_limit)]
+        right = boxes[(boxes[:, 0] >= gx1) & (boxes[:, 2] <= right_limit)]
+        left_rows = _row_spans(left, line_height)
+        right_rows = _row_spans(right, line_height)
         # Rows counted in lines of the section's height: a title in display type as tall as
         # five lines of the small print beside it is a column of its own.
         left_lines = np.maximum(left_rows[:, 3] / max(line_height, 1e-9), 1.0).sum()
@@ -377,13 +389,12 @@ def _median(values: np.ndarray) -> float:
     return float(ordered[n // 2]) if n % 2 else float(ordered[n // 2 - 1] + ordered[n // 2]) / 2.0
 
 
-def _row_spans(arr: np.ndarray, idx: list[int], line_height: float) -> np.ndarray:
+def _row_spans(boxes: np.ndarray, line_height: float) -> np.ndarray:
     """(rows, 4): x0, x1, the share of x1 - x0 that boxes cover, and the height, for each
     row these boxes stand in (in order of their centres, a new row where the next centre is
     more than half a line lower)."""
-    if not idx:
+    if len(boxes) == 0:
         return np.zeros((0, 4))
-    boxes = arr[idx]
     centre = (boxes[:, 1] + boxes[:, 3]) / 2.0
     order = np.argsort(centre, kind="stable")
     boxes, centre = boxes[order], centre[order]
@@ -396,11 +407,9 @@ def _row_spans(arr: np.ndarray, idx: list[int], line_height: float) -> np.ndarra
     return np.stack([x0, x1, fill, height], axis=1)
 
 
-def _on_separator(
-    arr: np.ndarray, idx: list[int], gx0: float, gx1: float, separators: Sequence[BBox]
-) -> bool:
+def _on_separator(boxes: np.ndarray, gx0: float, gx1: float, separators: Sequence[BBox]) -> bool:
     """Whether the gap [gx0, gx1] of these lines lies on a known column separator."""
-    y0, y1 = arr[idx, 1].min(), arr[idx, 3].max()
+    y0, y1 = boxes[:, 1].min(), boxes[:, 3].max()
     return any(s.x0 < gx1 + 1 and s.x1 > gx0 - 1 and s.y0 < y1 and s.y1 > y0 for s in separators)
 
 
