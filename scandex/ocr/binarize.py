@@ -37,6 +37,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from scandex.ocr.components import label_components
 from scandex.ocr.deskew import IDENTITY, SkewParams, deskew_transform, estimate_skew_deg, to_frame
 
 __all__ = ["BinarizeParams", "Binarized", "as_uint8", "binarize"]
@@ -448,15 +449,17 @@ def _sharp_dark_regions(
     """255 on dark components whose boundary is a step edge (mounts), not a slow vignette."""
     count, labels = cv2.connectedComponents(dark, connectivity=8)
     element = np.ones((3, 3), np.uint8)
-    gradient = cv2.morphologyEx(white, cv2.MORPH_GRADIENT, element).astype(np.float64)
+    gradient = cv2.morphologyEx(white, cv2.MORPH_GRADIENT, element)
     boundary = (dark > 0) & (cv2.erode(dark, element, borderType=cv2.BORDER_REPLICATE) == 0)
-    contrast = reference.astype(np.float64) - white.astype(np.float64)
     lab = labels[boundary]
     n_edge = np.bincount(lab, minlength=count).astype(np.float64)
-    grad_sum = np.bincount(lab, weights=gradient[boundary], minlength=count)
-    all_lab = labels.ravel()
+    grad_sum = np.bincount(lab, weights=gradient[boundary].astype(np.float64), minlength=count)
+    # Over the dark pixels only: the rest is label 0, which is never kept.
+    inside = np.flatnonzero(dark)
+    all_lab = labels.ravel()[inside]
+    contrast = reference.ravel()[inside].astype(np.float64) - white.ravel()[inside]
     n_px = np.bincount(all_lab, minlength=count).astype(np.float64)
-    contrast_sum = np.bincount(all_lab, weights=contrast.ravel(), minlength=count)
+    contrast_sum = np.bincount(all_lab, weights=contrast, minlength=count)
     with np.errstate(divide="ignore", invalid="ignore"):
         edge_contrast = grad_sum / n_edge
         region_contrast = contrast_sum / n_px
@@ -481,7 +484,7 @@ def _edge_artifacts(
     resolution (ink dark), `factor` times larger than `ink`: a hole's shape is checked there.
     """
     height, width = ink.shape
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    labels, stats, centroids = label_components(ink)
     x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     # "Touching" allows a gap of 1 % of the side: a page edge's shadow seldom starts exactly

@@ -48,6 +48,7 @@ import cv2
 import numpy as np
 
 from scandex.errors import SegmentationError
+from scandex.ocr import components
 from scandex.ocr.reading_order import OrderParams, find_gutters
 from scandex.page import BBox
 
@@ -274,54 +275,15 @@ def label_components(
     binary: np.ndarray, max_per_megapixel: float = float("inf")
 ) -> tuple[np.ndarray, np.ndarray]:
     """8-connected labels (int32 HxW) and per-label stats (x, y, width, height, area; row 0
-    is the paper) of a bool ink image.
-
-    OpenCV's labelling with statistics costs five times its labelling alone on a page, and
-    scipy's find_objects visits every pixel; the statistics come from the runs of ink along
-    the rows instead (a run's pixels share one label), a few hundred thousand even on a page
-    with a halftone photograph. More components than max_per_megapixel is noise, said at once.
-    """
-    ink = binary.view(np.uint8) if binary.dtype == np.bool_ else (binary > 0).astype(np.uint8)
-    n, labels = cv2.connectedComponentsWithAlgorithm(ink, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    per_mp = (n - 1) / max(binary.size / 1e6, 1e-6)
+    is the paper) of a bool ink image. More components than max_per_megapixel is noise,
+    said at once."""
+    count, labels = components.label(binary)
+    per_mp = (count - 1) / max(binary.size / 1e6, 1e-6)
     if per_mp > max_per_megapixel:
         raise SegmentationError(
             f"the page looks like noise, not text: {per_mp:.0f} separate marks per megapixel"
         )
-    height, width = ink.shape
-    stats = np.zeros((n, 5), np.int64)
-    stats[0] = (0, 0, width, height, 0)
-    if n > 1:
-        x0, x1, y, label = _ink_runs(ink, labels)
-        big = np.iinfo(np.int64).max
-        left, top = np.full(n, big, np.int64), np.full(n, big, np.int64)
-        right, bottom = np.zeros(n, np.int64), np.zeros(n, np.int64)
-        np.minimum.at(left, label, x0)
-        np.maximum.at(right, label, x1)
-        np.minimum.at(top, label, y)
-        np.maximum.at(bottom, label, y + 1)
-        stats[1:, 0], stats[1:, 1] = left[1:], top[1:]
-        stats[1:, 2], stats[1:, 3] = right[1:] - left[1:], bottom[1:] - top[1:]
-        stats[1:, 4] = np.bincount(label, weights=x1 - x0, minlength=n)[1:].astype(np.int64)
-        stats[0, 4] = binary.size - stats[1:, 4].sum()
-    return labels, stats
-
-
-def _ink_runs(
-    ink: np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The runs of ink along the rows of a uint8 0/1 image: first x, x after the last, row,
-    and label of each, in raster order."""
-    width = ink.shape[1]
-    before, after = np.zeros_like(ink), np.zeros_like(ink)
-    before[:, 1:] = ink[:, :-1]
-    after[:, :-1] = ink[:, 1:]
-    # Ink whose left (right) neighbour is paper starts (ends) a run. numpy finds the True of
-    # a bool array several times faster than the non-zeros of a uint8 one.
-    starts = np.flatnonzero(cv2.subtract(ink, before).view(bool))
-    ends = np.flatnonzero(cv2.subtract(ink, after).view(bool))
-    rows = starts // width
-    return starts - rows * width, ends - rows * width + 1, rows, labels.ravel()[starts]
+    return labels, components.measure(binary, labels, count).stats
 
 
 def estimate_scale(comps: np.ndarray, shape: tuple[int, int]) -> float | None:
@@ -376,14 +338,14 @@ def _paint(
     gh: int, gw: int, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray
 ) -> np.ndarray:
     """uint8 mask of the union of rectangles [x0, x1) x [y0, y1), via a difference array
-    summed by OpenCV's integral image (five times numpy's two cumsums; float32 counts of
-    overlapping rectangles are exact)."""
+    summed by OpenCV's integral image (five times numpy's two cumsums; every partial sum is
+    a count of overlapping rectangles, exact in float32)."""
     diff = np.zeros((gh + 1, gw + 1), np.float32)
     np.add.at(diff, (y0, x0), 1)
     np.add.at(diff, (y0, x1), -1)
     np.add.at(diff, (y1, x0), -1)
     np.add.at(diff, (y1, x1), 1)
-    return (cv2.integral(diff, sdepth=cv2.CV_64F)[1 : gh + 1, 1 : gw + 1] > 0.5).astype(np.uint8)
+    return (cv2.integral(diff, sdepth=cv2.CV_32F)[1 : gh + 1, 1 : gw + 1] > 0.5).astype(np.uint8)
 
 
 def classify(comps: np.ndarray, scale: float) -> np.ndarray:
@@ -605,7 +567,8 @@ def _drop_inside_pictures(
     inside = (mask[cy, cx] > 0) & (kind != _BIG)
     out = kind.copy()
     out[inside] = _PICTURE
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    stats = components.label_components(mask).stats
+    n = len(stats)
     pictures = [
         BBox(int(x * step), int(y * step), int((x + w) * step), int((y + h) * step))
         for x, y, w, h, _ in stats[1:n]
@@ -1307,10 +1270,14 @@ def _baselines(
     lines, bottoms, weights = lines[order], bottoms[order], weights[order]
     starts = np.searchsorted(lines, np.arange(n_lines))
     ends = np.searchsorted(lines, np.arange(n_lines), side="right")
-    for i in range(n_lines):
-        if ends[i] > starts[i]:
-            part = slice(starts[i], ends[i])
-            out[i] = _weighted_median(bottoms[part], weights[part])
+    # Each line's weighted median at once: its letters are consecutive, sorted by bottom,
+    # and the running sum of the (whole-number) weights is exact.
+    cum = np.cumsum(weights)
+    before = np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0.0)
+    total = cum[np.maximum(ends - 1, 0)] - before
+    median = bottoms[np.minimum(np.searchsorted(cum, before + total / 2.0), len(cum) - 1)]
+    for i in np.flatnonzero(ends > starts):
+        out[i] = float(median[i])
     return out
 
 

@@ -1,0 +1,39 @@
+"""Component statistics from runs of ink agree with OpenCV's, pixel for pixel."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scandex.ocr.components import label_components
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    height=st.integers(1, 40),
+    width=st.integers(1, 40),
+    density=st.floats(0.0, 1.0),
+    seed=st.integers(0, 10_000),
+)
+def test_statistics_agree_with_opencv(height: int, width: int, density: float, seed: int) -> None:
+    ink = np.random.default_rng(seed).random((height, width)) < density
+    found = label_components(ink)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(
+        ink.view(np.uint8), connectivity=8
+    )
+    assert np.array_equal(found.labels, labels)
+    assert np.array_equal(found.stats[1:], stats[1:count])
+    np.testing.assert_allclose(found.centroids[1:], centroids[1:count], rtol=0, atol=1e-9)
+    # The paper's row: the image's box and its paper pixels.
+    assert found.stats[0].tolist() == [0, 0, width, height, int((~ink).sum())]
+
+
+def test_a_blank_image_has_only_the_paper() -> None:
+    found = label_components(np.zeros((5, 7), bool))
+    assert found.stats.tolist() == [[0, 0, 7, 5, 35]]
+    assert not found.labels.any()
