@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 
 from scandex.atomic import atomic_write
+from scandex.errors import ModelError
 from scandex.ocr.codec import Codec
 from scandex.ocr.normalize import NormalizeParams
 from scandex.ocr.recognize import MODEL_FORMAT, SUPPORTED_FORMAT_VERSION, model_info
@@ -35,8 +37,15 @@ def export_onnx(
     path: str | Path,
     *,
     info: dict | None = None,
+    quantize: bool = True,
 ) -> None:
-    """Write the model as ONNX (atomically) with its codec and parameters as metadata."""
+    """Write the model as ONNX (atomically) with its codec and parameters as metadata.
+
+    With `quantize`, the LSTM and the classifier keep 8-bit weights (onnxruntime's dynamic
+    quantization): 1.4x the lines per second on one core at the same dev-set CER. Unsigned
+    weights (U8U8), because signed ones can saturate on x86 CPUs without VNNI. The
+    convolutions stay in float: quantized they ran slower than the float model.
+    """
     import onnx
 
     was_training = model.training
@@ -52,6 +61,8 @@ def export_onnx(
             # Tracer warnings (shape-dependent Python ints) are about export internals.
             warnings.simplefilter("ignore")
             _export(model, dummy, tmp)
+            if quantize:
+                _quantize(tmp)
         proto = onnx.load(tmp)
         metadata = {
             "format": MODEL_FORMAT,
@@ -59,7 +70,7 @@ def export_onnx(
             "alphabet": json.dumps(codec.alphabet, ensure_ascii=False),
             "normalize": json.dumps(asdict(normalize)),
             "architecture": json.dumps(model.config.to_dict()),
-            "info": json.dumps(info or {}),
+            "info": json.dumps({**(info or {}), "quantized": quantize}),
         }
         del proto.metadata_props[:]
         for key, value in metadata.items():
@@ -86,6 +97,23 @@ def _export(model: LineRecognizer, dummy: torch.Tensor, path: str) -> None:
     )
 
 
+def _quantize(path: str) -> None:
+    """Replace the float ONNX file at `path` with its dynamically quantized form."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantized = path + ".quantized"
+    try:
+        logging.getLogger().disabled = True  # it logs advice about pre-processing to root
+        quantize_dynamic(
+            path, quantized, weight_type=QuantType.QUInt8, op_types_to_quantize=["LSTM", "MatMul"]
+        )
+        os.replace(quantized, path)
+    finally:
+        logging.getLogger().disabled = False
+        if os.path.exists(quantized):
+            os.unlink(quantized)
+
+
 def load_torch_from_onnx(path: str | Path) -> tuple[LineRecognizer, Codec, NormalizeParams]:
     """Rebuild the torch model from a scandex ONNX file (for fine-tuning with --from)."""
     import numpy as np
@@ -93,6 +121,12 @@ def load_torch_from_onnx(path: str | Path) -> tuple[LineRecognizer, Codec, Norma
     from onnx import numpy_helper
 
     proto = onnx.load(str(path))
+    if any(node.op_type == "DynamicQuantizeLSTM" for node in proto.graph.node):
+        raise ModelError(
+            path,
+            "a quantized model cannot be turned back into trainable weights, and its torch "
+            f"weights ({weights_path(path).name}) are not beside it",
+        )
     info = model_info(Path(path), {p.key: p.value for p in proto.metadata_props})
     codec, normalize = info.codec, info.normalize
     model = LineRecognizer(ModelConfig.from_dict(info.architecture))
@@ -134,7 +168,7 @@ def load_torch_from_onnx(path: str | Path) -> tuple[LineRecognizer, Codec, Norma
     state = model.state_dict()
     missing = [k for k in state if k not in new_state and not k.endswith("num_batches_tracked")]
     if missing:
-        raise ValueError(f"{path}: cannot rebuild parameters {missing[:5]} from the ONNX graph")
+        raise ModelError(path, f"cannot rebuild parameters {missing[:5]} from the ONNX graph")
     model.load_state_dict(new_state, strict=False)
     model.frozen_batchnorm = True
     return model, codec, normalize
@@ -159,9 +193,10 @@ def export_model(
     path: str | Path,
     *,
     info: dict | None = None,
+    quantize: bool = True,
 ) -> None:
     """Write NAME.onnx for the runtime and NAME.pt with the same network's torch weights."""
-    export_onnx(model, codec, normalize, path, info=info)
+    export_onnx(model, codec, normalize, path, info=info, quantize=quantize)
     saved = {
         "format": WEIGHTS_FORMAT,
         "onnx_sha256": _sha256(Path(path)),
@@ -178,7 +213,7 @@ def load_weights(path: str | Path) -> tuple[LineRecognizer, Codec, NormalizePara
     """The torch model saved by `export_model`, and the SHA-256 of the ONNX file it matches."""
     saved = torch.load(Path(path), weights_only=True)
     if saved.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(f"{path}: not scandex recognizer weights")
+        raise ModelError(path, "not scandex recognizer weights")
     model = LineRecognizer(ModelConfig.from_dict(saved["config"]))
     model.load_state_dict(saved["state_dict"])
     model.frozen_batchnorm = bool(saved["frozen_batchnorm"])
