@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from scandex.errors import ConfigError, MissingFolderError
 
@@ -175,6 +176,16 @@ class Config:
     def base_dir(self) -> Path:
         """The folder relative paths were resolved against."""
         return self.source.parent if self.source else Path.cwd()
+
+
+def display_url(url: str) -> str:
+    """A server URL (queue.url, index.url) without its password, for messages and status."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{parts.hostname or ''}{port}"))
 
 
 def load_config(path: Path | None = None) -> Config:

@@ -117,6 +117,56 @@ def run(
 
 
 @app.command()
+def worker(
+    config: ConfigOption = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: ocr.workers)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every job.")] = False,
+) -> None:
+    """OCR scans queued by `scandex run` on another machine (queue.backend = "redis").
+
+    Runs on any machine that mounts the watched folders (queue.path_map maps them when the
+    mount point differs), with the model of ocr.model. SIGTERM or Ctrl-C finish the jobs in
+    hand and stop; SIGHUP reads the configuration again. Example: scandex worker --config
+    /etc/scandex/config.toml --jobs 4
+    """
+    from scandex.config import load_config
+    from scandex.queue.worker import run_workers
+
+    _setup_logging(verbose)
+    settings = load_config(config)
+    stop, hurry, reload = threading.Event(), threading.Event(), threading.Event()
+    worker_log = logging.getLogger("scandex.worker")
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():
+            hurry.set()
+        stop.set()
+        worker_log.info("%s received: stopping", signal.Signals(signum).name)
+
+    def on_hangup(signum: int, frame: object) -> None:
+        reload.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hangup)
+    count = jobs or settings.ocr.worker_count
+    raise typer.Exit(
+        run_workers(
+            settings,
+            jobs=count,
+            stop=stop,
+            hurry=hurry,
+            reload=reload,
+            load=lambda: load_config(config),
+            verbose=verbose,
+        )
+    )
+
+
+@app.command()
 def status(
     config: ConfigOption = None,
     output_format: Annotated[

@@ -22,11 +22,12 @@ from pathlib import Path
 from scandex.config import Config
 from scandex.daemon.arrivals import Arrivals
 from scandex.daemon.hocr_files import HocrOwner
-from scandex.daemon.reading import ReadError, scan_stat
+from scandex.daemon.reading import ReadError, read_scan, scan_stat
 from scandex.daemon.records import Records
-from scandex.daemon.searchable_pdfs import carry_pdf
+from scandex.daemon.searchable_pdfs import carry_pdf, write_pdf
 from scandex.daemon.state import DONE, FAILED, PENDING, FileRecord
-from scandex.daemon.worker import Job, JobResult, Workers
+from scandex.daemon.worker import Job, JobResult, WorkerSet
+from scandex.errors import ScandexError
 
 log = logging.getLogger("scandex.daemon")
 
@@ -44,7 +45,7 @@ class Dispatcher:
         records: Records,
         hocr: HocrOwner,
         arrivals: Arrivals,
-        workers: Workers,
+        workers: WorkerSet,
     ) -> None:
         self.records = records
         self.hocr = hocr
@@ -132,6 +133,7 @@ class Dispatcher:
             record.sha256,
             str(self.hocr.destination(image)),
             str(self.hocr.places.fallback(image)),
+            size=record.size,
         )
         if not self.workers.submit(job):
             return False  # a worker just died; it is replaced at the next collect
@@ -180,15 +182,19 @@ class Dispatcher:
                 reason = result.error or "no result"
                 self.fail(record, reason, permanent=result.permanent, model=result.model)
                 continue
-            assert result.hocr_path is not None
+            document = result.document
+            if result.hocr_path is None:
+                result = self._write_here(record, result)
+                if result.hocr_path is None:
+                    continue
             self.hocr.note_fallback(Path(result.hocr_path), result.fallback_reason)
             if record.hocr_path and record.hocr_path != result.hocr_path:
                 self.hocr.delete(record.hocr_path, except_user=path)
             if result.partial:
                 log.warning("%s: %s", path, result.partial)
-            if self._index(record, result.document, result.hocr_path, result.model, result.partial):
-                pages = len(result.document.pages)
-                lines = sum(len(page.lines) for page in result.document.pages)
+            if self._index(record, document, result.hocr_path, result.model, result.partial):
+                pages = len(document.pages)
+                lines = sum(len(page.lines) for page in document.pages)
                 log.info(
                     "%s: %s: %d page(s), %d line(s) in %.1f s -> %s",
                     "re-read" if record.state == DONE else "done",
@@ -198,6 +204,32 @@ class Dispatcher:
                     result.seconds,
                     result.hocr_path,
                 )
+
+    def _write_here(self, record: FileRecord, result: JobResult) -> JobResult:
+        """A worker on another machine could not write the hOCR beside the scan (a folder
+        it may not write, someone else's file there): the daemon writes it by its own
+        rules (beside the scan, else in state_dir/hocr), and the searchable PDF with it."""
+        assert result.document is not None
+        try:
+            written = self.hocr.write(result.document, Path(record.path), result.model)
+        except OSError as exc:
+            self.fail(record, f"cannot write hOCR: {exc.strerror or exc}", permanent=False)
+            return result
+        problems = [result.partial]
+        if self.config.output.pdf:
+            try:
+                data = read_scan(record.path, self.arrivals.read_rules, record.sha256)
+            except ScandexError as exc:
+                problems.append(f"searchable PDF not written: {exc}")
+            else:
+                scan = Path(record.path)
+                pdfa = self.config.output.pdfa
+                problems.append(
+                    write_pdf(data, result.document, set(result.text_pages), written, scan,
+                              pdfa=pdfa)
+                )  # fmt: skip
+        partial = "; ".join(p for p in problems if p)
+        return dataclasses.replace(result, hocr_path=str(written), partial=partial)
 
     def _unchanged(self, record: FileRecord) -> bool:
         """True when the file still has the size and mtime it had when it settled."""

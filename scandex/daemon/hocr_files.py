@@ -99,11 +99,12 @@ def is_foreign_hocr(path: Path) -> bool:
 
 
 def write_hocr_with_fallback(
-    doc: Document, hocr: HocrFiles, preferred: Path, fallback: Path, model: str | None
-) -> tuple[Path, str | None]:
+    doc: Document, hocr: HocrFiles, preferred: Path, fallback: Path | None, model: str | None
+) -> tuple[Path | None, str | None]:
     """Write hOCR next to the image, or in the fallback place when that folder is read-only
     or holds someone else's hOCR of that name. Returns where it went, and the reason when
-    that is the fallback."""
+    that is the fallback. Without a fallback (a worker on another machine, which cannot
+    write to the daemon's state_dir) it returns None and the reason instead."""
     if is_foreign_hocr(preferred):
         reason = f"{preferred} exists and was not written by scandex (kept as it is)"
     else:
@@ -114,6 +115,8 @@ def write_hocr_with_fallback(
             if exc.errno not in NOT_WRITABLE:
                 raise
             reason = f"{preferred.parent} is not writable ({exc.strerror})"
+    if fallback is None:
+        return None, reason
     fallback.parent.mkdir(parents=True, exist_ok=True)
     hocr.write(doc, fallback, model)
     return fallback, reason
@@ -182,6 +185,7 @@ class HocrOwner:
         written, reason = write_hocr_with_fallback(
             doc, self.files, self.destination(image), self.places.fallback(image), model
         )
+        assert written is not None  # there is a fallback
         self.note_fallback(written, reason)
         return written
 

@@ -31,7 +31,7 @@ from scandex.daemon.notify import Notifier
 from scandex.daemon.records import Records
 from scandex.daemon.state import StateStore
 from scandex.daemon.status import LiveNumbers, StatusBoard
-from scandex.daemon.worker import EngineMaker, Workers, scandex_engine
+from scandex.daemon.worker import EngineMaker, Workers, WorkerSet, scandex_engine
 from scandex.errors import ConfigError, ScandexError
 from scandex.indexer import IndexWriter
 
@@ -42,7 +42,14 @@ REQUESTS_EVERY_SECONDS = 1.0  # how often `scandex reocr` requests are looked fo
 SHUTDOWN_GRACE_SECONDS = 20.0  # time given to files in flight at shutdown
 
 # Settings a reload cannot change: the state store, the index and the watches hang on them.
-RESTART_ONLY = ("state_dir", "watch.paths", "watch.recursive", "watch.polling")
+RESTART_ONLY = (
+    "state_dir",
+    "watch.paths",
+    "watch.recursive",
+    "watch.polling",
+    "queue",
+    "index",
+)
 
 
 def run(
@@ -212,9 +219,15 @@ class Daemon:
         places = HocrPlaces(config.ocr.hocr_name, config.fallback_hocr_dir)
         self.hocr = HocrOwner(places, hocr, self.records, config.ocr.max_file_bytes)
         self.arrivals = Arrivals(config, self.records, self.hocr)
-        self.workers = Workers(
-            engine, hocr, config.state_dir, config.output.pdf, config.output.pdfa
-        )
+        self.workers: WorkerSet
+        if config.queue.backend == "redis":
+            from scandex.queue.remote import RemoteWorkers  # imports rq and redis
+
+            self.workers = RemoteWorkers(config)
+        else:
+            self.workers = Workers(
+                engine, hocr, config.state_dir, config.output.pdf, config.output.pdfa
+            )
         self.dispatcher = Dispatcher(config, self.records, self.hocr, self.arrivals, self.workers)
         self.board = StatusBoard(store)
 
@@ -234,6 +247,8 @@ class Daemon:
             new,
             state_dir=old.state_dir,
             source=old.source,
+            queue=old.queue,
+            index=old.index,
             watch=dataclasses.replace(
                 new.watch,
                 paths=old.watch.paths,
@@ -267,5 +282,6 @@ class Daemon:
             workers=self.workers.size,
             model=self.dispatcher.model,
             reocr=self.config.ocr.reocr,
+            queue=self.workers.report(),
         )
         return self.board.publish(live, now=now)

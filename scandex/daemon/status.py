@@ -4,6 +4,7 @@ in the state store (and as systemd's STATUS line). `read_status` never writes.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -32,6 +33,7 @@ class LiveNumbers:
     workers: int
     model: str  # ModelRef.id of the pool taking new files
     reocr: str  # ocr.reocr
+    queue: dict[str, Any] | None = None  # WorkerSet.report(): the backend and its workers
 
 
 class StatusBoard:
@@ -83,6 +85,7 @@ class StatusBoard:
                 "workers": str(live.workers),
                 "model": live.model,
                 "reocr": live.reocr,
+                "queue": json.dumps(live.queue or {}),
             }
         )
         return line
@@ -113,6 +116,9 @@ def read_status(config: Config, *, problem_limit: int = 100) -> dict[str, Any]:
             "not_read_again": 0,  # reading them again failed ocr.retries + 1 times (see the log)
         },
         "index": _index_stats(config),
+        # The OCR workers: "local" (the daemon's processes) or "redis" (queue depth, the
+        # workers seen recently and each one's rate), as the running daemon last saw them.
+        "queue": {"backend": config.queue.backend},
     }
     try:
         store = StateStore(config.db_path, readonly=True) if config.db_path.exists() else None
@@ -149,6 +155,7 @@ def _fill(
                 report[key] = int(meta.get(key, "0"))
             model["rereading"] = int(meta.get("rereading", "0"))
             model["reocr"] = meta.get("reocr", model["reocr"])
+            report["queue"] = json.loads(meta.get("queue", "{}")) or report["queue"]
         # The running daemon's model; else the one it would load now.
         model["configured"] = meta.get("model") if live else _configured_model(config)
         if model["configured"] and not model["configured"].startswith("unreadable"):
@@ -235,6 +242,7 @@ def format_status(report: dict[str, Any]) -> str:
     if model["not_read_again"]:
         reread += f"; {model['not_read_again']} could not be read again (see the log)"
     lines.append(f"model:    {model['configured']}; {reread}")
+    lines += _queue_lines(report.get("queue") or {})
     index = report["index"]
     if "error" in index:
         lines.append(f"index:    unavailable ({index['error']})")
@@ -260,6 +268,24 @@ def format_status(report: dict[str, Any]) -> str:
             for f in report["retrying"]
         ]
     return "\n".join(lines)
+
+
+def _queue_lines(queue: dict[str, Any]) -> list[str]:
+    if queue.get("backend") != "redis" or "queue" not in queue:
+        return []
+    reach = "" if queue.get("connected") else " (cannot be reached: scans wait)"
+    lines = [
+        f"queue:    {queue['queue']} on {queue['url']}{reach}: {queue['depth']} waiting,"
+        f" {queue['in_flight']} given out; {len(queue['workers'])} worker(s) seen"
+    ]
+    for worker in queue["workers"]:
+        seen = worker.get("last_seen_seconds")
+        ago = f", seen {seen:.0f} s ago" if seen is not None else ""
+        lines.append(
+            f"  {worker['name']}: {worker['state']}, {worker['files']} files,"
+            f" {worker['files_per_minute']:.1f} files/min{ago}"
+        )
+    return lines
 
 
 def _duration(seconds: float) -> str:

@@ -164,10 +164,14 @@ class WorkerSetup:
 
 @dataclass(frozen=True)
 class Job:
-    path: str  # absolute image path
+    path: str  # absolute image path (as the daemon sees it: the document's path)
     sha256: str  # the content that settled: the worker OCRs exactly this
     hocr_path: str  # where the hOCR should go: next to the image
-    fallback_hocr_path: str  # where it goes when that folder is not writable
+    # Where it goes when that folder is not writable; "" (a worker on another machine):
+    # nowhere, the daemon writes it.
+    fallback_hocr_path: str
+    size: int = -1  # bytes when it settled; -1: not known
+    read_from: str = ""  # where this worker reads the scan, when not at `path`
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,8 @@ class JobResult:
     model: str = ""  # the model that read it (WorkerSetup.model)
     # Read, but not all of it: PDF pages that failed, a searchable PDF not written.
     partial: str = ""
+    text_pages: frozenset[int] = frozenset()  # PDF pages read from their own text
+    worker: str = ""  # which worker read it (a remote worker's name)
 
 
 def run_job(engine: OcrEngine, setup: WorkerSetup, job: Job) -> JobResult:
@@ -197,15 +203,17 @@ def run_job(engine: OcrEngine, setup: WorkerSetup, job: Job) -> JobResult:
         seconds = time.monotonic() - started
         return JobResult(job, error=reason, permanent=permanent, seconds=seconds)
 
+    source = job.read_from or job.path
+    fallback = Path(job.fallback_hocr_path) if job.fallback_hocr_path else None
     try:
-        data = read_scan(job.path, setup.rules, job.sha256)
+        data = read_scan(source, setup.rules, job.sha256)
         doc, text_pages, problems = _read_document(engine, data, job.path)
         written, fallback_reason = write_hocr_with_fallback(
-            doc, setup.hocr, Path(job.hocr_path), Path(job.fallback_hocr_path), setup.model
+            doc, setup.hocr, Path(job.hocr_path), fallback, setup.model
         )
-        if setup.write_pdf:
+        if setup.write_pdf and written is not None:
             problems.append(
-                write_pdf(data, doc, text_pages, written, Path(job.path), pdfa=setup.pdfa)
+                write_pdf(data, doc, text_pages, written, Path(source), pdfa=setup.pdfa)
             )
         del data
     except ReadError as exc:
@@ -226,11 +234,12 @@ def run_job(engine: OcrEngine, setup: WorkerSetup, job: Job) -> JobResult:
     return JobResult(
         job,
         document=doc,
-        hocr_path=str(written),
+        hocr_path=str(written) if written is not None else None,
         fallback_reason=fallback_reason,
         seconds=time.monotonic() - started,
         model=setup.model,
         partial="; ".join(p for p in problems if p),
+        text_pages=frozenset(text_pages),
     )
 
 
@@ -466,6 +475,47 @@ class WorkerPool:
         self._workers = []
 
 
+class WorkerSet(Protocol):
+    """Where the dispatcher sends files to be OCRed: the daemon's own processes (`Workers`)
+    or workers on other machines through a queue (scandex.queue.remote.RemoteWorkers)."""
+
+    model: ModelRef | None  # the model new files are read with
+    on_reloaded: Callable[[], None]  # called when a reload is over
+
+    def start(self, ocr: OcrConfig, rules: ReadRules) -> None:
+        """Get ready to take files (a model that cannot be loaded stops the daemon)."""
+
+    def reload(self, ocr: OcrConfig, rules: ReadRules) -> bool:
+        """Apply new settings; True while new workers are still starting."""
+
+    @property
+    def idle(self) -> int:
+        """How many more files may be given now."""
+
+    @property
+    def size(self) -> int:
+        """How many workers there are."""
+
+    @property
+    def busy_paths(self) -> set[str]:
+        """The files in flight."""
+
+    def submit(self, job: Job) -> bool:
+        """Give a file to a worker; False when it must wait (it stays queued)."""
+
+    def collect(self, timeout_seconds: float = 0.0) -> list[JobResult]:
+        """Results, including failures (a worker that died, a timeout)."""
+
+    def drain(self, grace_seconds: float, hurry: Callable[[], bool]) -> list[JobResult]:
+        """At shutdown: results of the files in flight that finish within `grace_seconds`."""
+
+    def close(self) -> None:
+        """Stop; files still in flight are not reported (they stay pending)."""
+
+    def report(self) -> dict[str, Any]:
+        """For `scandex status` (JSON): the backend and what it knows of its workers."""
+
+
 def _exit_description(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         try:
@@ -648,3 +698,6 @@ class Workers:
         for pool in [p for p in (self.current, *self._retiring) if p is not None]:
             pool.close()
         self.current, self._retiring = None, []
+
+    def report(self) -> dict[str, Any]:
+        return {"backend": "local", "workers": self.size}

@@ -162,7 +162,7 @@ def open_index_for(config: Config, *, writable: bool, backend: str | None = None
 def index_location(config: Config, backend: str | None = None) -> str:
     """Where the index `config` names lives, for messages (no password)."""
     if (backend or config.index.backend) == "postgres":
-        from scandex.indexer.postgres_index import display_url
+        from scandex.config import display_url
 
         return display_url(_postgres_url(config))
     return str(config.index_dir)

@@ -26,11 +26,11 @@ import os
 import re
 from collections.abc import Container, Iterable, Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
+from scandex.config import display_url
 from scandex.errors import QueryError, ScandexError, TemporaryError
 from scandex.indexer import (
     EmptyRebuildError,
@@ -91,17 +91,6 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX scandex_terms_by_trigram ON scandex_terms USING gin (term gin_trgm_ops)",
     ),
 }
-
-
-def display_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    user = f"{parts.username}@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
 
 
 def _connect(url: str, *, writable: bool) -> psycopg.Connection[Any]:
