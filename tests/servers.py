@@ -118,7 +118,10 @@ class PostgresServer:
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", self.user, "--"] if self.user else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+        # In our folder: the postgres user may not enter the directory the tests run in.
+        subprocess.run(
+            [*prefix, *command], check=True, capture_output=True, timeout=120, cwd=self.folder
+        )
 
     @property
     def data(self) -> Path:

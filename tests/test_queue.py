@@ -240,3 +240,37 @@ def test_a_daemon_stopped_with_jobs_out_takes_their_results_at_restart(
             wait_for(lambda: state_of(config, scan) == "done", "the scan done", 60)
     assert len(log.of(scan)) == 1  # the result was taken, not the scan read again
     assert indexed_paths(config) == {str(scan)}
+
+
+def test_hocr_the_worker_may_not_write_is_written_by_the_daemon(
+    tmp_path: Path, server: RedisServer
+) -> None:
+    config = queue_config(tmp_path, server)
+    log = Calls(tmp_path / "calls")
+    scans = config.watch.paths[0]
+    foreign = scans / "page.hocr"
+    foreign.write_text(
+        '<html><head><meta name="ocr-system" content="tesseract 5.3.0"/></head></html>',
+        encoding="utf-8",
+    )
+    with workers(config, 1, log.path), daemon(config, None, maker=True):
+        scan = drop(scans, "page.png", seed=4)
+        wait_for(lambda: state_of(config, scan) == "done", "the scan done", 60)
+    hocr = record(config, scan).hocr_path
+    assert hocr == str(config.fallback_hocr_dir / scans.relative_to("/") / "page.hocr")
+    assert Path(hocr).is_file()
+    assert "tesseract" in foreign.read_text(encoding="utf-8")  # kept as it was
+    assert search_paths(config, "alpha") == {str(scan)}
+
+
+def test_a_job_past_the_timeout_fails_with_the_reason(tmp_path: Path, server: RedisServer) -> None:
+    config = queue_config(tmp_path, server, timeout_seconds=1.0, retries=0)
+    log = Calls(tmp_path / "calls")
+    scans = config.watch.paths[0]
+    with workers(config, 1, log.path, slow_seconds=3.0), daemon(config, None, maker=True):
+        scan = drop(scans, "page.png", seed=5)
+        wait_for(lambda: state_of(config, scan) == "failed", "the scan failed", 60)
+        assert read_status(config)["failed"][0]["error"] == (
+            "OCR took longer than ocr.timeout_seconds = 1 s"
+        )
+    assert indexed_paths(config) == set()

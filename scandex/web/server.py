@@ -15,6 +15,7 @@ import uvicorn
 from scandex.config import Config
 from scandex.daemon.notify import sd_notify
 from scandex.errors import ConfigError, ExitCode
+from scandex.indexer import index_location
 from scandex.web.app import LOOPBACK_NAMES, create_app, is_loopback
 
 log = logging.getLogger("scandex.web")
@@ -57,7 +58,7 @@ def serve(settings: Config, *, verbose: bool) -> ExitCode:
     url_host = f"[{web.host}]" if ":" in web.host else web.host
     where = f"http://{url_host}:{web.port}/"
     access = "every request needs web.token" if web.token else "no token: this machine only"
-    log.info("serving %s on %s (%s)", settings.index_dir, where, access)
+    log.info("serving %s on %s (%s)", index_location(settings), where, access)
 
     def stop(signum: int, frame: object) -> None:
         if server.should_exit:
