@@ -64,3 +64,17 @@ def test_mistakes_name_the_key(tmp_path: Path, text: str, key: str, message: str
         parse(tmp_path, text)
     assert caught.value.key == key
     assert message in caught.value.reason
+
+
+def test_a_worker_needs_the_redis_backend(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scandex.cli import app
+    from scandex.errors import ExitCode
+
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "config.toml").write_text('[watch]\npaths = ["scans"]\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["worker", "--config", str(tmp_path / "config.toml")])
+    assert isinstance(result.exception, ConfigError)
+    assert result.exception.key == "queue.backend"
+    assert result.exception.exit_code == ExitCode.USAGE

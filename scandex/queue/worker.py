@@ -53,7 +53,7 @@ from scandex.daemon.worker import (
     run_job,
     scandex_engine,
 )
-from scandex.errors import ExitCode, ScandexError, TemporaryError
+from scandex.errors import ConfigError, ExitCode, ScandexError, TemporaryError
 from scandex.queue.jobs import HEARTBEAT_GRACE_SECONDS, Outcome, Ticket, queue_name
 
 log = logging.getLogger("scandex.worker")
@@ -380,9 +380,11 @@ def run_workers(
 ) -> int:
     """`scandex worker`: run `jobs` OCR workers on the queue until `stop`; the exit status."""
     if config.queue.backend != "redis":
-        raise ScandexError(
-            'queue.backend is "local": the daemon OCRs by itself. Set [queue] backend = "redis"'
-            " and queue.url (on the daemon's machine too) to use workers"
+        raise ConfigError(
+            "queue.backend",
+            'is "local": the daemon OCRs by itself; set it to "redis", and queue.url, here and'
+            " on the daemon's machine to use workers",
+            config.source,
         )
     hurry = hurry or threading.Event()
     reload = reload or threading.Event()
