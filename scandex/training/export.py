@@ -232,3 +232,39 @@ def load_for_training(path: str | Path) -> tuple[LineRecognizer, Codec, Normaliz
             return model, codec, normalize
         print(f"{saved}: made for another {onnx_path.name}; rebuilding from it", file=sys.stderr)
     return load_torch_from_onnx(onnx_path)
+
+
+def main() -> None:
+    """Export a trained model for the runtime from its torch weights (NAME.pt -> OUT.onnx +
+    OUT.pt), e.g. to ship a training run's best model quantized:
+
+        python -m scandex.training.export runs/x/best.pt scandex/models/en.onnx
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Export a trained model from its torch weights.")
+    parser.add_argument("weights", type=Path, help="NAME.pt written beside a trained model")
+    parser.add_argument("out", type=Path, help="the ONNX file to write (its .pt goes beside it)")
+    parser.add_argument("--float", action="store_true", help="keep float weights (no quantization)")
+    parser.add_argument("--info", default="{}", help="JSON merged into the model's info metadata")
+    args = parser.parse_args()
+    model, codec, normalize, _ = load_weights(args.weights)
+    source = Path(args.weights).with_suffix(".onnx")
+    info = {}
+    if source.exists():
+        info = dict(model_info(source, _metadata(source)).info)
+        info.pop("quantized", None)
+    info.update(json.loads(args.info))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    export_model(model, codec, normalize, args.out, info=info, quantize=not args.float)
+    print(f"{args.out}: {args.out.stat().st_size} bytes, info {info}")
+
+
+def _metadata(path: Path) -> dict[str, str]:
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+
+
+if __name__ == "__main__":
+    main()
