@@ -36,6 +36,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import redis
+from rq import Queue, SimpleWorker
+from rq.job import Job as RqJob
+from rq.serializers import JSONSerializer
+from rq.timeouts import UnixSignalDeathPenalty
+
 from scandex.config import Config, display_url
 from scandex.daemon.hocr_files import ScandexHocr
 from scandex.daemon.models import configured_model_path, snapshot
@@ -146,31 +152,29 @@ def _outcome(result: JobResult, root: Path, worker: str) -> Outcome:
 # ----------------------------------------------------------------------------- one worker
 
 
-def _worker_class() -> type:
-    """RQ's SimpleWorker, made for OCR (rq is imported in worker processes only)."""
-    from rq import SimpleWorker
-    from rq.timeouts import UnixSignalDeathPenalty
+class OcrDeathPenalty(UnixSignalDeathPenalty):
+    """RQ's alarm for a job past its timeout, raising a scandex error: run_job reports it
+    as a timeout, which the daemon retries like a local worker's."""
 
-    class OcrDeathPenalty(UnixSignalDeathPenalty):
-        def handle_death_penalty(self, signum: int, frame: object) -> None:
-            # A scandex error, so run_job reports it as a timeout the daemon retries.
-            raise OcrTimeout(f"OCR took longer than ocr.timeout_seconds = {self._timeout} s")
+    def handle_death_penalty(self, signum: int, frame: object) -> None:
+        raise OcrTimeout(f"OCR took longer than ocr.timeout_seconds = {self._timeout} s")
 
-    class OcrWorker(SimpleWorker):
-        death_penalty_class = OcrDeathPenalty
 
-        def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
-            # The job runs in this process, which cannot beat while it works: the whole
-            # job must fit. A worker killed mid-job frees its job this long after it began.
-            return int(job.timeout or 0) + HEARTBEAT_GRACE_SECONDS
+class OcrWorker(SimpleWorker):
+    """RQ's SimpleWorker (each job in this process, which holds the engine), made for OCR."""
 
-        def _install_signal_handlers(self) -> None:
-            # SIGTERM (from the supervisor): finish the job, then stop. Ctrl-C reaches the
-            # supervisor, which decides; a terminal's hangup must not stop a job.
-            signal.signal(signal.SIGTERM, self.request_stop)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    death_penalty_class = OcrDeathPenalty
 
-    return OcrWorker
+    def get_heartbeat_ttl(self, job: RqJob, working_time: float = 0.0) -> int:
+        # This process cannot beat while it works: the whole job must fit. A worker killed
+        # mid-job frees its job this long after the job began.
+        return int(job.timeout or 0) + HEARTBEAT_GRACE_SECONDS
+
+    def _install_signal_handlers(self) -> None:
+        # SIGTERM (from the supervisor): finish the job, then stop. Ctrl-C reaches the
+        # supervisor, which decides.
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @dataclass(frozen=True)
@@ -201,14 +205,10 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
     setup = WorkerSetup(spec.factory, ScandexHocr(), rules, spec.model)
     _context = _Context(engine, setup, spec.config, name)
 
-    import redis
-    from rq import Queue
-    from rq.serializers import JSONSerializer
-
     # No read timeout: RQ waits for jobs in a blocking pop of several minutes.
     connection = redis.Redis.from_url(spec.config.queue.url, socket_connect_timeout=5.0)
     queue = Queue(spec.queue, connection=connection, serializer=JSONSerializer)
-    worker = _worker_class()([queue], connection=connection, name=name, serializer=JSONSerializer)
+    worker = OcrWorker([queue], connection=connection, name=name, serializer=JSONSerializer)
     try:
         worker.work(logging_level="DEBUG" if spec.verbose else "WARNING", with_scheduler=False)
     except redis.RedisError as exc:
