@@ -23,8 +23,9 @@ solid), "grey_text" (40-70% grey paragraphs, small print header and footer), "sh
 inverted banner, a shaded box, a hatched table header), "mixed_table" (a column of text
 beside a table), "newspaper" (three columns, a halftone photo and its caption),
 "photo_band" (a band of a page: a column beside a large halftone photo), "receipt" (a
-narrow slip, prices at the right edge) and "header_band" (a 30 point title beside 5 point
-small print). `SynthPage.pictures` holds the photographs' boxes.
+narrow slip, prices at the right edge), "header_band" (a 30 point title beside 5 point
+small print) and "edge_photo" (a dark photograph running off the page's left and bottom
+edges, its light patches grained). `SynthPage.pictures` holds the photographs' boxes.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ FAILURE_KINDS = (
     "photo_band",
     "receipt",
     "header_band",
+    "edge_photo",
 )
 
 _WORD_TEXT = """
@@ -246,6 +248,7 @@ class _Builder:
         self.rules: list[tuple[int, int, int, int]] = []  # printed rules, not text
         self.pictures: list[tuple[int, int, int, int]] = []  # photographs, not text
         self.halftones: list[tuple[int, int, int, int]] = []  # printed photographs (dots)
+        self.dark_photos: list[tuple[int, int, int, int]] = []  # see _dark_photo
         # Backgrounds under text: (x0, y0, x1, y1, paper level, "flat" or "hatch").
         self.shades: list[tuple[int, int, int, int, float, str]] = []
 
@@ -793,6 +796,25 @@ def _layout_photo_band(b: _Builder, rng: random.Random, kind: str) -> None:
     b.halftones.append((margin + col_w + b.px(0.2), margin, b.width - margin, b.height - margin))
 
 
+def _layout_edge_photo(b: _Builder, rng: random.Random, kind: str) -> None:
+    """A magazine page: a paragraph across the top, then a dark photograph that runs off the
+    left and bottom edges, with a column of text beside it."""
+    size = font_px(11, b.dpi)
+    step = _line_step(11, b.dpi)
+    y = b.margin
+    for _ in range(10):
+        b.put_row([(_prose(rng, kind, size, b.width - 2 * b.margin), b.margin, "left")], y)
+        y += step
+    top = y + b.px(0.3)
+    right = round(0.45 * b.width)
+    b.dark_photos.append((0, top, right, b.height))
+    x = right + b.px(0.3)
+    y = top
+    while y + step < b.height - b.margin:
+        b.put_row([(_prose(rng, kind, size, b.width - b.margin - x), x, "left")], y, column=1)
+        y += step
+
+
 def _layout_receipt(b: _Builder, rng: random.Random, kind: str) -> None:
     """A till receipt: centred header, items with their prices at the right edge, totals."""
     kind = "typewriter"
@@ -884,6 +906,7 @@ _LAYOUT_FUNCS = {
     "photo_band": _layout_photo_band,
     "receipt": _layout_receipt,
     "header_band": _layout_header_band,
+    "edge_photo": _layout_edge_photo,
 }
 
 # Paper sizes (inches) of the layouts that are not letter pages.
@@ -984,6 +1007,8 @@ def render_page(
         paper[y0:y1, x0:x1] = _picture((y1 - y0, x1 - x0), nrng)
     for x0, y0, x1, y1 in b.halftones:
         paper[y0:y1, x0:x1] = _halftone(_picture((y1 - y0, x1 - x0), nrng), b.px(1 / 85))
+    for x0, y0, x1, y1 in b.dark_photos:
+        paper[y0:y1, x0:x1] = _dark_photo((y1 - y0, x1 - x0), nrng, b.px(0.25))
     for x0, y0, x1, y1, level, pattern in b.shades:
         paper[y0:y1, x0:x1] = _shade((y1 - y0, x1 - x0), level, pattern, b.px(1 / 30))
     page = _compose(b, shape, paper)
@@ -994,7 +1019,7 @@ def render_page(
     hulls = [_ink_points(ink) for ink in b.inks]
     photos = [
         np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64)
-        for x0, y0, x1, y1 in b.pictures + b.halftones
+        for x0, y0, x1, y1 in b.pictures + b.halftones + b.dark_photos
     ]
     if angle_deg:
         rot = cv2.getRotationMatrix2D((b.width / 2.0, b.height / 2.0), angle_deg, 1.0)
@@ -1075,6 +1100,26 @@ def _picture(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     small = rng.uniform(0.1, 0.8, (max(2, h // 40), max(2, w // 40))).astype(np.float32)
     photo = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
     photo += 0.05 * rng.standard_normal((h, w)).astype(np.float32)
+    return np.clip(photo, 0.02, 0.95)
+
+
+def _dark_photo(shape: tuple[int, int], rng: np.random.Generator, rim_px: int) -> np.ndarray:
+    """A dark photograph (a figure in dark clothes on a dark ground) whose light patches (a
+    shirt, a face) are crossed by dark folds and grain. The patches keep `rim_px` off the
+    photograph's top and right edges, where the page is: it runs off the other two."""
+    h, w = shape
+
+    def smooth(cell_h: int, cell_w: int, low: float, high: float) -> np.ndarray:
+        grid = rng.uniform(low, high, (max(2, h // cell_h), max(2, w // cell_w)))
+        return cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+
+    photo = smooth(60, 60, 0.04, 0.22)
+    light = smooth(110, 110, 0.0, 1.0) > 0.78
+    light[:rim_px, :] = False
+    light[:, w - rim_px :] = False
+    folds = smooth(10, 28, 0.0, 1.0) > 0.8
+    photo[light] = np.where(folds[light], 0.3, 0.85)
+    photo += 0.04 * rng.standard_normal((h, w)).astype(np.float32)
     return np.clip(photo, 0.02, 0.95)
 
 

@@ -313,6 +313,17 @@ def test_photo_is_a_region_and_yields_no_lines():
         assert not (photo.x0 <= x < photo.x1 and photo.y0 <= y < photo.y1), line.bbox
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"angle_deg": 1.5, "noise_sigma": 6.0, "speckles": 200}], ids=str
+)
+def test_a_dark_photo_off_the_page_edges_yields_no_lines_and_keeps_its_neighbours(kwargs):
+    """The grain in a dark photograph's light patches (enclosed by it and the image's
+    edges) is no line, and never joins the lines of the column beside it."""
+    page = render_page("edge_photo", seed=11, **kwargs)
+    analysis = analyze_page(page.image)
+    assert_page_read_right(page, analysis)
+
+
 def test_a_band_beside_a_photo_is_read_not_rejected():
     page = render_page("photo_band", seed=2)
     analysis = analyze_page(page.image)

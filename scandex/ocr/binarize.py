@@ -130,14 +130,14 @@ class Binarized:
     def page_mask(self) -> np.ndarray:
         """bool, deskewed frame: True where the page shows, False on dark margins, mounts,
         large dark pictures and the canvas the rotation added (binary is False there)."""
-        return enlarge(self._page_work, self.work_factor, self.size, cv2.INTER_NEAREST) > 0
+        return enlarge(self.page_mask_work, self.work_factor, self.size, cv2.INTER_NEAREST) > 0
 
     def outside_counts(self, boxes: np.ndarray) -> np.ndarray:
         """How many pixels of each box ((N, 4) int x0, y0, x1, y1, inside the deskewed
         frame) page_mask has False. Only boxes near something outside at working resolution
         are counted at full resolution; the rest have none."""
         counts = np.zeros(len(boxes), np.int64)
-        outside = (self._page_work == 0).astype(np.uint8)
+        outside = (self.page_mask_work == 0).astype(np.uint8)
         if len(boxes) == 0 or not outside.any():
             return counts
         # page_mask takes each pixel from the working cell it falls in (the last row and
@@ -156,8 +156,9 @@ class Binarized:
         return counts
 
     @cached_property
-    def _page_work(self) -> np.ndarray:
-        """page_mask at working resolution (uint8, 255 = page), before it is enlarged."""
+    def page_mask_work(self) -> np.ndarray:
+        """page_mask at working resolution (uint8, 255 = page; work_factor times smaller,
+        the last row and column reaching to the frame's edges)."""
         width, height = self.original_size
         factor = self.work_factor
         outside = self.outside_work

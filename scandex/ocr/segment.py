@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
@@ -161,6 +161,9 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     frag_boxes = _union_boxes(comps[chars], frag_of_char)
     keep = _real_fragments(comps[chars], frag_of_char, len(frag_boxes), scale)
     frag_boxes, frag_of_char = _renumber(frag_boxes, frag_of_char, keep)
+    # The stretches of page that a dark photograph parts: its light patches' grain is never
+    # one line with the text beside it.
+    patches = _page_patches(binarized)
 
     # Phrases: the fragments of a row closer than a wide word gap (a title's words). Column
     # gutters come from the phrases of three or more characters: words and lines, not the
@@ -171,6 +174,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         separators,
         params.fragment_gap * scale,
         baselines=np.array([np.nan if b is None else b for b in frag_bases]),
+        parted=patches,
     )
     phrase_of_char = np.where(frag_of_char >= 0, phrase_of_frag[np.maximum(frag_of_char, 0)], -1)
     phrase_boxes = _union_boxes(comps[chars], phrase_of_char)
@@ -188,6 +192,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         [*gutter_boxes, *separators],
         columns_apart=params.columns != 1,
         baselines=np.array([np.nan if b is None else b for b in phrase_bases]),
+        parted=patches,
     )
     line_of_comp = np.full(len(comps), -1, np.int64)
     line_of_comp[chars] = np.where(
@@ -197,6 +202,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     line_of_comp = _drop_marks_in_outlines(comps, kind, line_of_comp, float(binary.size))
     line_of_comp = _drop_unlike_text(comps, line_of_comp, scale)
     line_of_comp = _drop_lines_in_dark_pictures(comps, line_of_comp, binarized)
+    line_of_comp = _drop_lines_in_light_patches(comps, line_of_comp, patches, scale)
 
     # Tall marks that reach into the body lines: one line's tall glyph joins it; glyphs of
     # two stacked lines that touch are cut apart between them.
@@ -349,7 +355,8 @@ def _paint(
 
 
 def classify(comps: np.ndarray, scale: float) -> np.ndarray:
-    """Class of each component: small, char, tall, rule or big (in units of the scale)."""
+    """Class of each component: small, char, tall, rule, big or (a solid block) picture, in
+    units of the scale."""
     w, h = comps[:, 2].astype(np.float64), comps[:, 3].astype(np.float64)
     kind = np.full(len(comps), _CHAR, np.int8)
     kind[(h < 0.35 * scale) & (w < 1.5 * scale)] = _SMALL
@@ -359,6 +366,10 @@ def classify(comps: np.ndarray, scale: float) -> np.ndarray:
     kind[(h > 6.0 * scale) | ((h > 3.0 * scale) & (w > 10.0 * scale))] = _BIG
     rule = ((w > 6 * scale) & (h < 0.6 * scale)) | ((h > 4 * scale) & (w < 0.6 * scale))
     kind[rule] = _RULE
+    # Letters are strokes: a solid block of a letter's size or more (a piece of a dark
+    # photograph, a redaction bar) is none.
+    solid = comps[:, 4] >= 0.85 * w * h
+    kind[(kind == _CHAR) & solid & (np.minimum(w, h) >= 1.2 * scale)] = _PICTURE
     return kind
 
 
@@ -368,33 +379,58 @@ def _drop_unlike_text(comps: np.ndarray, line_of_comp: np.ndarray, scale: float)
     about 1.4; blobs of noise or of a picture that happen to chain span much more. Mixed
     sizes on one page are normal, so this is asked of each line, never of the page. The
     quartiles are weighted by ink, so that the pieces of letters broken by faded typing
-    count for the ink they have, not as letters of their own."""
+    count for the ink they have, not as letters of their own. A line that passes without
+    its few marks far taller than its typical letter (a piece of a photograph beside it, a
+    signature's stroke across it) keeps its letters and lets those marks go."""
     valid = np.flatnonzero(line_of_comp >= 0)
     if len(valid) == 0:
         return line_of_comp
     heights = comps[valid, 3].astype(np.float64)
     letters = heights > 0.55 * scale  # not quotes, commas and stops
-    lines = line_of_comp[valid][letters]
+    members = valid[letters]
+    lines = line_of_comp[members]
     heights = heights[letters]
-    ink = comps[valid, 4][letters].astype(np.float64)
+    ink = comps[members, 4].astype(np.float64)
     order = np.lexsort((heights, lines))
-    lines, heights, ink = lines[order], heights[order], ink[order]
+    lines, heights, ink, members = lines[order], heights[order], ink[order], members[order]
     n_lines = int(line_of_comp.max()) + 1
     starts = np.searchsorted(lines, np.arange(n_lines))
     ends = np.searchsorted(lines, np.arange(n_lines), side="right")
     bad = np.zeros(n_lines, bool)
+    strays: list[np.ndarray] = []
     for i in np.flatnonzero(ends - starts >= 8):
         part = slice(starts[i], ends[i])
-        cumulative = np.cumsum(ink[part])
-        q25, q75 = heights[part][
-            np.searchsorted(cumulative, np.array([0.25, 0.75]) * cumulative[-1])
-        ]
-        bad[i] = q75 > _MAX_HEIGHT_SPREAD * q25
-    if not bad.any():
+        if _like_text(heights[part], ink[part]):
+            continue
+        # Sorted by height: the marks above the spread's limit over the typical letter.
+        tall = np.searchsorted(
+            heights[part],
+            _MAX_HEIGHT_SPREAD * heights[part][(ends[i] - starts[i]) // 2],
+            side="right",
+        )
+        rest = slice(starts[i], starts[i] + tall)
+        if (
+            tall >= 8
+            and 4 * (ends[i] - starts[i] - tall) <= ends[i] - starts[i]
+            and _like_text(heights[rest], ink[rest])
+        ):
+            strays.append(members[starts[i] + tall : ends[i]])
+        else:
+            bad[i] = True
+    if not bad.any() and not strays:
         return line_of_comp
     out = line_of_comp.copy()
     out[valid[bad[line_of_comp[valid]]]] = -1
+    for marks in strays:
+        out[marks] = -1
     return _dense(out)
+
+
+def _like_text(heights: np.ndarray, ink: np.ndarray) -> bool:
+    """Whether letter heights (sorted) span what letters span (see _drop_unlike_text)."""
+    cumulative = np.cumsum(ink)
+    q25, q75 = heights[np.searchsorted(cumulative, np.array([0.25, 0.75]) * cumulative[-1])]
+    return bool(q75 <= _MAX_HEIGHT_SPREAD * q25)
 
 
 def _drop_lines_in_dark_pictures(
@@ -420,6 +456,79 @@ def _drop_lines_in_dark_pictures(
         return line_of_comp
     out = line_of_comp.copy()
     out[valid & bad[np.maximum(line_of_comp, 0)]] = -1
+    return _dense(out)
+
+
+class _Patches(NamedTuple):
+    """The stretches of page, apart where binarization set large dark things aside."""
+
+    labels: np.ndarray  # int32, deskewed frame at working resolution; 0 = not the page
+    light: np.ndarray  # bool per label: a small patch of page, or not the page (label 0)
+    factor: int  # working resolution: this many frame pixels a cell
+    outside: np.ndarray  # int32 integral image of the cells that are not the page
+
+    def at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The label of the cell each frame position (x, y) falls in."""
+        rows = (np.asarray(y) // self.factor).astype(np.int64).clip(0, self.labels.shape[0] - 1)
+        cols = (np.asarray(x) // self.factor).astype(np.int64).clip(0, self.labels.shape[1] - 1)
+        return self.labels[rows, cols]
+
+    def parts(self, x0: float, x1: float, y0: float, y1: float, width_px: float) -> bool:
+        """Whether not-the-page crosses the frame box [x0, x1) x [y0, y1) from top to bottom
+        over `width_px` or more (at working resolution)."""
+        rows, cols = self.labels.shape
+        f = self.factor
+        cx0, cx1 = min(cols, int(x0) // f), min(cols, -(-int(x1) // f))
+        cy0, cy1 = min(rows, int(y0) // f), min(rows, max(int(y0) // f + 1, -(-int(y1) // f)))
+        if cx1 - cx0 < width_px / f:
+            return False
+        t = self.outside
+        per_column = np.diff(t[cy1, cx0 : cx1 + 1] - t[cy0, cx0 : cx1 + 1])
+        return bool(np.count_nonzero(per_column == cy1 - cy0) >= width_px / f)
+
+
+def _page_patches(binarized: Binarized, max_patch: float = 0.25) -> _Patches | None:
+    """The page's stretches, those under `max_patch` of the largest one marked light: the
+    light parts of a large dark photograph (a shirt, a face) that it encloses, alone or
+    with the image's edges. None when nothing is outside the page."""
+    if binarized.outside_work is None or not binarized.outside_work.any():
+        return None
+    page = binarized.page_mask_work > 0
+    labels, stats, _ = components.label_components(page)
+    area = stats[:, 4].astype(np.float64)
+    area[0] = 0.0  # not the page
+    outside = cv2.integral((~page).view(np.uint8), sdepth=cv2.CV_32S)
+    return _Patches(labels, area < max_patch * area.max(), binarized.work_factor, outside)
+
+
+def _drop_lines_in_light_patches(
+    comps: np.ndarray,
+    line_of_comp: np.ndarray,
+    patches: _Patches | None,
+    scale: float,
+    min_letters: int = 4,
+) -> np.ndarray:
+    """Drop "lines" in the light parts of a large dark photograph (see _page_patches) that
+    hold most of the line's ink: the grain there chains into "lines" of a letter or three.
+    A line with `min_letters` marks of a letter's height or more (a label in a box on the
+    photograph) stays, and so does a stretch of page that a photograph across the page cuts
+    off (a large patch)."""
+    valid = np.flatnonzero(line_of_comp >= 0)
+    if len(valid) == 0 or patches is None:
+        return line_of_comp
+    mine = comps[valid]
+    lines = line_of_comp[valid]
+    n_lines = int(lines.max()) + 1
+    light = patches.light[patches.at(mine[:, 0] + mine[:, 2] // 2, mine[:, 1] + mine[:, 3] // 2)]
+    ink = np.bincount(lines, weights=mine[:, 4], minlength=n_lines)
+    ink_in_light = np.bincount(lines, weights=mine[:, 4] * light, minlength=n_lines)
+    letter = (mine[:, 3] >= 0.6 * scale) & (mine[:, 3] <= 1.6 * scale)
+    letters = np.bincount(lines, weights=letter, minlength=n_lines)
+    bad = (ink_in_light > 0.5 * ink) & (letters < min_letters)
+    if not bad.any():
+        return line_of_comp
+    out = line_of_comp.copy()
+    out[valid[bad[lines]]] = -1
     return _dense(out)
 
 
@@ -992,6 +1101,7 @@ def _merge_row_fragments(
     *,
     columns_apart: bool = True,
     baselines: np.ndarray | None = None,
+    parted: _Patches | None = None,
 ) -> np.ndarray:
     """Line index of each fragment: the fragments of one row are one line however far
     apart (two spaces after a full stop, justified text, a tab stop, a line number, a price
@@ -1002,7 +1112,8 @@ def _merge_row_fragments(
     starts (or ends) at a column's margin and the other is a column's line too, not a line
     number, a "Q." or a cell (see _column_edges; not with columns_apart=False, which reads
     rows whole). With max_gap_px, only fragments closer than that (more for large type)
-    merge.
+    merge. Fragments with not-the-page between them (a dark photograph, a book's fold:
+    `parted`) across the row and a line's height wide or more never merge.
     """
     scale_px = float(np.median(boxes[:, 3] - boxes[:, 1])) if len(boxes) else 1.0
     n = len(boxes)
@@ -1058,6 +1169,8 @@ def _merge_row_fragments(
             # Pieces of one line stand on one baseline (a line number, a price); a scrawl
             # in the margin beside a typed line does not.
             if baselines is not None and abs(baselines[a] - baselines[b]) > 0.4 * lower:
+                continue
+            if parted is not None and parted.parts(lo, hi, max(ay0, by0), min(ay1, by1), lower):
                 continue
             parent[find(int(b))] = find(int(a))
     roots = np.array([find(i) for i in range(n)], np.int64)
