@@ -1,17 +1,27 @@
 """PDFs in watched folders: read page by page by the real engine, searchable, a failed page
 shown by `scandex status`, encrypted files failed at once, and the searchable PDF written,
-moved and deleted with its scan."""
+moved and deleted with its scan, and turned on and off by a reload."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 import subprocess
 from pathlib import Path
 
 import pdfs
+import pikepdf
 import pytest
-from daemon_harness import daemon, make_config, record, search_paths, state_of
+from daemon_harness import (
+    PageSizeEngine,
+    daemon,
+    make_config,
+    record,
+    scan_png,
+    search_paths,
+    state_of,
+)
 from polling import wait_for
 
 from scandex.config import OutputConfig
@@ -112,3 +122,40 @@ def test_pdfs_in_a_watched_folder(tmp_path: Path) -> None:
             lambda: not (scans / "sub" / "moved.ocr.pdf").exists(),
             "the searchable PDF to be deleted with its scan",
         )
+
+
+def test_a_reload_turns_searchable_pdfs_on_and_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path)
+    scans = config.watch.paths[0]
+    loaded = [config]
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+
+    def read(name: str, seed: int) -> Path:
+        scan = scans / name
+        scan.write_bytes(scan_png(seed))
+        wait_for(lambda: state_of(config, scan) == DONE, name)
+        return scan.with_name(scan.stem + ".ocr.pdf")
+
+    with (
+        caplog.at_level(logging.INFO, logger="scandex"),
+        daemon(config, engine, load=lambda: loaded[0]) as running,
+    ):
+        assert not read("before.png", 1).exists()
+        # SIGHUP with [output] pdf and pdfa on: the next file gets its PDF/A, no restart.
+        loaded[0] = dataclasses.replace(config, output=OutputConfig(pdf=True, pdfa=True))
+        running.reload.set()
+        wait_for(lambda: "searchable PDFs on (PDF/A-2b)" in caplog.text, "the reload")
+        during = read("during.png", 2)
+        assert is_scandex_pdf(during)
+        with pikepdf.open(during) as pdf:
+            assert pdf.open_metadata().pdfa_status == "2B"
+        # And off again.
+        loaded[0] = config
+        running.reload.set()
+        wait_for(lambda: "searchable PDFs off" in caplog.text, "the second reload")
+        assert not read("after.png", 3).exists()
+    # Files read before a reload are not read again for it.
+    assert not (scans / "before.ocr.pdf").exists() and during.exists()
+    assert "Traceback" not in caplog.text

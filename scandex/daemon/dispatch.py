@@ -134,6 +134,8 @@ class Dispatcher:
             str(self.hocr.destination(image)),
             str(self.hocr.places.fallback(image)),
             size=record.size,
+            pdf=self.config.output.pdf,
+            pdfa=self.config.output.pdfa,
         )
         if not self.workers.submit(job):
             return False  # a worker just died; it is replaced at the next collect
@@ -216,18 +218,22 @@ class Dispatcher:
             self.fail(record, f"cannot write hOCR: {exc.strerror or exc}", permanent=False)
             return result
         problems = [result.partial]
-        if self.config.output.pdf:
+        if result.job.pdf:
             try:
                 data = read_scan(record.path, self.arrivals.read_rules, record.sha256)
             except ScandexError as exc:
                 problems.append(f"searchable PDF not written: {exc}")
             else:
-                scan = Path(record.path)
-                pdfa = self.config.output.pdfa
                 problems.append(
-                    write_pdf(data, result.document, set(result.text_pages), written, scan,
-                              pdfa=pdfa)
-                )  # fmt: skip
+                    write_pdf(
+                        data,
+                        result.document,
+                        set(result.text_pages),
+                        written,
+                        Path(record.path),
+                        pdfa=result.job.pdfa,
+                    )
+                )
         partial = "; ".join(p for p in problems if p)
         return dataclasses.replace(result, hocr_path=str(written), partial=partial)
 

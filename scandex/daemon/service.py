@@ -225,9 +225,7 @@ class Daemon:
 
             self.workers = RemoteWorkers(config)
         else:
-            self.workers = Workers(
-                engine, hocr, config.state_dir, config.output.pdf, config.output.pdfa
-            )
+            self.workers = Workers(engine, hocr, config.state_dir)
         self.dispatcher = Dispatcher(config, self.records, self.hocr, self.arrivals, self.workers)
         self.board = StatusBoard(store)
 
@@ -257,6 +255,12 @@ class Daemon:
             ),
         )
         self.config = new
+        if new.output != old.output:
+            # Each file takes [output] as it is when dispatched (worker.Job.pdf, .pdfa).
+            log.info(
+                "reload: searchable PDFs %s for files read from now on",
+                ("on (PDF/A-2b)" if new.output.pdfa else "on") if new.output.pdf else "off",
+            )
         self.hocr.places = HocrPlaces(new.ocr.hocr_name, new.fallback_hocr_dir)
         self.hocr.max_bytes = new.ocr.max_file_bytes
         self.arrivals.apply(new)

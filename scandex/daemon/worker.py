@@ -158,8 +158,6 @@ class WorkerSetup:
     hocr: HocrFiles
     rules: ReadRules
     model: str  # ModelRef.id
-    write_pdf: bool = False  # [output] pdf: a searchable PDF beside the hOCR
-    pdfa: bool = False  # [output] pdfa
 
 
 @dataclass(frozen=True)
@@ -172,6 +170,9 @@ class Job:
     fallback_hocr_path: str
     size: int = -1  # bytes when it settled; -1: not known
     read_from: str = ""  # where this worker reads the scan, when not at `path`
+    # [output] as configured when the file was dispatched (a reload applies to the next file).
+    pdf: bool = False  # a searchable PDF beside the hOCR
+    pdfa: bool = False  # ... made PDF/A-2b
 
 
 @dataclass(frozen=True)
@@ -211,10 +212,8 @@ def run_job(engine: OcrEngine, setup: WorkerSetup, job: Job) -> JobResult:
         written, fallback_reason = write_hocr_with_fallback(
             doc, setup.hocr, Path(job.hocr_path), fallback, setup.model
         )
-        if setup.write_pdf and written is not None:
-            problems.append(
-                write_pdf(data, doc, text_pages, written, Path(source), pdfa=setup.pdfa)
-            )
+        if job.pdf and written is not None:
+            problems.append(write_pdf(data, doc, text_pages, written, Path(source), pdfa=job.pdfa))
         del data
     except ReadError as exc:
         return failed(exc.reason, exc.permanent)
@@ -552,14 +551,10 @@ class Workers:
         make_engine: EngineMaker,
         hocr: HocrFiles,
         state_dir: Path,
-        write_pdf: bool = False,
-        pdfa: bool = False,
     ) -> None:
         self.make_engine = make_engine
         self.hocr = hocr
         self.state_dir = state_dir
-        self.write_pdf = write_pdf  # [output] pdf
-        self.pdfa = pdfa  # [output] pdfa
         self.current: WorkerPool | None = None
         self.model: ModelRef | None = None
         self._ocr: OcrConfig | None = None
@@ -571,9 +566,7 @@ class Workers:
 
     def _pool(self, ocr: OcrConfig, rules: ReadRules) -> tuple[WorkerPool, ModelRef]:
         model = snapshot(ocr.model, self.state_dir)
-        setup = WorkerSetup(
-            self.make_engine(ocr, model), self.hocr, rules, model.id, self.write_pdf, self.pdfa
-        )
+        setup = WorkerSetup(self.make_engine(ocr, model), self.hocr, rules, model.id)
         pool = WorkerPool(ocr.worker_count, setup, timeout_seconds=ocr.timeout_seconds)
         pool.start()
         return pool, model

@@ -92,7 +92,6 @@ class RemoteWorkers:
         self.url = config.queue.url
         self.where = display_url(self.url)
         self.roots = config.watch.paths
-        self.write_pdf, self.pdfa = config.output.pdf, config.output.pdfa
         self.timeout_seconds = job_timeout_seconds(config.ocr)
         self.redis = redis_connection(self.url)
         self.model: ModelRef | None = None
@@ -176,8 +175,8 @@ class RemoteWorkers:
             job.size,
             job.sha256,
             self.model.sha256,
-            pdf=self.write_pdf,
-            pdfa=self.pdfa,
+            pdf=job.pdf,
+            pdfa=job.pdfa,
         )
         identifier = job_id(self.name, job.sha256, self.model.sha256)
         with self._guard():
@@ -300,7 +299,9 @@ class RemoteWorkers:
         if ticket is None or Path(ticket.root) not in self.roots:
             return None
         hocr = str(Path(ticket.root) / ticket.hocr)
-        return Job(ticket.scan, ticket.sha256, hocr, "", size=ticket.size)
+        return Job(
+            ticket.scan, ticket.sha256, hocr, "", size=ticket.size, pdf=ticket.pdf, pdfa=ticket.pdfa
+        )
 
     def _sweep(self) -> None:
         """Queue again the jobs in flight that Redis no longer holds (it restarted empty)."""
@@ -317,7 +318,7 @@ class RemoteWorkers:
             model_sha = self.model.sha256 if out.queue == self.queue else identifier.split("-")[-1]
             ticket = ticket_for(
                 self.roots, out.job.path, out.job.hocr_path, out.job.size, out.job.sha256,
-                model_sha, pdf=self.write_pdf, pdfa=self.pdfa,
+                model_sha, pdf=out.job.pdf, pdfa=out.job.pdfa,
             )  # fmt: skip
             queue = self._queue(out.queue)
             queue.enqueue_call(

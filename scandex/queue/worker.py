@@ -116,11 +116,12 @@ def ocr_job(payload: dict[str, Any]) -> dict[str, Any]:
     if size != ticket.size:
         reason = "the file changed after it was queued (handed back, not read)"
         return Outcome(error=reason, worker=context.name).to_wire()
-    job = Job(ticket.scan, ticket.sha256, str(root / ticket.hocr), "", ticket.size, str(scan))
+    hocr = str(root / ticket.hocr)
+    job = Job(ticket.scan, ticket.sha256, hocr, "", ticket.size, str(scan), ticket.pdf, ticket.pdfa)
     rules = ReadRules(
         (root,), context.config.watch.follow_symlinks, context.config.ocr.max_file_bytes
     )
-    setup = dataclasses.replace(context.setup, rules=rules, write_pdf=ticket.pdf, pdfa=ticket.pdfa)
+    setup = dataclasses.replace(context.setup, rules=rules)
     return _outcome(run_job(context.engine, setup, job), root, context.name).to_wire()
 
 
