@@ -16,9 +16,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, durable: bool = True) -> None:
     """Replace `path` with what `write(file)` writes: a synced temporary file in the same
-    folder, renamed over it, and the folder synced so the rename is durable."""
+    folder, renamed over it, and the folder synced so the rename is durable.
+
+    `durable=False` skips both syncs, for files that are made again when lost (a cache):
+    readers still see the old file or the whole new one, but a crash may leave it empty.
+    """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     while True:
         temp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
@@ -30,14 +34,16 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             write(out)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    fsync_folder(path.parent)
+    if durable:
+        fsync_folder(path.parent)
 
 
 def fsync_folder(folder: Path) -> None:

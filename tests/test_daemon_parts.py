@@ -425,14 +425,15 @@ def test_a_file_is_done_only_after_its_index_commit(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.parametrize("durable", [True, False])
 def test_atomic_write_replaces_whole_files_with_the_umask_mode_and_cleans_up(
-    tmp_path: Path,
+    tmp_path: Path, durable: bool
 ) -> None:
     from scandex.atomic import atomic_write
 
     target = tmp_path / "model.onnx"
     target.write_bytes(b"old")
-    atomic_write(target, lambda out: out.write(b"new content"))
+    atomic_write(target, lambda out: out.write(b"new content"), durable=durable)
     assert target.read_bytes() == b"new content"
     umask = os.umask(0o022)  # the test reads it; scandex.atomic never touches it
     os.umask(umask)
@@ -443,6 +444,6 @@ def test_atomic_write_replaces_whole_files_with_the_umask_mode_and_cleans_up(
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space"):
-        atomic_write(target, fail)
+        atomic_write(target, fail, durable=durable)
     assert target.read_bytes() == b"new content"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]

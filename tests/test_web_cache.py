@@ -60,3 +60,11 @@ def test_a_replaced_scan_gets_a_new_key(tmp_path: Path) -> None:
     scan.unlink()
     with pytest.raises(FileNotFoundError):
         source_key(scan, "page", 1, 480)
+
+
+def test_an_entry_that_cannot_be_stored_leaves_nothing_behind(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "cache", max_bytes=10_000)
+    key = "ab" * 32
+    (tmp_path / "cache" / "ab" / f"{key}.jpg").mkdir(parents=True)  # in the entry's way
+    assert cache.get_or_make(key, ".jpg", lambda: b"image bytes") == b"image bytes"
+    assert [p.name for p in (tmp_path / "cache" / "ab").iterdir()] == [f"{key}.jpg"]

@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
 import stat
 from pathlib import Path
 
+from scandex.atomic import atomic_write
 from scandex.page import Document
 
 log = logging.getLogger("scandex.daemon")
@@ -59,7 +59,6 @@ def write_pdf(
     keep it and get no layer).
     """
     import scandex
-    from scandex.ocr.hocr import atomic_write_bytes
     from scandex.pdf.writer import searchable_pdf
 
     target = pdf_beside(hocr_path)
@@ -70,7 +69,7 @@ def write_pdf(
     pages = [page for page in doc.pages if page.number not in text_pages]
     try:
         pdf = searchable_pdf(data, pages, version=f"scandex {scandex.__version__}", pdfa=pdfa)
-        atomic_write_bytes(target, pdf)
+        atomic_write(target, lambda out: out.write(pdf))
     except OSError as exc:
         return f"searchable PDF not written: {target}: {exc.strerror or exc}"
     except Exception as exc:  # a writer failure must not lose the hOCR and the index
@@ -107,13 +106,10 @@ def carry_pdf(old_hocr: str | None, new_hocr: str | Path, *, keep_old: bool) -> 
         return
     # Copied and then removed, not renamed: the two places may be on different file systems
     # (a scan's folder and state_dir/hocr).
-    temporary = target.with_name(f".{target.name}.tmp")
     try:
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
+        with open(source, "rb") as original:
+            atomic_write(target, lambda out: shutil.copyfileobj(original, out))
         if not keep_old:
             os.unlink(source)
     except OSError as exc:
         log.warning("cannot %s %s to %s: %s", "copy" if keep_old else "move", source, target, exc)
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)

@@ -20,6 +20,7 @@ import secrets
 import shutil
 from pathlib import Path
 
+from scandex.atomic import fsync_folder
 from scandex.errors import TemporaryError
 from scandex.lockfile import PidLock, lock_holder
 
@@ -81,7 +82,7 @@ def swap_in(directory: Path, generation: Path) -> None:
         old = directory.parent / f".{directory.name}.old-{secrets.token_hex(6)}"
         os.rename(directory, old)
     os.replace(link, directory)
-    _fsync_directory(directory.parent)
+    fsync_folder(directory.parent)
     if old is not None and old != generation:
         # Open readers keep their open files (POSIX); new readers already see the new index.
         shutil.rmtree(old, ignore_errors=True)
@@ -106,11 +107,3 @@ def directory_size_bytes(path: Path) -> int:
             if entry.is_file():
                 total += entry.stat().st_size
     return total
-
-
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -5,8 +5,9 @@ made from it, so a scan replaced in place never shows a stale image and nothing 
 invalidated: unused entries simply age out. When the folder grows past its limit, the least
 recently used files are deleted down to three quarters of it.
 
-Entries are written to a temporary file and renamed into place, so a reader sees a whole
-file or none; without fsync, since a cache entry lost in a crash is only made again.
+Entries are written by scandex.atomic, so a reader sees a whole file or none; without
+fsync, since a cache entry lost in a crash is only made again (an empty one counts as
+missing).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from scandex.atomic import atomic_write
 
 PRUNE_TO_FRACTION = 0.75
 
@@ -65,9 +67,7 @@ class FileCache:
     def _store(self, path: Path, data: bytes) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-            temporary.write_bytes(data)
-            os.replace(temporary, path)
+            atomic_write(path, lambda out: out.write(data), durable=False)
         except OSError:
             return  # a read-only or full disk costs speed, never a page
         with self._lock:
