@@ -6,6 +6,9 @@ the kill -9 test (`python -c "import daemon_harness; daemon_harness.main()" ...`
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import pytest
 from polling import wait_for
 from synth import render_page
 
@@ -73,6 +77,27 @@ def make_config(tmp_path: Path, **ocr: Any) -> Config:
         watch=WatchConfig(paths=(scans,), settle_seconds=0.5, rescan_seconds=0.0),
         ocr=replace(ocr_config, **ocr),
     )
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Make `folder` unwritable, even for root (the immutable attribute)."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None:
+            pytest.skip("running as root without chattr: cannot make a folder read-only")
+        result = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+        if result.returncode != 0:
+            pytest.skip(f"chattr +i is not supported here: {result.stderr.decode().strip()}")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
 
 
 def record(config: Config, path: Path) -> FileRecord | None:

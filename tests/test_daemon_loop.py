@@ -8,14 +8,11 @@ test_daemon_e2e.py.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +26,7 @@ from daemon_harness import (
     indexed_paths,
     made,
     make_config,
+    read_only,
     record,
     scan_png,
     state_of,
@@ -218,27 +216,6 @@ def test_a_read_only_folder_gets_its_hocr_in_state_dir(
     warnings = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
     assert "lacks write permission" in warnings and str(scans) in warnings
     assert str(config.fallback_hocr_dir) in warnings
-
-
-@contextlib.contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """Make `folder` unwritable, even for root (the immutable attribute)."""
-    if os.geteuid() == 0:
-        if shutil.which("chattr") is None:
-            pytest.skip("running as root without chattr: cannot make a folder read-only")
-        result = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
-        if result.returncode != 0:
-            pytest.skip(f"chattr +i is not supported here: {result.stderr.decode().strip()}")
-        try:
-            yield
-        finally:
-            subprocess.run(["chattr", "-i", str(folder)], check=True)
-    else:
-        folder.chmod(0o555)
-        try:
-            yield
-        finally:
-            folder.chmod(0o755)
 
 
 def test_a_file_over_the_time_limit_fails_and_the_worker_is_replaced(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+from daemon_harness import read_only
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -273,23 +274,12 @@ def test_inotify_source_reports_moves_by_both_names(tmp_path: Path) -> None:
 
 
 def test_an_unwritable_folder_is_explained(tmp_path: Path) -> None:
-    import subprocess
-
     folder = tmp_path / "locked"
     folder.mkdir()
     assert check_writable(folder) is None
     assert list(folder.iterdir()) == []  # the probe cleans up after itself
-    if os.geteuid() == 0:
-        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
-            pytest.skip("cannot make a folder read-only for root here")
-    else:
-        folder.chmod(0o555)
-    try:
+    with read_only(folder):
         message = check_writable(folder)
-    finally:
-        if os.geteuid() == 0:
-            subprocess.run(["chattr", "-i", str(folder)], check=True)
-        folder.chmod(0o755)
     assert message is not None
     assert "lacks write permission" in message and str(folder) in message
     assert f"uid {os.geteuid()}" in message and "mode drwx" in message

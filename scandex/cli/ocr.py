@@ -77,6 +77,7 @@ class _Job:
     write: bool = False
     line: bool = False
     hocr_path: str | None = None  # with --write: where the daemon's rules put it
+    fallback_hocr_path: str | None = None  # ... and where when it cannot go there
     model_id: str | None = None  # "NAME sha256:HEX", named in the hOCR
     pdf_out: str | None = None  # --pdf: write a searchable PDF here
     pdfa: bool = False  # --pdfa
@@ -91,6 +92,7 @@ class _Outcome:
     record: dict = field(default_factory=dict)  # JSON-ready result
     hocr: str = ""
     page_errors: tuple[str, ...] = ()  # "PATH: page N: reason" for each PDF page that failed
+    notice: str = ""  # with --write: why the hOCR went to state_dir/hocr
 
 
 def _run_job(job: _Job) -> _Outcome:
@@ -99,7 +101,7 @@ def _run_job(job: _Job) -> _Outcome:
     try:
         if job.line:
             return _Outcome(record=_line_record(path, job.model, job.lexicon))
-        from scandex.ocr.hocr import to_hocr, write_hocr
+        from scandex.ocr.hocr import to_hocr
         from scandex.ocr.jsonout import document_to_dict
 
         started = time.perf_counter()
@@ -107,21 +109,35 @@ def _run_job(job: _Job) -> _Outcome:
         seconds = time.perf_counter() - started
         if job.pdf_out is not None:
             _write_pdf(data, doc, text_pages, Path(job.pdf_out), pdfa=job.pdfa)
+        hocr, notice = "", ""
         if job.write:
-            assert job.hocr_path is not None
-            write_hocr(doc, job.hocr_path, model=job.model_id)
-            hocr = ""
+            written, notice = _write_hocr(doc, job)
             if job.pdf_beside:
-                page_errors += _write_pdf_beside(data, doc, text_pages, job)
+                page_errors += _write_pdf_beside(data, doc, text_pages, written, job)
         else:
             hocr = to_hocr(doc, hocr_dir=path.parent, model=job.model_id)
-        return _Outcome(
-            record=document_to_dict(doc, seconds=seconds), hocr=hocr, page_errors=page_errors
-        )
+        record = document_to_dict(doc, seconds=seconds)
+        return _Outcome(record=record, hocr=hocr, page_errors=page_errors, notice=notice)
     except ScandexError as exc:
         return _Outcome(error=str(exc))
     except MemoryError:
         return _Outcome(error=f"{path}: out of memory while processing this image")
+    except OSError as exc:  # writing: a full disk, say
+        where = f" {exc.filename}" if exc.filename else ""
+        return _Outcome(error=f"{path}: cannot write{where}: {exc.strerror or exc}")
+
+
+def _write_hocr(doc, job: _Job) -> tuple[Path, str]:
+    """--write: the hOCR where the daemon would put it, or in state_dir/hocr where it does
+    (a folder we may not write, hOCR scandex did not write); (where it went, why there)."""
+    from scandex.daemon.hocr_files import ScandexHocr, write_hocr_with_fallback
+
+    assert job.hocr_path is not None and job.fallback_hocr_path is not None
+    written, reason = write_hocr_with_fallback(
+        doc, ScandexHocr(), Path(job.hocr_path), Path(job.fallback_hocr_path), job.model_id
+    )
+    assert written is not None  # there is a fallback
+    return written, f"{job.path}: {reason}; hOCR written to {written} instead" if reason else ""
 
 
 def _read_and_ocr(path: Path, job: _Job):
@@ -172,20 +188,21 @@ def _read_bytes(path: Path) -> bytes:
 def _write_pdf(data: bytes, doc, text_pages: set[int], out: Path, *, pdfa: bool) -> None:
     """--pdf: the searchable PDF, written atomically (pages with their own text as they are)."""
     import scandex
-    from scandex.ocr.hocr import atomic_write_bytes
+    from scandex.atomic import atomic_write
     from scandex.pdf.writer import searchable_pdf
 
     pages = [page for page in doc.pages if page.number not in text_pages]
-    version = f"scandex {scandex.__version__}"
-    atomic_write_bytes(out, searchable_pdf(data, pages, version=version, pdfa=pdfa))
+    pdf = searchable_pdf(data, pages, version=f"scandex {scandex.__version__}", pdfa=pdfa)
+    atomic_write(out, lambda file: file.write(pdf))
 
 
-def _write_pdf_beside(data: bytes, doc, text_pages: set[int], job: _Job) -> tuple[str, ...]:
+def _write_pdf_beside(
+    data: bytes, doc, text_pages: set[int], hocr_path: Path, job: _Job
+) -> tuple[str, ...]:
     """--write with [output] pdf: the searchable PDF beside the hOCR, by the daemon's rules."""
     from scandex.daemon.searchable_pdfs import write_pdf
 
-    assert job.hocr_path is not None
-    problem = write_pdf(data, doc, text_pages, Path(job.hocr_path), Path(job.path), pdfa=job.pdfa)
+    problem = write_pdf(data, doc, text_pages, hocr_path, Path(job.path), pdfa=job.pdfa)
     return (f"{job.path}: {problem}",) if problem else ()
 
 
@@ -198,8 +215,9 @@ def ocr(
         False,
         "--write",
         help="Write hOCR next to each image instead of printing, as the daemon does "
-        "(ocr.hocr_name; <name>.hocr for a second image of one stem; never over hOCR that "
-        "scandex did not write), and its searchable <stem>.ocr.pdf when [output] pdf is on.",
+        "(ocr.hocr_name; <name>.hocr for a second image of one stem; in state_dir/hocr "
+        "instead of over hOCR that scandex did not write or in a folder it may not write), "
+        "and its searchable <stem>.ocr.pdf when [output] pdf is on.",
     ),
     config: Path | None = typer.Option(
         None,
@@ -267,7 +285,7 @@ def ocr(
         # reuse this load.
         get_recognizer(model, 1, lexicon_params)
     model_id = model_ref(model).id  # named in the hOCR, as the daemon names it
-    destinations: list[Path | str | None] = [None] * len(images)
+    destinations: list[tuple[Path, Path] | str | None] = [None] * len(images)
     if write and not line:
         destinations = list(_hocr_destinations(images, config))
     failed = 0
@@ -277,7 +295,7 @@ def ocr(
             failed += 1
             error(f"{image}: not written: {destination}")
             continue
-        hocr_path = str(destination) if destination else None
+        hocr_path, fallback = (str(p) for p in destination) if destination else (None, None)
         jobs_list.append(
             _Job(
                 str(image),
@@ -287,6 +305,7 @@ def ocr(
                 write,
                 line,
                 hocr_path,
+                fallback,
                 model_id,
                 str(pdf_out) if pdf_out is not None else None,
                 pdfa or pdfa_beside,
@@ -308,6 +327,8 @@ def ocr(
                 failed += 1
                 error(outcome.error)
                 continue
+            if outcome.notice:
+                typer.echo(f"scandex: {outcome.notice}", err=True)
             for page_error in outcome.page_errors:
                 error(page_error)
             failed += bool(outcome.page_errors)
@@ -341,14 +362,16 @@ def _pdf_settings(
     return text, settings.ocr.pdf_dpi, settings.output.pdf, settings.output.pdfa
 
 
-def _hocr_destinations(images: list[Path], config: Path | None) -> list[Path | str]:
-    """Where --write puts each image's hOCR (or why not), by the daemon's rules."""
+def _hocr_destinations(images: list[Path], config: Path | None) -> list[tuple[Path, Path] | str]:
+    """Where --write puts each image's hOCR and where when it cannot go there (or why
+    not), by the daemon's rules."""
     from scandex.config import load_config
     from scandex.daemon.hocr_files import HocrPlaces, plan_hocr_writes
 
     settings = load_config(config)
     places = HocrPlaces(settings.ocr.hocr_name, settings.fallback_hocr_dir)
-    return plan_hocr_writes(images, places, settings.ocr.max_file_bytes)
+    plan = plan_hocr_writes(images, places, settings.ocr.max_file_bytes)
+    return [p if isinstance(p, str) else (p, places.fallback(p).absolute()) for p in plan]
 
 
 def _print_line(record: dict, output_format: OcrFormat) -> None:

@@ -127,12 +127,12 @@ class Dispatcher:
             if record.state == PENDING:
                 self.records.put(dataclasses.replace(record, next_attempt=now + 1.0))
             return False
-        image = Path(path)
+        destination = self.hocr.destination(Path(path))
         job = Job(
             path,
             record.sha256,
-            str(self.hocr.destination(image)),
-            str(self.hocr.places.fallback(image)),
+            str(destination),
+            str(self.hocr.places.fallback(destination)),
             size=record.size,
             pdf=self.config.output.pdf,
             pdfa=self.config.output.pdfa,

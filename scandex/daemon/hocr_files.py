@@ -5,7 +5,8 @@ The rules, in one place for the daemon, `scandex ocr --write` and `scandex reind
   already has that name (`a.png` and `a.jpg`), the second gets `{name}.hocr` (`a.jpg.hocr`).
 - An existing hOCR file scandex did not write (its `ocr-system` is not scandex) is never
   replaced or deleted; scandex's goes to state_dir/hocr instead, as it does for a folder
-  scandex may not write to (under the folder's absolute path).
+  scandex may not write to (with the name it would have had, under the folder's absolute
+  path).
 - scandex deletes only hOCR it wrote, and only when no other scan's record uses it.
 - Reading hOCR is capped at `ocr.max_file_bytes`, like reading scans.
 """
@@ -135,10 +136,11 @@ class HocrPlaces:
             return image.parent / f"{image.name}.hocr"
         return image.parent / self.hocr_name.format(stem=image.stem, name=image.name)
 
-    def fallback(self, image: Path) -> Path:
-        relative = image.parent.relative_to(image.anchor)
-        name = self.hocr_name.format(stem=image.stem, name=image.name)
-        return self.fallback_dir / relative / name
+    def fallback(self, hocr_path: Path) -> Path:
+        """Where the hOCR meant for `hocr_path` goes when it cannot go there: the same name
+        in state_dir/hocr, under the folder's absolute path (so `a.hocr` and `a.jpg.hocr`
+        stay two files there too)."""
+        return self.fallback_dir / hocr_path.parent.relative_to(hocr_path.anchor) / hocr_path.name
 
     def choose(self, image: Path, taken: set[str]) -> Path:
         """The hOCR path for `image` when the paths in `taken` belong to other scans."""
@@ -147,7 +149,8 @@ class HocrPlaces:
 
     def all_for(self, image: Path) -> tuple[Path, ...]:
         """Every place scandex may have put the image's hOCR."""
-        return (self.beside(image), self.beside(image, second=True), self.fallback(image))
+        beside = (self.beside(image), self.beside(image, second=True))
+        return (*beside, *(self.fallback(path) for path in beside))
 
 
 class HocrOwner:
@@ -166,13 +169,17 @@ class HocrOwner:
         self._fallbacks_reported: set[str] = set()
 
     def destination(self, image: Path) -> Path:
-        """Next to the image; `{name}.hocr` when another scan already has `{stem}.hocr`."""
-        first = str(self.places.beside(image))
-        taken = {p for p in self.records.hocr_users(first) if p != str(image)}
-        claimant = self.claims.get(first)
+        """Next to the image; `{name}.hocr` when another scan already has `{stem}.hocr`
+        (there, or in state_dir/hocr in its stead)."""
+        first = self.places.beside(image)
+        users = self.records.hocr_users(str(first)) + self.records.hocr_users(
+            str(self.places.fallback(first))
+        )
+        taken = {p for p in users if p != str(image)}
+        claimant = self.claims.get(str(first))
         if taken or (claimant is not None and claimant != str(image)):
             return self.places.beside(image, second=True)
-        return Path(first)
+        return first
 
     def claim(self, image: str, hocr_path: str) -> None:
         self.claims[hocr_path] = image
@@ -182,8 +189,9 @@ class HocrOwner:
 
     def write(self, doc: Document, image: Path, model: str | None) -> Path:
         """Write the image's hOCR (in the daemon's process); raises OSError."""
+        destination = self.destination(image)
         written, reason = write_hocr_with_fallback(
-            doc, self.files, self.destination(image), self.places.fallback(image), model
+            doc, self.files, destination, self.places.fallback(destination), model
         )
         assert written is not None  # there is a fallback
         self.note_fallback(written, reason)
@@ -229,9 +237,7 @@ class HocrOwner:
         if record.hocr_path:
             candidates = [record.hocr_path]
         else:
-            image = Path(record.path)
-            places = (self.places.beside(image), self.places.fallback(image))
-            candidates = [str(p) for p in places if p.is_file()]
+            candidates = [str(p) for p in self.places.all_for(Path(record.path)) if p.is_file()]
         return [p for p in candidates if self.delete(p)]
 
 
@@ -247,20 +253,23 @@ def hocr_image(path: Path, max_bytes: int) -> str | None:
 
 
 def plan_hocr_writes(images: list[Path], places: HocrPlaces, max_bytes: int) -> list[Path | str]:
-    """Where `scandex ocr --write` puts each image's hOCR, by the daemon's rules: the
-    configured name beside it, `{name}.hocr` when another image (on disk or earlier in
-    `images`) has that name, and never over hOCR scandex did not write (then a reason
-    instead of a path)."""
+    """Where `scandex ocr --write` means to put each image's hOCR, by the daemon's rules:
+    the configured name beside it, or `{name}.hocr` when another image (on disk or earlier
+    in `images`) has that name; a reason instead of a path when neither is free. The file is
+    written as the daemon writes it (`write_hocr_with_fallback`): never over hOCR scandex did
+    not write, in state_dir/hocr instead."""
     claimed: dict[Path, str] = {}
     plan: list[Path | str] = []
     for image in (p.absolute() for p in images):
         first = places.beside(image)
-        owner = claimed.get(first) or hocr_image(first, max_bytes)
+        owner = (
+            claimed.get(first)
+            or hocr_image(first, max_bytes)
+            or hocr_image(places.fallback(first), max_bytes)
+        )
         destination = first if owner in (None, str(image)) else places.beside(image, second=True)
         if destination in claimed and claimed[destination] != str(image):
             plan.append(f"{destination} is already written for {claimed[destination]}")
-        elif is_foreign_hocr(destination):
-            plan.append(f"{destination} exists and was not written by scandex (kept as it is)")
         else:
             claimed[destination] = str(image)
             plan.append(destination)
