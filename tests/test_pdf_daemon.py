@@ -151,11 +151,14 @@ def test_a_reload_turns_searchable_pdfs_on_and_off(
         assert is_scandex_pdf(during)
         with pikepdf.open(during) as pdf:
             assert pdf.open_metadata().pdfa_status == "2B"
-        # And off again.
+        assert is_scandex_pdf(read("twin.png", 2))  # an identical copy: its OCR and PDF copied
+        # And off again: for new scans, and for an identical copy of one that has a PDF.
         loaded[0] = config
         running.reload.set()
         wait_for(lambda: "searchable PDFs off" in caplog.text, "the second reload")
         assert not read("after.png", 3).exists()
+        assert not read("during-copy.png", 2).exists()
+        assert "reused its OCR" in caplog.text
     # Files read before a reload are not read again for it.
     assert not (scans / "before.ocr.pdf").exists() and during.exists()
     assert "Traceback" not in caplog.text

@@ -155,7 +155,8 @@ class Dispatcher:
         except OSError as exc:
             self.fail(record, f"cannot write hOCR: {exc.strerror}", permanent=False)
             return True
-        carry_pdf(twin.hocr_path, written, keep_old=True)
+        if self.config.output.pdf:  # as a file read now would get it
+            carry_pdf(twin.hocr_path, written, keep_old=True)
         if self._index(record, doc, written, twin.model):
             log.info(
                 "copy: %s is identical to %s; reused its OCR -> %s", record.path, twin.path, written
