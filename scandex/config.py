@@ -96,10 +96,6 @@ class OcrConfig:
 
         return PdfParams(self.pdf_text, self.pdf_dpi, self.max_pixels, self.max_pdf_pages)
 
-    def hocr_file_name(self, image: Path) -> str:
-        """The hOCR file name for an image, from the `hocr_name` template."""
-        return self.hocr_name.format(stem=image.stem, name=image.name)
-
 
 @dataclass(frozen=True)
 class WebConfig:
