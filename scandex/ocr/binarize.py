@@ -403,39 +403,64 @@ def _invert_banners(
         crop = image[y0:y1, x0:x1]
         if crop.size == 0:
             continue
-        if _white_letters(crop):
+        paper = _white_letters(crop)
+        if paper is not None:
             dark, bright = np.percentile(crop, [10, 99])
             inverted = (bright - crop.astype(np.float32)) * (255.0 / max(bright - dark, 1.0))
+            inverted[paper] = 255.0
             stretched[y0:y1, x0:x1] = np.clip(inverted + 0.5, 0, 255).astype(np.uint8)
             found.append((int(x0), int(y0), int(x1), int(y1)))
     return found
 
 
-def _white_letters(crop: np.ndarray) -> bool:
-    """Whether the light marks of a dark region are a row of letters (see _invert_banners)."""
+def _white_letters(crop: np.ndarray) -> np.ndarray | None:
+    """Whether the light marks of a dark region are a row of letters (see _invert_banners):
+    if so, the paper in the corners of its box (bool), else None."""
     dark, bright = np.percentile(crop, [10, 99])
     if bright - dark < 60:
-        return False
-    marks = (crop > (dark + bright) / 2).astype(np.uint8)
+        return None
+    light = (crop > (dark + bright) / 2).astype(np.uint8)
+    paper = _skewed_corners(light)
+    light[paper] = 0
     # Paper around the banner (the box may reach past its edge) is no letter.
-    inside_rows = np.flatnonzero(marks.mean(axis=1) < 0.9)
-    inside_cols = np.flatnonzero(marks.mean(axis=0) < 0.9)
+    inside_rows = np.flatnonzero((light | paper).mean(axis=1) < 0.9)
+    inside_cols = np.flatnonzero((light | paper).mean(axis=0) < 0.9)
     if len(inside_rows) == 0 or len(inside_cols) == 0:
-        return False
+        return None
     marks = np.ascontiguousarray(
-        marks[inside_rows[0] : inside_rows[-1] + 1, inside_cols[0] : inside_cols[-1] + 1]
+        light[inside_rows[0] : inside_rows[-1] + 1, inside_cols[0] : inside_cols[-1] + 1]
     )
     m, _, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
     heights = stats[1:m, cv2.CC_STAT_HEIGHT]
     letters = heights[(heights >= 6) & (heights < 0.9 * marks.shape[0])]
     if len(letters) < 3:
-        return False
+        return None
     q25, q75 = np.percentile(letters, [25, 75])
     rows = np.flatnonzero(marks.mean(axis=1) > 0.01)
     if len(rows) == 0 or rows[-1] - rows[0] + 1 > 0.9 * len(marks):
-        return False
+        return None
     band = marks[rows[0] : rows[-1] + 1]
-    return bool(q75 <= 2.0 * q25 and 0.1 <= band.mean() <= 0.5)
+    return paper if q75 <= 2.0 * q25 and 0.1 <= band.mean() <= 0.5 else None
+
+
+def _skewed_corners(light: np.ndarray, min_aspect: float = 6.0) -> np.ndarray:
+    """bool: the paper in the corners of a skewed banner's upright box. Each is a thin right
+    triangle in a corner of the box (light touching two adjacent edges, `min_aspect` times
+    longer than wide, half its box's area or so): the gaps between a heavy word's letters,
+    which can touch the box's edges too, are neither that thin nor triangles."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(light, connectivity=8)
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    area = stats[:, cv2.CC_STAT_AREA]
+    height, width = light.shape
+    left, top, right, bottom = x == 0, y == 0, x + w == width, y + h == height
+    corner = (left | right) & (top | bottom)
+    thin = np.maximum(w, h) >= min_aspect * np.minimum(w, h)
+    corners = corner & thin & (area <= 0.6 * w * h)
+    corners[0] = False
+    if not corners.any():
+        return np.zeros(light.shape, bool)
+    return corners[labels]
 
 
 def _percentile_u8(image: np.ndarray, percent: float) -> float:

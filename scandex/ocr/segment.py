@@ -1342,7 +1342,9 @@ def _mark_rows(
 ) -> np.ndarray:
     """Row index of each of these marks, or -1: rows of five or more marks of one size
     (within a factor of two), less than 1.2 scales apart and on one baseline: dashes, dots,
-    stars, not dust."""
+    stars, not dust. A speck of dust beside a long row (ten marks or more, four to each
+    speck) stays out of it and leaves it a row; a photograph's grain has specks of many
+    sizes, and a few alike among them are no row."""
     out = np.full(len(marks), -1, np.int64)
     big_enough = comps[marks, 4] >= max(2.0, (0.1 * scale) ** 2)
     marks, index = marks[big_enough], np.flatnonzero(big_enough)
@@ -1351,15 +1353,29 @@ def _mark_rows(
     frag = _smear_fragments(comps, marks, 1.2 * scale, step, shape)
     n_rows = 0
     for f in np.flatnonzero(np.bincount(frag) >= 5):
-        members = frag == f
+        members = np.flatnonzero(frag == f)
         w, h = comps[marks[members], 2], comps[marks[members], 3]
         bottom = comps[marks[members], 1] + h
+        # A speck beside the row is unlike the typical mark (a factor of two off its size,
+        # or off its baseline); what is left must be a row by itself.
+        tolerance = max(2.0, 0.2 * scale)
+        alike = (
+            (w <= 2 * np.median(w))
+            & (2 * w >= np.median(w))
+            & (h <= 2 * np.median(h))
+            & (2 * h >= np.median(h))
+            & (np.abs(bottom - np.median(bottom)) <= tolerance)
+        )
+        w, h, bottom = w[alike], h[alike], bottom[alike]
+        odd = len(members) - len(w)
         if (
-            w.max() <= 2 * max(w.min(), 1)
+            len(w) >= (10 if odd else 5)
+            and len(w) >= 4 * odd
+            and w.max() <= 2 * max(w.min(), 1)
             and h.max() <= 2 * max(h.min(), 1)
-            and np.ptp(bottom) <= max(2.0, 0.2 * scale)
+            and np.ptp(bottom) <= tolerance
         ):
-            out[index[members]] = n_rows
+            out[index[members[alike]]] = n_rows
             n_rows += 1
     return out
 
