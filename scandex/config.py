@@ -311,7 +311,10 @@ def _path_map(reader: _Reader) -> tuple[tuple[Path, Path], ...]:
         for text in (theirs, mine):
             if not Path(text).is_absolute():
                 raise ConfigError(key, f"{text!r} is not an absolute path", reader.source)
-        pairs.append((Path(os.path.normpath(theirs)), Path(os.path.normpath(mine))))
+        # This machine's side is resolved as watch.paths are: a scan is never read through a
+        # linked folder, so a mount point reached by a link (/mnt/scans -> /media/nas) must
+        # be named by where it leads. The daemon's side is the daemon's resolved path.
+        pairs.append((Path(os.path.normpath(theirs)), Path(os.path.realpath(mine))))
     return tuple(pairs)
 
 

@@ -32,7 +32,7 @@ from polling import wait_for
 from servers import RedisServer, redis_server
 
 from scandex.config import Config, QueueConfig
-from scandex.daemon.status import read_status
+from scandex.daemon.status import format_status, read_status
 from scandex.ocr.io import decode_pages
 from scandex.page import Document
 
@@ -146,9 +146,14 @@ def test_jobs_flow_end_to_end_with_two_workers(tmp_path: Path, server: RedisServ
     with workers(config, 2, log.path, slow_seconds=0.3), daemon(config, None, maker=True):
         dropped = [drop(scans, f"scan{i}.png", seed=i) for i in range(6)]
         wait_for(lambda: all_done(config, dropped), "six scans done", 90)
+        # The daemon looks at the workers every few seconds: wait for a look after the last.
         status = wait_for(
-            lambda: (found := read_status(config))["queue"].get("workers") and found,
-            "the workers in scandex status",
+            lambda: (
+                (found := read_status(config))["queue"].get("workers")
+                and sum(worker["files"] for worker in found["queue"]["workers"]) == 6
+                and found
+            ),
+            "the workers and their files in scandex status",
         )
     assert indexed_paths(config) == {str(p) for p in dropped}
     assert search_paths(config, "alpha") == {str(p) for p in dropped}
@@ -161,6 +166,58 @@ def test_jobs_flow_end_to_end_with_two_workers(tmp_path: Path, server: RedisServ
     assert queue["queue"].startswith("test.")
     assert len(queue["workers"]) == 2
     assert sum(worker["files"] for worker in queue["workers"]) == 6
+    assert sum(worker["files_per_minute"] for worker in queue["workers"]) > 0
+    assert queue["depth"] == 0
+    text = format_status(status)
+    assert f"queue:    {queue['queue']} on {server.url}: 0 waiting," in text
+    assert "2 worker(s) seen" in text and "files/min" in text
+
+
+def test_a_worker_mounting_the_scans_elsewhere_maps_them(
+    tmp_path: Path, server: RedisServer
+) -> None:
+    """queue.path_map: the worker's configuration watches none of the daemon's folders and
+    mounts the scans at a link (as /mnt/scans -> /media/nas), read where the link leads."""
+    from scandex.config import load_config
+
+    config = queue_config(tmp_path, server)
+    scans = config.watch.paths[0]
+    (tmp_path / "mnt").symlink_to(scans)
+    (tmp_path / "elsewhere").mkdir()
+    worker_toml = tmp_path / "worker.toml"
+    worker_toml.write_text(
+        f'[watch]\npaths = ["{tmp_path / "elsewhere"}"]\n[ocr]\nmodel = "{config.ocr.model}"\n'
+        f'[queue]\nbackend = "redis"\nurl = "{server.url}"\nname = "test"\n'
+        f'path_map = {{ "{scans}" = "{tmp_path / "mnt"}" }}\n',
+        encoding="utf-8",
+    )
+    log = Calls(tmp_path / "calls")
+    with workers(load_config(worker_toml), 1, log.path), daemon(config, None, maker=True):
+        scan = drop(scans, "page.png", seed=6)
+        wait_for(lambda: state_of(config, scan) is not None and state_of(config, scan) != "pending",
+                 "the scan read", 60)  # fmt: skip
+    assert state_of(config, scan) == "done", record(config, scan)
+    assert len(log.of(scan)) == 1
+    assert scan.with_suffix(".hocr").is_file()
+    assert search_paths(config, "alpha") == {str(scan)}
+
+
+def test_a_result_for_a_file_deleted_meanwhile_is_dropped(
+    tmp_path: Path, server: RedisServer
+) -> None:
+    config = queue_config(tmp_path, server)
+    log = Calls(tmp_path / "calls")
+    scans = config.watch.paths[0]
+    with workers(config, 1, log.path, slow_seconds=1.5), daemon(config, None, maker=True):
+        scan = drop(scans, "page.png", seed=1)
+        wait_for(lambda: log.of(scan), "the worker to start on the scan", 60)
+        scan.unlink()
+        # One worker takes jobs in order: once this one is done, the first result was taken.
+        after = drop(scans, "after.png", seed=2)
+        wait_for(lambda: state_of(config, after) == "done", "the next scan done", 60)
+    assert record(config, scan) is None
+    assert indexed_paths(config) == {str(after)}
+    assert not scan.with_suffix(".hocr").exists()  # the worker wrote it; the daemon removed it
 
 
 def test_a_worker_killed_mid_job_loses_nothing(tmp_path: Path, server: RedisServer) -> None:

@@ -45,6 +45,15 @@ def test_redis_and_postgres(tmp_path: Path) -> None:
     assert config.index.url == "postgresql://scandex@db/scandex"
 
 
+def test_a_mount_reached_by_a_link_is_mapped_to_where_it_leads(tmp_path: Path) -> None:
+    # Scans are never read through a linked folder (reading.open_scan), so the worker's side
+    # of path_map is resolved, as watch.paths are.
+    (tmp_path / "nas").mkdir()
+    (tmp_path / "mnt").symlink_to(tmp_path / "nas")
+    config = parse(tmp_path, f'[queue]\npath_map = {{ "/srv/scans" = "{tmp_path}/mnt/" }}\n')
+    assert config.queue.local_root(Path("/srv/scans")) == (tmp_path / "nas").resolve()
+
+
 @pytest.mark.parametrize(
     ("text", "key", "message"),
     [
