@@ -338,6 +338,25 @@ def test_rebuild_replaces_everything_and_never_empties(filled, url: str) -> None
     reader.close()
 
 
+def test_a_rebuild_leaves_the_planner_its_statistics(url: str) -> None:
+    """Without them PostgreSQL plans a freshly filled index as an empty one (see bench_scale)."""
+    import psycopg
+
+    from scandex.indexer.postgres_index import build_and_replace
+
+    build_and_replace(url, [(TREATY, None), (LETTER, None)])
+    with psycopg.connect(url) as conn:
+        analyzed = conn.execute(
+            "SELECT DISTINCT tablename FROM pg_stats WHERE tablename LIKE 'scandex\\_%'"
+        ).fetchall()
+    assert {row[0] for row in analyzed} == {
+        "scandex_documents",
+        "scandex_pages",
+        "scandex_lines",
+        "scandex_terms",
+    }
+
+
 def test_the_fuzzy_bound_never_misses_a_word_within_reach(url: str) -> None:
     """Every token within the edit distance is found, however few trigrams it shares."""
     from scandex.indexer.postgres_index import within_edits

@@ -616,6 +616,11 @@ def build_and_replace(
                 raise EmptyRebuildError(
                     display_url(url), previous, "drop its scandex_* tables to start empty"
                 )
+        # Statistics for the planner at once, not whenever autovacuum comes by: until then it
+        # plans from guesses (100,000 generated pages: a rare word's search took 112 ms
+        # before, 22 ms after; the ANALYZE 3 s). The daemon's small commits leave it to
+        # autovacuum.
+        conn.execute("ANALYZE " + ", ".join(_TABLES))
     finally:
         index.close()
     return len(paths)
