@@ -4,7 +4,9 @@
 
 - queue: drop-to-searchable throughput of `scandex run` with its local pool against the
   same daemon queueing on Redis for `scandex worker` processes on this machine, real OCR,
-  the same pages and worker count; the difference per page is the queue's overhead.
+  the same pages and worker count; the difference per page, in wall time and in the CPU of
+  everything taking part (the daemon and its pool, or the daemon, the workers and Redis),
+  is the queue's overhead.
 - fleet: 10 and 50 `scandex worker` processes with a stand-in engine that takes a fixed
   time per page (no CPU), so the ideal rate is workers / seconds; what the daemon reaches,
   and the CPU the daemon, Redis and the workers use, show which part saturates first.
@@ -141,7 +143,7 @@ SCANDEX = [sys.executable, "-m", "scandex"]
 # ----------------------------------------------------------------------------- queue
 
 
-def bench_queue(pages: int, workers: int, work: Path, redis_url: str) -> None:
+def bench_queue(pages: int, workers: int, work: Path, redis) -> None:
     from bench_daemon import distinct_pages
 
     images = distinct_pages(pages, dpi=150)
@@ -149,28 +151,37 @@ def bench_queue(pages: int, workers: int, work: Path, redis_url: str) -> None:
     for backend in ("local", "redis"):
         folder = work / f"queue-{backend}"
         folder.mkdir()
-        url = redis_url if backend == "redis" else None
+        url = redis.url if backend == "redis" else None
         config = write_config(folder, workers=workers, redis_url=url)
         helpers = []
         if backend == "redis":
             worker_command = [*SCANDEX, "worker", "--config", str(config), "--jobs", str(workers)]
             helpers.append(start(worker_command, folder, "worker"))
         daemon = start([*SCANDEX, "run", "--config", str(config)], folder, "daemon")
+        # The CPU of everything that takes part: the daemon (and its pool), the workers, Redis.
+        pids = [daemon.pid, *(helper.pid for helper in helpers)]
+        pids += [redis.process.pid] if backend == "redis" else []
+        before = cpu_seconds(pids)
         try:
             seconds = drop_and_wait(folder, images, daemon)
+            cpu = cpu_seconds(pids) - before
         finally:
             stop(daemon)
             for helper in helpers:
                 stop(helper)
-        rows.append((backend, seconds))
-    local, remote = rows[0][1], rows[1][1]
+        rows.append((backend, seconds, cpu))
     print(f"\nReal OCR, {pages} distinct 150 dpi pages, {workers} workers on this machine")
-    print("| | seconds | pages per minute |")
-    print("|---|---|---|")
-    for name, seconds in rows:
+    print("| | seconds | pages per minute | CPU ms per page (daemon, workers, Redis) |")
+    print("|---|---|---|---|")
+    for name, seconds, cpu in rows:
         label = "local pool" if name == "local" else "Redis queue + `scandex worker`"
-        print(f"| {label} | {seconds:.1f} | {60 * pages / seconds:.0f} |")
-    print(f"queue overhead per page: {1000 * (remote - local) / pages:+.0f} ms of wall time")
+        rate, cpu_ms = 60 * pages / seconds, 1000 * cpu / pages
+        print(f"| {label} | {seconds:.1f} | {rate:.0f} | {cpu_ms:.0f} |")
+    (_, local, local_cpu), (_, remote, remote_cpu) = rows
+    print(
+        f"queue overhead per page: {1000 * (remote - local) / pages:+.0f} ms of wall time,"
+        f" {1000 * (remote_cpu - local_cpu) / pages:+.0f} ms of CPU"
+    )
 
 
 # ----------------------------------------------------------------------------- fleet
@@ -342,7 +353,7 @@ def main() -> None:
         work = Path(tmp)
         with redis_server(work / "redis") as redis:
             if "queue" in parts:
-                bench_queue(args.pages, args.workers, work, redis.url)
+                bench_queue(args.pages, args.workers, work, redis)
             if "fleet" in parts:
                 sizes = [int(n) for n in args.fleet.split(",")]
                 bench_fleet(sizes, args.per_worker, args.fleet_seconds, work, redis)
