@@ -17,6 +17,7 @@ from synth import SynthPage, render_page
 from scandex.errors import SegmentationError
 from scandex.ocr.analyze import AnalyzeParams, PageAnalysis, analyze_page
 from scandex.ocr.binarize import Binarized, binarize
+from scandex.ocr.lines import not_text_labels, original_boxes
 from scandex.ocr.segment import SegmentParams, segment
 from scandex.page import BBox
 
@@ -278,28 +279,70 @@ def test_failure_kinds_read_line_by_line_in_order(layout, kwargs):
     assert_page_read_right(page, analysis)
 
 
-def test_every_mark_of_a_line_is_in_its_box_and_mask():
-    """Line numbers, "Q." markers and full stops after two spaces are inside their line's
-    box, and every mark inside a line's box belongs to that line's mask."""
-    page = render_page("transcript", seed=3)
+@pytest.mark.parametrize(
+    "layout_name",
+    [
+        "transcript",
+        "typewritten",
+        "tight_print",
+        "grey_text",
+        "mixed_table",
+        "newspaper",
+        "photo_band",
+        "receipt",
+        pytest.param(
+            "header_band",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="deskew finds 0.25 degrees on this level page (the projection profile"
+                " lines the title up with the small print beside it), so stops at the far"
+                " ends of the small print sit off their line's one baseline",
+            ),
+        ),
+        "edge_photo",
+    ],
+)
+def test_every_mark_of_a_line_is_in_its_box_and_mask(layout_name):
+    """Line numbers, "Q." markers, full stops after two spaces, commas, quotes, hyphens and
+    dashes are inside their line's box, and every mark inside a line's box is in that
+    line's mask (its own, or a dot too small to tell from dust, which its image keeps), on
+    every kind of page whose lines were punctuated. Boxes in original pixels: a photograph
+    or a title beside small print may make the page look skewed by a fraction of a degree."""
+    page = render_page(layout_name, seed=3)
     binarized = binarize(page.image)
     layout = segment(binarized)
     assert len(layout.lines) == len(page.lines)
-    comps = layout.components
+    boxes = original_boxes(binarized, layout)
+    in_mask = layout.line_of_label.copy()
+    in_mask[not_text_labels(layout)] = -2
+    comps = layout.components.astype(np.float64)
+    corners = np.stack(
+        [
+            np.stack([comps[:, 0] + dx * comps[:, 2], comps[:, 1] + dy * comps[:, 3]], axis=1)
+            for dx in (0, 1)
+            for dy in (0, 1)
+        ]
+    )  # (4, labels, 2) pixel edges, deskewed frame
+    a = binarized.to_original
+    mapped = (corners - 0.5) @ a[:, :2].T + a[:, 2] + 0.5
+    x0, y0 = mapped.min(axis=0).T
+    x1, y1 = mapped.max(axis=0).T
     for truth in page.lines:
-        found = max(layout.lines, key=lambda line: line.bbox.iou(truth.bbox))
-        assert abs(found.bbox.x0 - truth.bbox.x0) <= 2, truth.text  # the line number
-        assert abs(found.bbox.x1 - truth.bbox.x1) <= 2, truth.text  # the last stop
+        k = int(np.argmax([truth.bbox.iou(box) for box in boxes]))
+        found = boxes[k]
+        assert abs(found.x0 - truth.bbox.x0) <= 2, truth.text  # a line number, a quote
+        assert abs(found.x1 - truth.bbox.x1) <= 2, truth.text  # the last stop
         b = truth.bbox
         inside = np.flatnonzero(
-            (comps[:, 0] >= b.x0)
-            & (comps[:, 1] >= b.y0)
-            & (comps[:, 0] + comps[:, 2] <= b.x1)
-            & (comps[:, 1] + comps[:, 3] <= b.y1)
+            (x0 >= b.x0 - 0.5)
+            & (y0 >= b.y0 - 0.5)
+            & (x1 <= b.x1 + 0.5)
+            & (y1 <= b.y1 + 0.5)
             & (comps[:, 4] >= 4)
         )
         inside = inside[inside > 0]
-        assert (layout.line_of_label[inside] == layout.lines.index(found)).all(), truth.text
+        tiny = (comps[inside, 2:4] < 0.15 * layout.scale_px).all(axis=1)  # small print's dot
+        assert ((in_mask[inside] == k) | (tiny & (in_mask[inside] == -1))).all(), truth.text
 
 
 def test_photo_is_a_region_and_yields_no_lines():
