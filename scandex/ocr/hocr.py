@@ -61,8 +61,6 @@ from scandex.page import REGION_CLASSES, BBox, Block, Char, Document, Line, Page
 
 __all__ = [
     "HocrError",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "parse_title",
     "read_hocr",
     "read_hocr_file",
@@ -131,17 +129,7 @@ def to_hocr(doc: Document, *, hocr_dir: str | Path | None = None, model: str | N
 def write_hocr(doc: Document, path: str | Path, *, model: str | None = None) -> None:
     """Write the document's hOCR to `path` atomically: readers see the old file or the new one."""
     path = Path(path)
-    text = to_hocr(doc, hocr_dir=path.parent, model=model)
-    atomic_write_text(path, text)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` (UTF-8) via a synced temporary file in the same folder."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically (scandex.atomic, the one implementation)."""
+    data = to_hocr(doc, hocr_dir=path.parent, model=model).encode("utf-8")
     atomic_write(path, lambda out: out.write(data))
 
 
