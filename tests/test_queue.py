@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import logging
 import os
 import signal
 import threading
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pypdfium2
 import pytest
 from daemon_harness import (
     _word_page,
@@ -31,7 +33,8 @@ from daemon_harness import (
 from polling import wait_for
 from servers import RedisServer, redis_server
 
-from scandex.config import Config, QueueConfig
+from scandex.config import Config, OutputConfig, QueueConfig
+from scandex.daemon.searchable_pdfs import is_scandex_pdf
 from scandex.daemon.status import format_status, read_status
 from scandex.ocr.io import decode_pages
 from scandex.page import Document
@@ -318,6 +321,46 @@ def test_hocr_the_worker_may_not_write_is_written_by_the_daemon(
     assert Path(hocr).is_file()
     assert "tesseract" in foreign.read_text(encoding="utf-8")  # kept as it was
     assert search_paths(config, "alpha") == {str(scan)}
+
+
+def test_the_worker_writes_the_searchable_pdf_while_output_pdf_is_on(
+    tmp_path: Path, server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """[output] pdf travels with each job (Job.pdf in the Redis ticket): the worker, whose own
+    configuration has it off, writes <stem>.ocr.pdf beside the scan while the daemon's is on,
+    and none after a reload turns it off (the workers keep running)."""
+    plain = queue_config(tmp_path, server)
+    loaded = [dataclasses.replace(plain, output=OutputConfig(pdf=True))]
+    log = Calls(tmp_path / "calls")
+    scans = plain.watch.paths[0]
+
+    def read(name: str, seed: int) -> Path:
+        scan = drop(scans, name, seed)
+        wait_for(lambda: state_of(plain, scan) == "done", f"{name} done", 60)
+        # The worker wrote the hOCR beside the scan: the daemon did not take over the writing.
+        assert record(plain, scan).hocr_path == str(scan.with_suffix(".hocr"))
+        assert len(log.of(scan)) == 1
+        return scan.with_name(scan.stem + ".ocr.pdf")
+
+    with (
+        caplog.at_level(logging.INFO, logger="scandex"),
+        workers(plain, 1, log.path),
+        daemon(loaded[0], None, maker=True, load=lambda: loaded[0]) as running,
+    ):
+        searchable = read("on.png", seed=5)
+        assert is_scandex_pdf(searchable)
+        pdf = pypdfium2.PdfDocument(searchable)
+        try:
+            assert "alpha" in pdf[0].get_textpage().get_text_range().split()
+        finally:
+            pdf.close()
+        assert record(plain, searchable) is None  # never read as a scan
+        loaded[0] = plain
+        running.reload.set()
+        wait_for(lambda: "searchable PDFs off" in caplog.text, "the reload")
+        assert not read("off.png", seed=6).exists()
+    assert searchable.exists()
+    assert search_paths(plain, "alpha") == {str(scans / "on.png"), str(scans / "off.png")}
 
 
 def test_a_job_past_the_timeout_fails_with_the_reason(tmp_path: Path, server: RedisServer) -> None:
