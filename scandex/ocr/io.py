@@ -4,22 +4,35 @@ Supported: PNG, JPEG, TIFF (every page of a multi-page file), PNM (PBM/PGM/PPM/P
 in 1-, 8- or 16-bit gray, RGB, RGBA or palette form. The format is identified by the file's
 first bytes, never by its extension.
 
-Decoding is OpenCV's; everything around it is ours, because a decoder alone lets bad files
-through quietly: a PNG or TIFF cut short decodes into a page that is half black, a huge
-header asks for gigabytes before a byte of pixels is read, and the C libraries print their
-complaints on stderr. So before decoding we walk the file's own structure (PNG chunks, JPEG
-markers, TIFF directories, WebP chunks, PNM header) to learn the size of every page, its
-resolution and orientation, and whether the file is complete; the pixel limit is enforced
-from those numbers, before anything is allocated.
+Decoding is OpenCV's, and JPEG's is libjpeg-turbo's through simplejpeg; everything around it
+is ours, because a decoder alone lets bad files through quietly: a PNG or TIFF cut short
+decodes into a page that is half black, and a huge header asks for gigabytes before a byte of
+pixels is read. So before decoding we walk the file's own structure (PNG chunks, JPEG markers,
+TIFF directories, WebP chunks, PNM header) to learn the size of every page, its resolution and
+orientation, and whether the file is complete; the pixel limit is enforced from those
+numbers, before anything is allocated.
+
+Damage inside complete-looking data is told by what we check and by what the decoders return,
+never by the text they print (STYLE lesson 19): every PNG chunk's checksum; OpenCV's empty
+result when libpng gives up (a pixel stream short of rows, damaged compressed data: we then
+inflate the stream ourselves to say which); libjpeg-turbo in strict mode, which raises on any
+warning (TurboJPEG reports only that a warning came, TJERR_WARNING: data it decoded past, which
+may be corrupt), a scan cut short and closed among them, so a JPEG with stray bytes after its
+image data is refused too; and T.6's rule that Group 4 fax data never holds eleven zero bits in
+a row before its end-of-block code, which finds the holes of a file that was never completely
+written. What no library reports through its interface stays unseen: bytes garbled inside
+Group 3/4 fax data, which libtiff decodes on past (it says so only to a handler that OpenCV
+does not expose), and a PNG that libpng gives up on prints libpng's own line on stderr.
 
 Why not Pillow for the headers and the decode errors (evaluated for issue 12, Pillow 13.0,
 OpenCV 5.0, a 2550x3300 page): Pillow loads without a word a JPEG cut short and closed with
 an end-of-image marker, a PNG whose complete, checksummed chunks hold too few rows, and a
 damaged Group 4 TIFF, each a partly blank page; it cannot read PAM; and it decodes a whole PNG
 to find a trailing eXIf chunk. It is also slower here: PNG gray 305 ms against 166, PNG RGB
-1048 against 447, JPEG RGB 323 against 81 (OpenCV reads JPEG luma directly), G4 TIFF 48
-against 38. tests/test_io.py checks those Pillow behaviours, so a Pillow that learns to
-report them shows up as a failing test and a reason to look again.
+1048 against 447, JPEG RGB 323 against 81 (OpenCV reads JPEG luma directly; simplejpeg's
+strict decode, also luma, 18 ms against OpenCV's 25 on a 2550x3300 page), G4 TIFF 48 against
+38. tests/test_io.py checks those Pillow behaviours, so a Pillow that learns to report them
+shows up as a failing test and a reason to look again.
 """
 
 from __future__ import annotations
@@ -28,17 +41,13 @@ import os
 import re
 import stat
 import struct
-import sys
-import tempfile
-import threading
 import zlib
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+import simplejpeg
 
 from scandex.errors import ScanError
 
@@ -68,7 +77,8 @@ _OPENCV_MAX_PIXELS = _opencv_max_pixels()
 
 SUPPORTED = "PNG, JPEG, TIFF, PNM and WebP"
 
-# OpenCV's own logging (not the C libraries' fprintf, see _captured_stderr) stays quiet.
+# OpenCV's own logging (libtiff's complaints among it) stays quiet: what went wrong is told by
+# what the decoders return and by our own checks.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
@@ -277,6 +287,8 @@ def _parse_jpeg(data: bytes) -> ImageInfo:
         elif marker == 0xE1 and body.startswith(b"Exif\x00\x00") and exif is None:
             exif = _exif(body[6:])
         elif marker in _JPEG_SOF and len(body) >= 5:
+            if body[0] != 8:
+                raise _Bad(f"unsupported JPEG ({body[0]}-bit samples; scandex reads 8-bit JPEG)")
             height, width = struct.unpack(">HH", body[1:5])
             if height == 0:
                 raise _Bad("unsupported JPEG (height given only after the image data)")
@@ -403,7 +415,7 @@ _TIFF_TYPES = {  # type code: (struct format, size in bytes)
     8: ("h", 2), 9: ("i", 4), 10: ("ii", 8), 11: ("f", 4), 12: ("d", 8), 13: ("I", 4),
     16: ("Q", 8), 17: ("q", 8), 18: ("Q", 8),
 }  # fmt: skip
-_WANTED_TAGS = {254, 255, 256, 257, 273, 274, 279, 282, 283, 296, 324, 325}
+_WANTED_TAGS = {254, 255, 256, 257, 259, 266, 273, 274, 279, 282, 283, 296, 324, 325}
 
 
 def _tiff_directories(data: bytes, *, first_only: bool = False) -> list[dict[int, tuple]]:
@@ -496,6 +508,15 @@ def _parse_tiff(data: bytes) -> ImageInfo:
             offsets, counts = tags.get(offsets_tag, ()), tags.get(counts_tag, ())
             if any(o + c > len(data) for o, c in zip(offsets, counts, strict=False)):
                 raise _Bad(f"truncated TIFF (page {len(sizes) + 1}'s pixel data is cut off)")
+            if tags.get(259, (1,))[0] == 4:  # CCITT Group 4 (T.6)
+                lsb_first = tags.get(266, (1,))[0] == 2
+                for o, c in zip(offsets, counts, strict=False):
+                    if _g4_has_a_hole(data[o : o + c], lsb_first=lsb_first):
+                        raise _Bad(
+                            f"corrupt or truncated TIFF data (page {len(sizes) + 1}'s Group 4 "
+                            "fax data breaks off in a run of zero bits, as in a file that was "
+                            "never completely written)"
+                        )
         sizes.append(size)
         dpis.append(_tiff_dpi(tags))
         orientations.append(_orientation(tags))
@@ -503,6 +524,35 @@ def _parse_tiff(data: bytes) -> ImageInfo:
     if not sizes:
         raise _Bad("corrupt TIFF (no pages)")
     return ImageInfo("TIFF", tuple(sizes), tuple(dpis), tuple(orientations), tuple(indexes))
+
+
+# T.6's end-of-facsimile-block: two EOL codes, 000000000001 000000000001.
+_EOFB = np.unpackbits(np.frombuffer(b"\x00\x10\x01", np.uint8))
+# Zero bits allowed after the last code: the fill of its byte and a few bytes of padding.
+_G4_MAX_FILL_BITS = 40
+
+
+def _g4_has_a_hole(strip: bytes, *, lsb_first: bool) -> bool:
+    """True when Group 4 (T.6) data holds a run of zero bits that no coder writes.
+
+    No T.6 code starts with more than seven zeros or ends with more than three, so eleven in a
+    row only begin an EOL, and G4 has EOLs only in the EOFB that may close the data; after the
+    last code come at most a few bytes of zero fill. A block of zero bytes anywhere else is a
+    hole, where the file was preallocated or copied but its data never written.
+    """
+    bits = np.unpackbits(np.frombuffer(strip, np.uint8), bitorder="little" if lsb_first else "big")
+    ones = np.flatnonzero(bits)
+    if ones.size == 0:
+        return bits.size > 0
+    if bits.size - 1 - ones[-1] > _G4_MAX_FILL_BITS:
+        return True
+    end = ones[-1] + 1
+    if end >= _EOFB.size and np.array_equal(bits[end - _EOFB.size : end], _EOFB):
+        ones = ones[ones < end - _EOFB.size]
+        end -= _EOFB.size
+    # Zero runs: before the first one, between ones, and from the last one to the end.
+    edges = np.concatenate(([-1], ones, [end]))
+    return bool((np.diff(edges) - 1 >= 11).any())
 
 
 @dataclass(frozen=True)
@@ -580,34 +630,7 @@ def _megapixels(pixels: int) -> str:
 
 
 def _decode(data: bytes, info: ImageInfo) -> list[PageImage]:
-    buffer = np.frombuffer(data, np.uint8)
-    # JPEG has no alpha and no 16-bit in practice: libjpeg hands us its luma plane directly.
-    # Everything else is decoded as stored so that alpha and 16-bit samples are ours to map.
-    if info.format == "JPEG":
-        flags = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION
-    else:
-        flags = cv2.IMREAD_UNCHANGED
-    with _captured_stderr() as messages:
-        try:
-            if info.format == "TIFF":
-                ok, mats = cv2.imdecodemulti(buffer, flags)
-                decoded = list(mats) if ok else []
-            else:
-                image = cv2.imdecode(buffer, flags)
-                decoded = [] if image is None else [image]
-        except cv2.error as error:
-            messages.append(str(error).strip().splitlines()[-1])
-            decoded = []
-    problem = _decoder_problem(messages)
-    if not decoded and max(w * h for w, h in info.sizes) > _OPENCV_MAX_PIXELS:
-        raise _Bad(
-            f"too many pixels for OpenCV's decoder (over {_megapixels(_OPENCV_MAX_PIXELS)}); "
-            "set the environment variable OPENCV_IO_MAX_IMAGE_PIXELS to decode it"
-        )
-    if not decoded:
-        problem = problem or (_tidy_message(messages[0]) if messages else "the decoder failed")
-    if problem:
-        raise _Bad(f"corrupt or truncated {info.format} data ({problem})")
+    decoded = [_decode_jpeg(data)] if info.format == "JPEG" else _decode_with_opencv(data, info)
     if info.format == "TIFF":
         decoded = _select_tiff_pages(decoded, info)
     # OpenCV's TIFF decoder applies the orientation tag itself; for the rest we do.
@@ -637,73 +660,82 @@ def _select_tiff_pages(decoded: list[np.ndarray], info: ImageInfo) -> list[np.nd
     raise _Bad(f"corrupt TIFF (decoded {len(decoded)} of its {len(info.sizes)} pages)")
 
 
-# Decoder messages that mean the pixels are damaged even though decoding "succeeded". JPEG's
-# "extraneous bytes before marker" is left out: many scanners write it and the image is fine.
-_FATAL_MESSAGE = re.compile(
-    r"premature|TIFF_Error|\[ ?ERROR|Corrupt JPEG data: (?!\d+ extraneous)", re.IGNORECASE
-)
-# OpenCV's log prefix, "[ERROR:0@0.049] global grfmt_tiff.cpp:117 TIFF_Error ".
-_LOG_PREFIX = re.compile(r"^\[[^\]]*\]\s*(global\s+)?\S+:\d+\s+(TIFF_\w+\s+)?")
+def _decode_jpeg(data: bytes) -> np.ndarray:
+    """The luma plane, from libjpeg-turbo in strict mode: data that is damaged or cut short (a
+    scan closed early by an end-of-image marker) raises ValueError instead of being filled with
+    grey, as OpenCV's decoder does without a word in its interface."""
+    try:
+        gray = simplejpeg.decode_jpeg(data, colorspace="GRAY", strict=True)
+    except ValueError:
+        raise _Bad(
+            "corrupt or truncated JPEG data (the decoder found its image data damaged or cut "
+            "short; if it opens elsewhere, save it again)"
+        ) from None
+    return gray[:, :, 0]
 
 
-def _decoder_problem(messages: list[str]) -> str:
-    """The first decoder complaint that makes the decoded pixels untrustworthy, or ''."""
-    for message in messages:
-        if _FATAL_MESSAGE.search(message):
-            return _tidy_message(message)
+def _decode_with_opencv(data: bytes, info: ImageInfo) -> list[np.ndarray]:
+    """Every page as stored (alpha and 16-bit samples are ours to map); raises _Bad when
+    OpenCV returns nothing, which it does for anything its decoders give up on."""
+    buffer = np.frombuffer(data, np.uint8)
+    try:
+        if info.format == "TIFF":
+            ok, mats = cv2.imdecodemulti(buffer, cv2.IMREAD_UNCHANGED)
+            decoded = list(mats) if ok else []
+        else:
+            image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+            decoded = [] if image is None else [image]
+    except cv2.error:
+        decoded = []
+    if decoded:
+        return decoded
+    if max(w * h for w, h in info.sizes) > _OPENCV_MAX_PIXELS:
+        raise _Bad(
+            f"too many pixels for OpenCV's decoder (over {_megapixels(_OPENCV_MAX_PIXELS)}); "
+            "set the environment variable OPENCV_IO_MAX_IMAGE_PIXELS to decode it"
+        )
+    why = _png_pixel_data_problem(data) if info.format == "PNG" else ""
+    raise _Bad(f"corrupt or truncated {info.format} data ({why or 'its decoder gave up on it'})")
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+          (0, 1, 1, 2))  # fmt: skip
+
+
+def _png_pixel_data_problem(data: bytes) -> str:
+    """Why a PNG whose chunks are whole has no pixels: its IDAT stream inflated here and
+    measured against what IHDR calls for. Only run once libpng has refused the file."""
+    width, height, depth, colour, _, _, interlaced = struct.unpack(">IIBBBBB", data[16:29])
+    bits = _PNG_CHANNELS.get(colour, 0) * depth
+    if not bits:
+        return "its header gives an invalid colour type"
+    passes = _ADAM7 if interlaced else ((0, 0, 1, 1),)
+    needed = 0
+    for x0, y0, dx, dy in passes:
+        columns, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if columns > 0 and rows > 0:
+            needed += rows * (1 + -(-columns * bits // 8))
+    stream = zlib.decompressobj()
+    inflated = 0
+    pos = 8
+    try:
+        while pos + 8 <= len(data) and inflated <= needed:
+            length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+            if kind == b"IDAT":
+                chunk = data[pos + 8 : pos + 8 + length]
+                while chunk and inflated <= needed:
+                    inflated += len(stream.decompress(chunk, 1 << 20))
+                    chunk = stream.unconsumed_tail
+            pos += 12 + length
+    except zlib.error:
+        return "its compressed pixel data is damaged"
+    if inflated < needed:
+        if not interlaced:
+            row = 1 + -(-width * bits // 8)
+            return f"its pixel data ends after {inflated // row} of {height} rows"
+        return f"its pixel data holds {inflated} of the {needed} bytes its header calls for"
     return ""
-
-
-def _tidy_message(message: str) -> str:
-    return re.sub(r"\s+", " ", _LOG_PREFIX.sub("", message.strip())).strip()[:200]
-
-
-# Lines the image libraries and OpenCV print; anything else caught was someone else's output.
-_LIBRARY_LINE = re.compile(
-    r"^(libpng |libtiff|Corrupt JPEG|Premature end of JPEG|Invalid |Unsupported |Bogus |"
-    r"Improper |Not a JPEG|Wrong JPEG|TIFF|\[ ?(WARN|ERROR|INFO|DEBUG))"
-)
-_STDERR_LOCK = threading.Lock()
-
-
-@contextmanager
-def _captured_stderr() -> Iterator[list[str]]:
-    """Collect what libpng, libjpeg, libtiff and OpenCV print on file descriptor 2.
-
-    libpng and libjpeg write straight to the C stderr, and OpenCV routes libtiff's errors to
-    its log, so the descriptor itself is pointed at a temporary file while decoding, with
-    OpenCV's log level raised to WARNING so that libtiff's complaints can be read. Lines that
-    do not look like theirs (another thread's output) are passed on to the real stderr.
-    Decoding is serialized by a lock because the descriptor is process-wide.
-    """
-    messages: list[str] = []
-    with _STDERR_LOCK, ExitStack() as cleanup:
-        try:
-            if sys.stderr is not None:
-                sys.stderr.flush()
-            sink = cleanup.enter_context(tempfile.TemporaryFile())
-            saved = os.dup(2)
-        except (OSError, ValueError):  # no stderr, or nowhere to divert it: decode as is
-            yield messages
-            return
-        cleanup.callback(os.close, saved)
-        level = cv2.utils.logging.getLogLevel()
-        os.dup2(sink.fileno(), 2)
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_WARNING)
-        try:
-            yield messages
-        finally:
-            cv2.utils.logging.setLogLevel(level)
-            os.dup2(saved, 2)
-        sink.seek(0)
-        captured = sink.read().decode("utf-8", "replace")
-    foreign: list[str] = []
-    # libpng ends its messages without a newline; split where the next one begins.
-    for line in re.split(r"\n|(?<=\S)(?=libpng |Corrupt JPEG|\[ ?(?:WARN|ERROR))", captured):
-        if line and line.strip():
-            (messages if _LIBRARY_LINE.match(line.strip()) else foreign).append(line.strip())
-    if foreign:
-        os.write(2, ("\n".join(foreign) + "\n").encode())
 
 
 # ---------------------------------------------------------------------------------------------
