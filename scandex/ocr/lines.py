@@ -35,7 +35,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LineParams:
-    margin: float = 0.25  # paper around the line's ink, in text scales
+    # Paper around the line's ink, in text scales: at least the margin the recognizer's
+    # normalization keeps (a quarter of the ink's height, which is 1.5 to 2 scales), or a
+    # stop or comma at the line's end sits at the image's edge and is often not read.
+    margin: float = 0.5
     min_margin_px: int = 2
     halo_px: int = 1  # paper painted this far around other lines' ink (anti-aliased edges)
     # In text scales: stretches of paper inside a line wider than this (a word space is
