@@ -45,6 +45,17 @@ def test_line_images_are_gray_with_a_paper_margin(skewed):
         assert np.count_nonzero((image > 40) & (image < 215)) > 0.05 * np.count_nonzero(image < 215)
 
 
+def test_a_stop_at_a_line_end_has_paper_after_it():
+    """Half a text scale of paper around every line's ink, so the recognizer's normalization
+    can keep its own margin: a comma at a line's end at the image's edge was not read."""
+    page = render_page("edge_photo", seed=10)
+    analysis = analyze_page(page.image)
+    margin = 0.5 * analysis.scale_px - 1
+    for line in analysis.lines:
+        ink = np.flatnonzero((line.image < 128).any(axis=0))
+        assert ink[0] >= margin and line.image.shape[1] - 1 - ink[-1] >= margin, line.bbox
+
+
 def test_line_images_hold_their_ink(skewed):
     """The pixels of each line image, mapped back, are dark where the original is dark."""
     page, analysis = skewed
