@@ -78,6 +78,26 @@ def test_skew_with_uneven_light_noise_and_specks(layout: str, angle_deg: float, 
     assert abs(result.angle_deg - angle_deg) <= 0.15
 
 
+@pytest.mark.parametrize(
+    ("layout", "angle_deg"),
+    [
+        ("header_band", 0.0),
+        ("header_band", 0.9),
+        ("newspaper", 0.0),
+        ("newspaper", -0.7),
+        ("newspaper", 2.3),
+    ],
+)
+def test_skew_of_columns_whose_lines_stand_at_different_heights(
+    layout: str, angle_deg: float
+) -> None:
+    """A title beside small print, a newspaper's columns and photograph: one profile of the
+    whole page was sharpest 0.25 to 0.4 degrees off, where tilting lined up one column's
+    lines with the next one's."""
+    page = render_page(layout, dpi=300, angle_deg=angle_deg, noise_sigma=4.0, seed=3)
+    assert abs(binarize(page.image).angle_deg - angle_deg) <= 0.1
+
+
 def _hershey_page(seed: int, angle_deg: float) -> np.ndarray:
     """A quick page of Hershey-font lines (fast to draw), turned by angle_deg about its centre."""
     rng = np.random.default_rng(seed)

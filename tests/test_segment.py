@@ -290,15 +290,7 @@ def test_failure_kinds_read_line_by_line_in_order(layout, kwargs):
         "newspaper",
         "photo_band",
         "receipt",
-        pytest.param(
-            "header_band",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="deskew finds 0.25 degrees on this level page (the projection profile"
-                " lines the title up with the small print beside it), so stops at the far"
-                " ends of the small print sit off their line's one baseline",
-            ),
-        ),
+        "header_band",
         "edge_photo",
     ],
 )
@@ -306,8 +298,8 @@ def test_every_mark_of_a_line_is_in_its_box_and_mask(layout_name):
     """Line numbers, "Q." markers, full stops after two spaces, commas, quotes, hyphens and
     dashes are inside their line's box, and every mark inside a line's box is in that
     line's mask (its own, or a dot too small to tell from dust, which its image keeps), on
-    every kind of page whose lines were punctuated. Boxes in original pixels: a photograph
-    or a title beside small print may make the page look skewed by a fraction of a degree."""
+    every kind of page whose lines were punctuated. Boxes in original pixels, in case the
+    page is found skewed by a hair."""
     page = render_page(layout_name, seed=3)
     binarized = binarize(page.image)
     layout = segment(binarized)
