@@ -484,6 +484,20 @@ def test_g4_hole_rule_accepts_real_pages():
         assert one_page(data).gray.shape == image.shape[:2]
 
 
+def test_g4_data_may_carry_padding_after_its_eofb():
+    """Real fax encoders write a byte or so after the closing EOFB (the dev scans' encoder
+    did): that is no hole; a block of zeros before the EOFB still is."""
+    from scandex.ocr.io import _g4_has_a_hole
+
+    codes = bytes([0b10110100, 0b01101101])  # vertical-mode codes: no long zero run
+    eofb = bytes([0x00, 0x10, 0x01])
+    assert not _g4_has_a_hole(codes + eofb, lsb_first=False)
+    assert not _g4_has_a_hole(codes + eofb + b"\x01", lsb_first=False)
+    assert not _g4_has_a_hole(codes + eofb + b"\x00\x80", lsb_first=False)
+    assert _g4_has_a_hole(codes + bytes(4) + codes + eofb, lsb_first=False)
+    assert _g4_has_a_hole(codes + bytes(8), lsb_first=False)
+
+
 def test_tiff_directory_loop():
     data = bytearray(hand_tiff([(GRADIENT, {})]))
     (first,) = struct.unpack_from("<I", data, 4)

@@ -526,8 +526,6 @@ def _parse_tiff(data: bytes) -> ImageInfo:
     return ImageInfo("TIFF", tuple(sizes), tuple(dpis), tuple(orientations), tuple(indexes))
 
 
-# T.6's end-of-facsimile-block: two EOL codes, 000000000001 000000000001.
-_EOFB = np.unpackbits(np.frombuffer(b"\x00\x10\x01", np.uint8))
 # Zero bits allowed after the last code: the fill of its byte and a few bytes of padding.
 _G4_MAX_FILL_BITS = 40
 
@@ -536,23 +534,23 @@ def _g4_has_a_hole(strip: bytes, *, lsb_first: bool) -> bool:
     """True when Group 4 (T.6) data holds a run of zero bits that no coder writes.
 
     No T.6 code starts with more than seven zeros or ends with more than three, so eleven in a
-    row only begin an EOL, and G4 has EOLs only in the EOFB that may close the data; after the
-    last code come at most a few bytes of zero fill. A block of zero bytes anywhere else is a
-    hole, where the file was preallocated or copied but its data never written.
+    row only begin an EOL, and G4 has EOLs only in the EOFB (two EOLs) that may close the data;
+    whatever an encoder writes after the EOFB is padding (real files carry a byte or so there),
+    and without one, at most a few bytes of zero fill follow the last code. A block of zero
+    bytes anywhere else is a hole, where the file was preallocated or copied but its data
+    never written.
     """
     bits = np.unpackbits(np.frombuffer(strip, np.uint8), bitorder="little" if lsb_first else "big")
     ones = np.flatnonzero(bits)
     if ones.size == 0:
         return bits.size > 0
-    if bits.size - 1 - ones[-1] > _G4_MAX_FILL_BITS:
-        return True
-    end = ones[-1] + 1
-    if end >= _EOFB.size and np.array_equal(bits[end - _EOFB.size : end], _EOFB):
-        ones = ones[ones < end - _EOFB.size]
-        end -= _EOFB.size
-    # Zero runs: before the first one, between ones, and from the last one to the end.
-    edges = np.concatenate(([-1], ones, [end]))
-    return bool((np.diff(edges) - 1 >= 11).any())
+    zeros_before = np.diff(np.concatenate(([-1], ones))) - 1
+    long_runs = np.flatnonzero(zeros_before >= 11)
+    if long_runs.size == 0:
+        return bool(bits.size - 1 - ones[-1] > _G4_MAX_FILL_BITS)
+    first = int(long_runs[0])
+    closes_with_eofb = first + 1 < ones.size and zeros_before[first + 1] == 11
+    return not closes_with_eofb
 
 
 @dataclass(frozen=True)
