@@ -419,7 +419,7 @@ HELD_OUT_FONTS = [
     "/usr/share/fonts/opentype/urw-base35/P052-Roman.otf",
     "/usr/share/fonts/opentype/courier-prime/Courier Prime.otf",
 ]
-SHIPPED_MODEL_MAX_CER = 0.02
+SHIPPED_MODEL_MAX_CER = 0.005  # the shipped model reads them all right (2026-11-30)
 
 SENTENCES = [
     "The committee met on August 5, 1934.",
