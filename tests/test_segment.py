@@ -12,7 +12,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from synth import SynthPage, render_page
+from synth import FAILURE_KINDS, SynthPage, render_page
 
 from scandex.errors import SegmentationError
 from scandex.ocr.analyze import AnalyzeParams, PageAnalysis, analyze_page
@@ -282,16 +282,15 @@ def test_failure_kinds_read_line_by_line_in_order(layout, kwargs):
 @pytest.mark.parametrize(
     "layout_name",
     [
-        "transcript",
-        "typewritten",
-        "tight_print",
-        "grey_text",
-        "mixed_table",
-        "newspaper",
-        "photo_band",
-        "receipt",
-        "header_band",
-        "edge_photo",
+        pytest.param(
+            kind,
+            marks=pytest.mark.xfail(
+                strict=True, reason="the shaded page yields one line more than it has (18/17)"
+            ),
+        )
+        if kind == "shaded"
+        else kind
+        for kind in FAILURE_KINDS
     ],
 )
 def test_every_mark_of_a_line_is_in_its_box_and_mask(layout_name):
