@@ -56,6 +56,27 @@ class PageSizeEngine:
         )
 
 
+@dataclass(frozen=True)
+class TimedEngine:
+    """Every file takes `seconds` (asleep); each call appends the monotonic times it began
+    and ended to `times`, so tests can see how long a worker waited between files."""
+
+    times: str
+    seconds: float
+
+    def __call__(self) -> TimedEngine:
+        return self
+
+    def ocr_bytes(self, data: bytes, name: str) -> Document:
+        began = time.monotonic()
+        time.sleep(self.seconds)
+        pages = decode_pages(data, name)
+        with open(self.times, "a", encoding="utf-8") as log:
+            log.write(f"{began} {time.monotonic()}\n")
+        sizes = tuple(Page(p.number, p.gray.shape[1], p.gray.shape[0]) for p in pages)
+        return Document(name, sizes)
+
+
 def made(factory: Any) -> Any:
     """An EngineMaker that always makes `factory` (whatever the configuration)."""
     return lambda ocr, model: factory

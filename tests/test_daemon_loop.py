@@ -15,12 +15,14 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 from daemon_harness import (
     PageSizeEngine,
+    TimedEngine,
     calls,
     daemon,
     indexed_paths,
@@ -35,8 +37,8 @@ from polling import wait_for
 from synth import render_page
 
 from scandex.config import load_config
-from scandex.daemon import run
-from scandex.daemon.events import NoEvents
+from scandex.daemon import run, service
+from scandex.daemon.events import NoEvents, WatchdogSource
 from scandex.daemon.lock import DaemonRunningError
 from scandex.daemon.service import prepare_folders
 from scandex.daemon.state import DONE, FAILED, PENDING
@@ -334,6 +336,58 @@ def test_a_big_drop_is_processed_completely(tmp_path: Path) -> None:
         )
     assert len(calls(engine)) == count
     assert len(indexed_paths(config)) == count
+
+
+def test_a_worker_gets_its_next_file_as_soon_as_it_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loop's tick made long, and no file events (the hOCR a worker writes would wake
+    # the loop too, often just before its result is sent): a worker that waited for the
+    # tick between files would lose about half a tick a file; woken by the result itself,
+    # it loses a few milliseconds.
+    monkeypatch.setattr(service, "TICK_SECONDS", 2.0)
+    config = make_config(tmp_path)
+    config = replace(config, watch=replace(config.watch, rescan_seconds=0.5))
+    times = tmp_path / "times"
+    engine = TimedEngine(str(times), seconds=0.2)
+    count = 6
+    with daemon(config, engine, events=NoEvents()):
+        for i in range(count):
+            (config.watch.paths[0] / f"{i}.png").write_bytes(scan_png(40 + i))
+        wait_for(lambda: read_status(config)["counts"][DONE] == count, "every file")
+    spans = sorted(tuple(map(float, line.split())) for line in times.read_text().splitlines())
+    assert len(spans) == count
+    idle_seconds = [
+        began - ended for (_, ended), (began, _) in zip(spans[:-1], spans[1:], strict=True)
+    ]
+    # Waiting for the tick: about 9 s in all. Generous for a busy machine.
+    assert sum(idle_seconds) < 1.5, idle_seconds
+
+
+class CountingEvents(WatchdogSource):
+    """The real event source, counting how often the loop asks it for hints."""
+
+    waits = 0
+
+    def get_hints(self, timeout_seconds: float, wake: Any = ()) -> tuple[set[Path], bool]:
+        self.waits += 1
+        return super().get_hints(timeout_seconds, wake)
+
+
+def test_an_idle_daemon_sleeps(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    engine = PageSizeEngine(str(tmp_path / "calls"))
+    image = config.watch.paths[0] / "a.png"
+    events = CountingEvents(config.watch.paths, recursive=True, polling=False)
+    with daemon(config, engine, events=events):
+        image.write_bytes(scan_png(50))  # its worker's pipe has been used, then is quiet
+        wait_for(lambda: state_of(config, image) == DONE, "the file")
+        before = events.waits
+        time.sleep(2.0)  # not a wait for something: the two idle seconds measured
+        waits = events.waits - before
+    # One wait a tick (0.2 s), and a few for the status and commits; a loop that did not
+    # sleep would count thousands.
+    assert waits < 2.0 / service.TICK_SECONDS * 2 + 10, waits
 
 
 class UnreliableIndex:

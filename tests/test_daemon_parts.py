@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import errno
+import multiprocessing
 import os
 import socket
 import sqlite3
 import stat
+import threading
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -210,6 +212,21 @@ def test_hint_queue_is_bounded_and_reports_overflow() -> None:
     paths, lost = hints.take(0.0)
     assert len(paths) == 3 and lost
     assert hints.take(0.0) == (set(), False)
+
+
+def test_hint_queue_wakes_for_a_hint_or_for_a_worker() -> None:
+    hints = HintQueue()
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    writer.send("result")
+    started = time.monotonic()
+    assert hints.take(30.0, [reader]) == (set(), False)  # the pipe woke it
+    hint = threading.Timer(0.1, hints.put, [Path("/s/a.png")])
+    hint.start()
+    assert hints.take(30.0, [writer]) == ({Path("/s/a.png")}, False)
+    assert time.monotonic() - started < 20  # neither waited out its 30 s
+    hint.join()
+    reader.close()
+    writer.close()
 
 
 class _LimitedObserver:

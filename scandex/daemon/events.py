@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,31 +43,53 @@ class EventSource(Protocol):
 
     def stop(self) -> None: ...
 
-    def get_hints(self, timeout_seconds: float) -> tuple[set[Path], bool]:
-        """Paths to look at again, and whether events were lost (rescan everything)."""
+    def get_hints(self, timeout_seconds: float, wake: Sequence[Any] = ()) -> tuple[set[Path], bool]:
+        """Paths to look at again, and whether events were lost (rescan everything); waits
+        up to `timeout_seconds` for the first hint, or until one of `wake` (objects
+        `multiprocessing.connection.wait` takes: a worker's pipe, a process sentinel) is
+        ready."""
         ...
 
 
 class HintQueue:
-    """A bounded, thread-safe set of paths that collapses repeats, with an overflow flag."""
+    """A bounded, thread-safe set of paths that collapses repeats, with an overflow flag.
+
+    A pipe says "something came" (a byte each time; a full pipe already says it), so the
+    loop can wait for hints and for its workers' results in one `wait`.
+    """
 
     def __init__(self, max_paths: int = MAX_QUEUED_EVENTS) -> None:
         self._queue: queue.Queue[Path] = queue.Queue(maxsize=max_paths)
         self._overflowed = threading.Event()
+        self._signal_r, self._signal_w = os.pipe()
+        os.set_blocking(self._signal_r, False)
+        os.set_blocking(self._signal_w, False)
+        weakref.finalize(self, _close_all, self._signal_r, self._signal_w)
+
+    def _signal(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._signal_w, b"!")
 
     def put(self, path: Path) -> None:
         try:
             self._queue.put_nowait(path)
         except queue.Full:
             self._overflowed.set()
+        self._signal()
 
     def overflow(self) -> None:
         self._overflowed.set()
+        self._signal()
 
-    def take(self, timeout_seconds: float) -> tuple[set[Path], bool]:
+    def take(self, timeout_seconds: float, wake: Sequence[Any] = ()) -> tuple[set[Path], bool]:
+        """What came (waiting up to `timeout_seconds` for it, or for one of `wake`)."""
+        wait([self._signal_r, *wake], timeout=timeout_seconds)
+        # Empty the pipe before the queue: a hint put in between leaves a byte behind, and
+        # the next take wakes at once for it instead of missing it.
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._signal_r, 4096):
+                pass
         paths: set[Path] = set()
-        with contextlib.suppress(queue.Empty):
-            paths.add(self._queue.get(timeout=timeout_seconds))
         while True:
             try:
                 paths.add(self._queue.get_nowait())
@@ -73,6 +98,11 @@ class HintQueue:
         overflowed = self._overflowed.is_set()
         self._overflowed.clear()
         return paths, overflowed
+
+
+def _close_all(*fds: int) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 def _as_path(raw: str | bytes) -> Path:
@@ -150,8 +180,8 @@ class WatchdogSource:
             self._observer.stop()
             self._observer.join(timeout=5.0)
 
-    def get_hints(self, timeout_seconds: float) -> tuple[set[Path], bool]:
-        return self._hints.take(timeout_seconds)
+    def get_hints(self, timeout_seconds: float, wake: Sequence[Any] = ()) -> tuple[set[Path], bool]:
+        return self._hints.take(timeout_seconds, wake)
 
 
 class NoEvents:
@@ -166,6 +196,9 @@ class NoEvents:
     def stop(self) -> None:
         self._stop.set()
 
-    def get_hints(self, timeout_seconds: float) -> tuple[set[Path], bool]:
-        self._stop.wait(timeout_seconds)
+    def get_hints(self, timeout_seconds: float, wake: Sequence[Any] = ()) -> tuple[set[Path], bool]:
+        if wake:
+            wait(list(wake), timeout=timeout_seconds)
+        else:
+            self._stop.wait(timeout_seconds)
         return set(), False

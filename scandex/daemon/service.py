@@ -37,7 +37,7 @@ from scandex.indexer import IndexWriter
 
 log = logging.getLogger("scandex.daemon")
 
-TICK_SECONDS = 0.2  # how long the loop waits for events before looking at its queues
+TICK_SECONDS = 0.2  # how long the loop waits for events or results before looking around
 REQUESTS_EVERY_SECONDS = 1.0  # how often `scandex reocr` requests are looked for
 SHUTDOWN_GRACE_SECONDS = 20.0  # time given to files in flight at shutdown
 
@@ -124,7 +124,9 @@ def run(
                 notifier.reloading()
                 if not daemon.reload(load or _same_file(config)):
                     notifier.ready(daemon.publish(now=True))  # nothing left to wait for
-            hints, events_lost = source.get_hints(TICK_SECONDS)
+            # Wake for a file event or a worker's result, whichever comes first: a worker
+            # holds one file at a time and waits idle until its next one is dispatched.
+            hints, events_lost = source.get_hints(TICK_SECONDS, daemon.workers.waitables())
             daemon.arrivals.look_at(hints)
             if events_lost or daemon.arrivals.rescan_due():
                 daemon.arrivals.rescan()

@@ -370,14 +370,17 @@ class WorkerPool:
         worker.started = time.monotonic()
         return True
 
+    def waitables(self) -> list[Any]:
+        """Ready when a worker has something to say (a result, ready, broken) or died."""
+        return [w.conn for w in self._workers] + [w.process.sentinel for w in self._workers]
+
     def collect(self, timeout_seconds: float = 0.0) -> list[JobResult]:
         """Finished jobs, plus jobs whose worker died or ran past the timeout.
 
         Raises EngineStartError when a worker cannot build its engine, and ScandexError when
         one dies while building it (a fresh one would too).
         """
-        waitables: list[Any] = [w.conn for w in self._workers]
-        waitables += [w.process.sentinel for w in self._workers]
+        waitables = self.waitables()
         ready = set(wait(waitables, timeout=timeout_seconds)) if waitables else set()
         results: list[JobResult] = []
         for worker in list(self._workers):
@@ -501,6 +504,11 @@ class WorkerSet(Protocol):
 
     def submit(self, job: Job) -> bool:
         """Give a file to a worker; False when it must wait (it stays queued)."""
+
+    def waitables(self) -> list[Any]:
+        """What the loop waits on beside file events, so it wakes as soon as a result is
+        there to collect (for `multiprocessing.connection.wait`); empty when results
+        cannot be waited for (they are looked for each tick)."""
 
     def collect(self, timeout_seconds: float = 0.0) -> list[JobResult]:
         """Results, including failures (a worker that died, a timeout)."""
@@ -658,6 +666,13 @@ class Workers:
         if self.current is not None:
             results.extend(self.current.collect(timeout_seconds))
         return results
+
+    def waitables(self) -> list[Any]:
+        """Every pool's: the current one, retiring ones, and one a reload is starting."""
+        pools = [p for p in (self.current, *self._retiring) if p is not None]
+        if self._starting is not None:
+            pools.append(self._starting[0])
+        return [w for pool in pools for w in pool.waitables()]
 
     @property
     def idle(self) -> int:

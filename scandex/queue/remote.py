@@ -219,6 +219,10 @@ class RemoteWorkers:
         _delete(existing)
         return self._enqueue(identifier, ticket)
 
+    def waitables(self) -> list[Any]:
+        """Nothing: results are in Redis, looked for each tick."""
+        return []
+
     def collect(self, timeout_seconds: float = 0.0) -> list[JobResult]:
         """Results of finished and failed jobs (a worker that died counts as failed)."""
         if not self._usable():
