@@ -187,19 +187,24 @@ class RemoteWorkers:
 
     def _enqueue(self, identifier: str, ticket: Ticket) -> bool:
         try:
-            self._queue(self.queue).enqueue_call(
-                JOB_FUNCTION,
-                args=(ticket.to_wire(),),
-                job_id=identifier,
-                timeout=self.timeout_seconds,
-                result_ttl=RESULT_TTL_SECONDS,
-                failure_ttl=RESULT_TTL_SECONDS,
-                description=ticket.scan,
-                unique=True,
-            )
+            self._submit(self.queue, identifier, ticket, unique=True)
         except DuplicateJobError:
             return False
         return True
+
+    def _submit(self, queue_name: str, identifier: str, ticket: Ticket, *, unique: bool) -> None:
+        """Put the job for `ticket` on a queue, with the timeout and result lifetimes every
+        scandex job has (`unique`: refused with DuplicateJobError when the id exists)."""
+        self._queue(queue_name).enqueue_call(
+            JOB_FUNCTION,
+            args=(ticket.to_wire(),),
+            job_id=identifier,
+            timeout=self.timeout_seconds,
+            result_ttl=RESULT_TTL_SECONDS,
+            failure_ttl=RESULT_TTL_SECONDS,
+            description=ticket.scan,
+            unique=unique,
+        )
 
     def _adopt(self, identifier: str, ticket: Ticket) -> bool:
         """A job with this id exists: take it over when it reads this file (queued, running,
@@ -324,16 +329,7 @@ class RemoteWorkers:
                 self.roots, out.job.path, out.job.hocr_path, out.job.size, out.job.sha256,
                 model_sha, pdf=out.job.pdf, pdfa=out.job.pdfa,
             )  # fmt: skip
-            queue = self._queue(out.queue)
-            queue.enqueue_call(
-                JOB_FUNCTION,
-                args=(ticket.to_wire(),),
-                job_id=identifier,
-                timeout=self.timeout_seconds,
-                result_ttl=RESULT_TTL_SECONDS,
-                failure_ttl=RESULT_TTL_SECONDS,
-                description=ticket.scan,
-            )
+            self._submit(out.queue, identifier, ticket, unique=False)
             log.info("queue: %s queued again (Redis had lost its job)", out.job.path)
 
     def drain(self, grace_seconds: float, hurry: Callable[[], bool]) -> list[JobResult]:
