@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
 import pytest
-from test_systemd import _installed_scandex, _settings, _verify
+from test_systemd import _local_copy, _settings, _verify
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEM_UNIT = REPO / "systemd" / "scandex-worker.service"
@@ -21,15 +20,6 @@ pytestmark = [
         reason="systemd-analyze is not installed (Debian: apt-get install systemd)",
     ),
 ]
-
-
-def _local_copy(unit: Path, folder: Path) -> Path:
-    text = unit.read_text(encoding="utf-8")
-    text, count = re.subn(r"^ExecStart=\S+", f"ExecStart={_installed_scandex()}", text, flags=re.M)
-    assert count == 1
-    copy = folder / unit.name
-    copy.write_text(text, encoding="utf-8")
-    return copy
 
 
 def test_the_system_worker_unit_verifies_and_is_sandboxed(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def _local_copy(unit: Path, folder: Path) -> Path:
     text = unit.read_text(encoding="utf-8")
     text, count = re.subn(r"^ExecStart=\S+", f"ExecStart={_installed_scandex()}", text, flags=re.M)
     assert count == 1
-    copy = folder / "scandex.service"
+    copy = folder / unit.name
     copy.write_text(text, encoding="utf-8")
     return copy
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
 import pytest
-from test_systemd import _installed_scandex, _settings, _verify
+from test_systemd import _local_copy, _settings, _verify
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEM_UNIT = REPO / "systemd" / "scandex-web.service"
@@ -19,16 +18,6 @@ needs_systemd = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None,
     reason="systemd-analyze is not installed (Debian: apt-get install systemd)",
 )
-
-
-def _local_copy(unit: Path, folder: Path) -> Path:
-    """The unit with ExecStart's program pointing at this environment's scandex."""
-    text = unit.read_text(encoding="utf-8")
-    text, count = re.subn(r"^ExecStart=\S+", f"ExecStart={_installed_scandex()}", text, flags=re.M)
-    assert count == 1
-    copy = folder / unit.name
-    copy.write_text(text, encoding="utf-8")
-    return copy
 
 
 @needs_systemd
