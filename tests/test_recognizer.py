@@ -505,3 +505,34 @@ def test_training_lines_cut_from_pages_by_our_segmenter_carry_their_own_text():
     assert len(set(texts)) == len(texts) and set(texts) <= set(SENTENCES)
     for image, _ in samples:
         assert image.dtype == np.uint8 and (image < 128).any()
+
+
+def test_synthetic_lines_favour_typewriter_faces_by_the_set_share():
+    import random
+
+    from scandex.training.data import BatchStream
+    from scandex.training.fonts import FontFace
+
+    serif, mono = find_font("serif"), find_font("typewriter")
+    # Nine ordinary families to one typewriter: picked family by family it would get 10%.
+    faces = [FontFace(serif, f"Serif {i}", "Book") for i in range(9)]
+    faces.append(FontFace(mono, "FreeMono", "Regular"))
+    stream = BatchStream(
+        CODEC, real=[], fonts=faces, real_fraction=0.0, batch_size=2, seed=0,
+        typewriter_fraction=0.4,
+    )  # fmt: skip
+    rng = random.Random(3)
+    share = sum(stream._face(rng).is_typewriter for _ in range(2000)) / 2000
+    assert 0.36 < share < 0.44
+
+
+def test_training_text_has_rows_of_repeated_marks_the_codec_can_write():
+    """Receipts' dashed rows, typed rules and leaders were read as nothing: the recognizer
+    never saw a row of one mark."""
+    from scandex.training.text import TextSource
+
+    source = TextSource(seed=5)
+    lines = [source.line() for _ in range(3000)]
+    rows = [line for line in lines if any(mark * 6 in line for mark in "-=_.")]
+    assert len(rows) > 30
+    assert all(CODEC.can_encode(row) for row in rows)

@@ -201,9 +201,9 @@ class TextSource:
             elif r < 0.17:
                 token += "!"
                 capital_next = True
-            elif r < 0.18:
+            elif r < 0.19:
                 # Typists made a dash of two hyphens; typesetters of an em or en dash.
-                token += self.rng.choice(["-", " -", " —", "—", " –", " --", "--"])
+                token += self.rng.choice(["-", " -", " —", "—", " –", " --", "--", " --", "--"])
             out.append(token)
             length += len(token) + 1
         line = " ".join(out)
@@ -236,6 +236,18 @@ class TextSource:
         text = text.upper() if self.rng.random() < 0.25 else text[:1].upper() + text[1:]
         return text + self.rng.choice(["", "", ".", ",", ";", ":"])
 
+    def rule_line(self) -> str:
+        """A row of one repeated mark: a typed rule, a receipt's dashes, a form's blank, a
+        leader between a label and its amount. The recognizer read such rows as nothing."""
+        mark = self.rng.choice(["-", "-", "=", "_", ".", "*", "- ", ". ", "* "])
+        row = (mark * self.rng.randint(3, 40)).strip()
+        r = self.rng.random()
+        if r < 0.5:
+            return row
+        if r < 0.8:
+            return f"{self.sentence_line(self.rng.randint(4, 25))} {row} {self.price()}"
+        return f"{self.word().title()}: {row}"
+
     def line(self) -> str:
         """One line of text, 1 to about 90 characters."""
         if self._other_words and self.rng.random() < self.other_language_share:
@@ -243,26 +255,28 @@ class TextSource:
             return " ".join(self.other_language_line(max_chars).split())[:120]
         r = self.rng.random()
         max_chars = int(self.rng.choice([self.rng.uniform(3, 25), self.rng.uniform(15, 90)]))
-        if r < 0.45:
+        if r < 0.42:
             text = self.sentence_line(max_chars)
-        elif r < 0.60:
+        elif r < 0.55:
             text = self.prose_line(max_chars)
-        elif r < 0.66:
+        elif r < 0.61:
             text = self.date()
-        elif r < 0.71:
+        elif r < 0.66:
             text = self.address()
-        elif r < 0.78:
+        elif r < 0.77:
             text = self.sentence_line(max_chars).upper()
-        elif r < 0.82:
+        elif r < 0.81:
             text = " ".join(
                 self.price() if self.rng.random() < 0.5 else self.number()
                 for _ in range(self.rng.randint(1, 6))
             )
-        elif r < 0.83:
+        elif r < 0.82:
             text = self.sentence_line(max(5, max_chars // 2)).title()
-        elif r < 0.86:
+        elif r < 0.85:
             text = self.transcript_line(max_chars)
-        elif r < 0.90 and self.extra_lines:
+        elif r < 0.87:
+            text = self.rule_line()
+        elif r < 0.91 and self.extra_lines:
             text = self.rng.choice(self.extra_lines)
         else:
             label = self.sentence_line(self.rng.randint(5, 30))
