@@ -27,7 +27,7 @@ ordering, instead of treating every horizontally separated line as another colum
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -121,7 +121,8 @@ def blocks_and_gutters(
             blocks.append(ReadingBlock(tuple(_rows_order(arr, free, params)), False))
             free.clear()
 
-    for part, is_column in _blocks(arr, columns, separators, params, gutters_out=found):
+    gutters_of = _GutterFinder(arr, columns, separators, params)
+    for part, is_column in _blocks(arr, gutters_of, gutters_out=found):
         if not is_column:
             free.extend(part)
             continue
@@ -132,29 +133,46 @@ def blocks_and_gutters(
     return blocks, gutters
 
 
+@dataclass
+class _GutterFinder:
+    """_section_gutters of the page's lines, each set of lines (in one order) worked out
+    once: the search for a cut tries the same upper and lower parts again at every level
+    it recurses into (a part above a cut is also the part above it within a larger part)."""
+
+    arr: np.ndarray
+    columns: int | None
+    separators: Sequence[BBox]
+    params: OrderParams
+    _known: dict[tuple[int, ...], list[tuple[float, float]]] = field(default_factory=dict)
+
+    def __call__(self, idx: list[int]) -> list[tuple[float, float]]:
+        key = tuple(idx)
+        if key not in self._known:
+            self._known[key] = _section_gutters(
+                self.arr, idx, self.columns, self.separators, self.params
+            )
+        return self._known[key]
+
+
 def _blocks(
     arr: np.ndarray,
-    columns: int | None,
-    separators: Sequence[BBox],
-    params: OrderParams,
+    gutters_of: _GutterFinder,
     gutters_out: list[tuple[float, float, float, float]],
 ) -> list[tuple[list[int], bool]]:
     """The page as runs of lines in reading order, each flagged when it is a column."""
     out: list[tuple[list[int], bool]] = []
-    for section, spanning in _sections(arr, params):
+    for section, spanning in _sections(arr, gutters_of.params):
         if spanning:
             out.append((section, False))
         else:
-            out.extend(_split(arr, section, columns, separators, params, gutters_out, 0))
+            out.extend(_split(arr, section, gutters_of, gutters_out, 0))
     return out
 
 
 def _split(
     arr: np.ndarray,
     idx: list[int],
-    columns: int | None,
-    separators: Sequence[BBox],
-    params: OrderParams,
+    gutters_of: _GutterFinder,
     gutters_out: list[tuple[float, float, float, float]],
     depth: int,
 ) -> list[tuple[list[int], bool]]:
@@ -166,24 +184,25 @@ def _split(
     leaves the most lines in a part with gutters."""
     if depth >= 8 or len(idx) < 2:
         return [(idx, False)]
-    gutters = _section_gutters(arr, idx, columns, separators, params)
+    params = gutters_of.params
+    gutters = gutters_of(idx)
     if gutters:
         y0, y1 = float(arr[idx, 1].min()), float(arr[idx, 3].max())
         gutters_out.extend((gx0, y0, gx1, y1) for gx0, gx1 in gutters)
         out: list[tuple[list[int], bool]] = []
         for column in _split_columns(arr, idx, gutters):
             if column:
-                inner = _split(arr, column, columns, separators, params, gutters_out, depth + 1)
+                inner = _split(arr, column, gutters_of, gutters_out, depth + 1)
                 out.extend((part, True) for part, _ in inner)
         return out
     if len(idx) >= 2 * params.min_column_lines:
-        crossers = _crossers(arr, idx, columns, separators, params)
+        crossers = _crossers(arr, idx, gutters_of)
         if crossers:
             rest = [i for i in idx if i not in crossers]
             top = arr[rest, 1].min()
             before = [i for i in crossers if arr[i, 3] <= top]
             after = [i for i in crossers if arr[i, 3] > top]
-            inner = _split(arr, rest, columns, separators, params, gutters_out, depth + 1)
+            inner = _split(arr, rest, gutters_of, gutters_out, depth + 1)
             return (
                 ([(before, False)] if before else []) + inner + ([(after, False)] if after else [])
             )
@@ -195,35 +214,29 @@ def _split(
         for cut in _row_gaps(arr, idx)[: params.max_cuts_tried]:
             upper = members[bottoms <= cut].tolist()
             lower = members[bottoms > cut].tolist()
+            # A part no larger than the best gain so far cannot beat it: not looked at.
+            least = max(2 * params.min_column_lines, best[0] + 1 if best else 0)
             gain = max(
-                len(part)
-                if len(part) >= 2 * params.min_column_lines
-                and _section_gutters(arr, part, columns, separators, params)
-                else 0
+                len(part) if len(part) >= least and gutters_of(part) else 0
                 for part in (upper, lower)
             )
             if gain and (best is None or gain > best[0]):
                 best = (gain, upper, lower)
         if best is not None:
             _, upper, lower = best
-            return _split(arr, upper, columns, separators, params, gutters_out, depth + 1) + _split(
-                arr, lower, columns, separators, params, gutters_out, depth + 1
+            return _split(arr, upper, gutters_of, gutters_out, depth + 1) + _split(
+                arr, lower, gutters_of, gutters_out, depth + 1
             )
     return [(idx, False)]
 
 
-def _crossers(
-    arr: np.ndarray,
-    idx: list[int],
-    columns: int | None,
-    separators: Sequence[BBox],
-    params: OrderParams,
-) -> set[int]:
+def _crossers(arr: np.ndarray, idx: list[int], gutters_of: _GutterFinder) -> set[int]:
     """The few lines (a caption under a picture between two columns, a heading over two of
     three) whose removal lets the rest show column gutters; empty when there are none.
 
     Candidates are the lines over the x positions that the fewest lines cover, at most
     `max_crossing_fraction` of the lines; of those that reveal gutters, the smallest set."""
+    params = gutters_of.params
     limit = max(3, int(params.max_crossing_fraction * len(idx)))
     members = np.array(idx)
     lefts, rights = arr[members, 0], arr[members, 2]
@@ -254,9 +267,7 @@ def _crossers(
             continue
         tried.add(over)
         rest = members[~crossing].tolist()
-        if len(rest) >= 2 * params.min_column_lines and _section_gutters(
-            arr, rest, columns, separators, params
-        ):
+        if len(rest) >= 2 * params.min_column_lines and gutters_of(rest):
             best = set(over)
         if len(tried) >= 12:
             break
