@@ -31,50 +31,51 @@ class DecodedChar:
     alternatives: tuple[tuple[str, float], ...] = ()
 
 
-def _runs(best: np.ndarray) -> list[tuple[int, int, int]]:
-    """(label, start, end) of each run of equal non-blank labels."""
-    runs = []
-    steps = best.shape[0]
-    start = 0
-    while start < steps:
-        label = int(best[start])
-        end = start + 1
-        while end < steps and best[end] == label:
-            end += 1
-        if label != 0:
-            runs.append((label, start, end))
-        start = end
-    return runs
+def _runs(best: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, labels) of every run of equal labels, blank runs included."""
+    change = np.flatnonzero(best[1:] != best[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(best)]])
+    return starts, ends, best[starts]
 
 
 def greedy_decode(probs: np.ndarray, codec: Codec) -> list[DecodedChar]:
     """Decode one line's posteriors (steps x classes) into characters."""
     if probs.ndim != 2 or probs.shape[0] == 0:
         return []
+    steps = probs.shape[0]
     best = np.argmax(probs, axis=1)
-    runs = _runs(best)
-    if not runs:
+    starts, ends, labels = _runs(best)
+    # Each run's peak (its first step of highest posterior), found for all runs at once: a
+    # run's label is every one of its steps' best class.
+    best_prob = probs[np.arange(steps), best]
+    run_max = np.maximum.reduceat(best_prob, starts)
+    at_max = best_prob == np.repeat(run_max, ends - starts)
+    peaks = np.minimum.reduceat(np.where(at_max, np.arange(steps), steps), starts)
+    chars_only = labels != 0
+    if not chars_only.any():
         return []
+    starts, ends, labels = starts[chars_only], ends[chars_only], labels[chars_only]
+    peaks, run_max = peaks[chars_only], run_max[chars_only]
+    rows = probs[peaks]
+    ranked = np.argsort(rows, axis=1)[:, ::-1][:, : MAX_ALTERNATIVES + 2]
     # Typical distance between character centres, for the outer edges of the first and last.
-    centres = [(s + e) / 2.0 for _, s, e in runs]
+    centres = (starts + ends) / 2.0
     spacing = float(np.median(np.diff(centres))) if len(centres) > 1 else 2.0
+    runs = list(zip(labels.tolist(), starts.tolist(), ends.tolist(), strict=True))
     chars = []
     for i, (label, start, end) in enumerate(runs):
-        segment = probs[start:end, label]
-        peak = start + int(np.argmax(segment))
-        confidence = float(segment.max())
-        row = probs[peak]
-        order = np.argsort(row)[::-1]
+        row = rows[i]
         alternatives = tuple(
-            (codec.char(int(k)), float(row[k]))
-            for k in order[: MAX_ALTERNATIVES + 2]
+            (codec.char(k), float(row[k]))
+            for k in ranked[i].tolist()
             if k not in (0, label) and row[k] >= ALTERNATIVE_MIN_PROB
         )[:MAX_ALTERNATIVES]
         x0 = (runs[i - 1][2] + start) / 2.0 if i > 0 else max(0.0, start - spacing / 2.0)
         x1 = (end + runs[i + 1][1]) / 2.0 if i + 1 < len(runs) else end + spacing / 2.0
         chars.append(
             DecodedChar(
-                codec.char(label), confidence, start, end, x0, min(x1, probs.shape[0]), alternatives
+                codec.char(label), float(run_max[i]), start, end, x0, min(x1, steps), alternatives
             )
         )
     return chars

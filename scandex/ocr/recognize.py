@@ -225,15 +225,13 @@ def _line_result(
     if lexicon is not None:
         decoded, corrected = correct_line(probs, decoded, codec, lexicon, spelling)
     originals = {c.first_char: c.original for c in corrected}
+    # All the line's character edges mapped back at once (one call per edge cost more than
+    # the decoding).
+    edges = np.array([(c.x0_step, c.x1_step) for c in decoded], np.float64).reshape(-1, 2)
+    input_x = np.asarray(line.to_input_x(edges * WIDTH_DOWNSAMPLE)).tolist()
     chars = [
-        CharResult(
-            c.text,
-            c.confidence,
-            float(line.to_input_x(c.x0_step * WIDTH_DOWNSAMPLE)),
-            float(line.to_input_x(c.x1_step * WIDTH_DOWNSAMPLE)),
-            c.alternatives,
-        )
-        for c in decoded
+        CharResult(c.text, c.confidence, x0, x1, c.alternatives)
+        for c, (x0, x1) in zip(decoded, input_x, strict=True)
     ]
     # Spaces at the ends mean nothing; two in a row (split by a blank) mean one. Words are
     # the runs between spaces, each with the other readings recorded for its first character.
