@@ -108,9 +108,10 @@ def estimate_skew_deg(ink: np.ndarray, params: SkewParams = SkewParams()) -> flo
     strip_bins = strip * (int(2 * offset) + 2 * len(kernel))
     kernel_f32 = kernel.astype(np.float32).reshape(1, -1)
 
-    def bins_at(angle_deg: float, every: int = 1) -> np.ndarray:
+    def bins_at(angle_deg: float, px: np.ndarray = xs, py: np.ndarray = ys) -> np.ndarray:
         a = math.radians(angle_deg)
-        proj = xs[::every] * math.sin(a) + ys[::every] * math.cos(a)
+        proj = px * math.sin(a)
+        proj += py * math.cos(a)
         proj += offset
         return proj.astype(np.int64)
 
@@ -118,11 +119,11 @@ def estimate_skew_deg(ink: np.ndarray, params: SkewParams = SkewParams()) -> flo
         diff = np.diff(np.convolve(np.bincount(bins), kernel))
         return float(np.dot(diff, diff))
 
-    def strips(bins: np.ndarray, every: int) -> float:
+    def strips(bins: np.ndarray, offsets: np.ndarray) -> float:
         # Several times as long a profile: OpenCV's filter (float32; the kernel is
         # symmetric) where np.convolve would cost more than the whole page's search, and a
         # plain sum where OpenBLAS would share the dot product among threads.
-        bins = bins + strip_bins[::every]
+        bins = bins + offsets
         profile = np.bincount(bins, minlength=int(bins.max()) + len(kernel))
         smooth = cv2.filter2D(
             profile.astype(np.float32).reshape(1, -1),
@@ -136,7 +137,10 @@ def estimate_skew_deg(ink: np.ndarray, params: SkewParams = SkewParams()) -> flo
     limit = params.max_skew_deg
     coarse = np.arange(-limit, limit + 1e-9, params.coarse_step_deg)
     every = max(1, len(xs) // params.coarse_skew_points)
-    coarse_scores = [whole(bins_at(a, every)) for a in coarse]
+    # The coarse steps' share of the points, taken once (not a strided copy per angle).
+    xs_coarse, ys_coarse = xs[::every].copy(), ys[::every].copy()
+    strip_bins_coarse = strip_bins[::every].copy()
+    coarse_scores = [whole(bins_at(a, xs_coarse, ys_coarse)) for a in coarse]
     best = float(coarse[int(np.argmax(coarse_scores))])
     step = params.fine_step_deg
     fine = best + np.arange(-params.coarse_step_deg, params.coarse_step_deg + 1e-9, step)
@@ -146,12 +150,16 @@ def estimate_skew_deg(ink: np.ndarray, params: SkewParams = SkewParams()) -> flo
     best_score = float(fine_scores.max())
     # The strips on the coarse steps' share of the points: they only have to tell whether
     # the whole page's angle is far off.
-    strips_scores = np.array([strips(b[::every], every) for b in fine_bins])
+    strips_scores = np.array([strips(b[::every], strip_bins_coarse) for b in fine_bins])
     strips_angle = _parabola_top(fine, strips_scores, step)
     if abs(strips_angle - angle) > params.max_strip_disagreement_deg:
-        gain = strips(bins_at(strips_angle), 1) / max(strips(bins_at(angle), 1), 1e-9) - 1.0
+        gain = (
+            strips(bins_at(strips_angle), strip_bins)
+            / max(strips(bins_at(angle), strip_bins), 1e-9)
+            - 1.0
+        )
         if gain >= params.min_strip_gain:  # measured again on all the points
-            angle = _parabola_top(fine, np.array([strips(b, 1) for b in fine_bins]), step)
+            angle = _parabola_top(fine, np.array([strips(b, strip_bins) for b in fine_bins]), step)
     # Structureless points each add about their kernel's own sharpness to the score.
     noise_score = len(xs) * float(np.dot(np.diff(kernel), np.diff(kernel)))
     if best_score < params.min_line_structure * noise_score:

@@ -717,15 +717,10 @@ def find_separators(
     raw_ink = ink
     ink = cv2.dilate(ink, np.ones((reach_y, 1), np.uint8))
     near = max(1, int(round(2.0 * scale / sx_px)))
-    cum = np.zeros((gh, gw + 1), np.int32)
-    np.cumsum(ink, axis=1, out=cum[:, 1:])
-    cols = np.arange(gw)
-    left = cum[:, cols] - cum[:, np.maximum(cols - near, 0)]
-    right = cum[:, np.minimum(cols + 1 + near, gw)] - cum[:, cols + 1]
+    left, right = _ink_beside(ink, near)
     # ... and text, not a table's digits, on both sides: ink in a quarter of 6 scales.
     wide = max(2, int(round(6.0 * scale / sx_px)))
-    left_wide = cum[:, cols] - cum[:, np.maximum(cols - wide, 0)]
-    right_wide = cum[:, np.minimum(cols + 1 + wide, gw)] - cum[:, cols + 1]
+    left_wide, right_wide = _ink_beside(ink, wide)
     squeezed = (
         (ink == 0)
         & ((left > 0) | (right > 0))  # one side may be a ragged line's short end
@@ -765,6 +760,20 @@ def find_separators(
         for y0, y1, x0, x1, widest in joined
         if y1 - y0 >= tall and widest >= min_width
     ]
+
+
+def _ink_beside(ink: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell of a 0/1 grid, the ink in the `reach` cells left of it and in the `reach`
+    cells right of it (fewer at the edges), from running sums along the rows."""
+    height, width = ink.shape
+    cum = np.zeros((height, width + 1), np.int32)
+    np.cumsum(ink, axis=1, out=cum[:, 1:])
+    # Running sums clamped at the edges as shifted slices (a gather per cell cost more):
+    # padded[:, reach + k] is cum[:, k], columns beyond either end repeat the end's sum.
+    padded = cv2.copyMakeBorder(cum, 0, 0, reach, reach, cv2.BORDER_REPLICATE)
+    left = cum[:, :width] - padded[:, :width]
+    right = padded[:, 2 * reach + 1 : 2 * reach + 1 + width] - cum[:, 1 : width + 1]
+    return left, right
 
 
 def _longest_run(flags: np.ndarray) -> int:
