@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from scandex.ocr.components import label_components
+
 DEFAULT_HEIGHT_PX = 32
 
 
@@ -52,9 +54,11 @@ def ink_map(line: np.ndarray) -> np.ndarray:
     if line.size == 0:
         return line.astype(np.float32)
     if line.dtype == np.uint8:
-        gray = line.astype(np.float32) / 255.0
         paper, dark = _uint8_percentiles(line, (75.0, 1.0)) / 255.0
-        return _stretch(gray, paper, dark)
+        # The stretch of each of the 256 levels, looked up: one pass over the pixels
+        # instead of five, and the same float32 values.
+        levels = np.arange(256, dtype=np.float32) / 255.0
+        return cv2.LUT(line, _stretch(levels, paper, dark))
     scale = 65535.0 if line.dtype == np.uint16 else 1.0
     gray = line.astype(np.float32) / scale
     paper, dark = np.percentile(gray, [75, 1])
@@ -63,7 +67,10 @@ def ink_map(line: np.ndarray) -> np.ndarray:
 
 def _uint8_percentiles(image: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
     """Percentiles of a uint8 image from its histogram (a sort would cost ten times more)."""
-    cumulative = np.cumsum(np.bincount(image.ravel(), minlength=256))
+    # OpenCV's histogram (float32 counts, exact below 2**24 pixels a level): numpy's
+    # bincount first widens every pixel to a 64-bit index.
+    counts = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    cumulative = np.cumsum(counts)
     ranks = np.array(percents) / 100.0 * (cumulative[-1] - 1)
     return np.searchsorted(cumulative, ranks, side="right").astype(np.float32)
 
@@ -170,9 +177,8 @@ def drop_neighbour_ink(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
     close above or below it (quotes, accents, i-dots, commas, underlines) without being cut
     by the image's edge. Everything else is a neighbour's ascender, descender or sliver.
     """
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        strong.astype(np.uint8), connectivity=8
-    )
+    # The same labels and boxes as OpenCV's labelling with statistics, at a third the cost.
+    labels, stats, _ = label_components(strong)
     top = stats[1:, cv2.CC_STAT_TOP]
     bottom = top + stats[1:, cv2.CC_STAT_HEIGHT]
     cut = (top == 0) | (bottom == strong.shape[0])
