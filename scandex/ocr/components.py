@@ -22,12 +22,12 @@ class Components(NamedTuple):
     centroids: np.ndarray  # float64 (count, 2): mean x, y of each one's pixels (row 0: 0, 0)
 
 
-def label_components(ink: np.ndarray) -> Components:
+def label_components(ink: np.ndarray, *, centroids: bool = True) -> Components:
     """The 8-connected components of a bool (or 0/1 uint8) ink mask, as OpenCV's
     connectedComponentsWithStats reports them, except that the paper's row holds the
-    image's box and its paper pixels."""
+    image's box and its paper pixels (centroids=False: all zero, not worked out)."""
     count, labels = label(ink)
-    return measure(ink, labels, count)
+    return measure(ink, labels, count, centroids=centroids)
 
 
 def label(ink: np.ndarray) -> tuple[int, np.ndarray]:
@@ -38,15 +38,18 @@ def label(ink: np.ndarray) -> tuple[int, np.ndarray]:
     return int(count), labels
 
 
-def measure(ink: np.ndarray, labels: np.ndarray, count: int) -> Components:
-    """The components of `label`: each one's box, area and centre."""
+def measure(
+    ink: np.ndarray, labels: np.ndarray, count: int, *, centroids: bool = True
+) -> Components:
+    """The components of `label`: each one's box, area and centre (centroids=False: the
+    centres are left zero, two passes over the runs saved)."""
     ink = _as_uint8(ink)
     height, width = ink.shape
     stats = np.zeros((count, 5), np.int64)
     stats[0] = (0, 0, width, height, ink.size)
-    centroids = np.zeros((count, 2))
+    centres = np.zeros((count, 2))
     if count == 1:
-        return Components(labels, stats, centroids)
+        return Components(labels, stats, centres)
     x0, x1, y, owner = _ink_runs(ink, labels)
     big = np.iinfo(np.int64).max
     left, top = np.full(count, big, np.int64), np.full(count, big, np.int64)
@@ -61,13 +64,15 @@ def measure(ink: np.ndarray, labels: np.ndarray, count: int) -> Components:
     stats[1:, 2], stats[1:, 3] = right[1:] - left[1:], bottom[1:] - top[1:]
     stats[1:, 4] = area[1:].astype(np.int64)
     stats[0, 4] = ink.size - stats[1:, 4].sum()
+    if not centroids:
+        return Components(labels, stats, centres)
     # Sums of pixel coordinates, exact in float64: a run's x sum is its length times its
     # middle.
     sum_x = np.bincount(owner, weights=(x0 + x1 - 1) * length / 2.0, minlength=count)
     sum_y = np.bincount(owner, weights=y * length, minlength=count)
-    centroids[1:, 0] = sum_x[1:] / area[1:]
-    centroids[1:, 1] = sum_y[1:] / area[1:]
-    return Components(labels, stats, centroids)
+    centres[1:, 0] = sum_x[1:] / area[1:]
+    centres[1:, 1] = sum_y[1:] / area[1:]
+    return Components(labels, stats, centres)
 
 
 def _as_uint8(ink: np.ndarray) -> np.ndarray:

@@ -289,7 +289,7 @@ def label_components(
         raise SegmentationError(
             f"the page looks like noise, not text: {per_mp:.0f} separate marks per megapixel"
         )
-    return labels, components.measure(binary, labels, count).stats
+    return labels, components.measure(binary, labels, count, centroids=False).stats
 
 
 def estimate_scale(comps: np.ndarray, shape: tuple[int, int]) -> float | None:
@@ -494,7 +494,7 @@ def _page_patches(binarized: Binarized, max_patch: float = 0.25) -> _Patches | N
     if binarized.outside_work is None or not binarized.outside_work.any():
         return None
     page = binarized.page_mask_work > 0
-    labels, stats, _ = components.label_components(page)
+    labels, stats, _ = components.label_components(page, centroids=False)
     area = stats[:, 4].astype(np.float64)
     area[0] = 0.0  # not the page
     outside = cv2.integral((~page).view(np.uint8), sdepth=cv2.CV_32S)
@@ -676,7 +676,7 @@ def _drop_inside_pictures(
     inside = (mask[cy, cx] > 0) & (kind != _BIG)
     out = kind.copy()
     out[inside] = _PICTURE
-    stats = components.label_components(mask).stats
+    stats = components.label_components(mask, centroids=False).stats
     n = len(stats)
     pictures = [
         BBox(int(x * step), int(y * step), int((x + w) * step), int((y + h) * step))
