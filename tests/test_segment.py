@@ -12,7 +12,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from synth import FAILURE_KINDS, SynthPage, render_page
+from synth import FAILURE_KINDS, SynthPage, render_page, render_text
 
 from scandex.errors import SegmentationError
 from scandex.ocr.analyze import AnalyzeParams, PageAnalysis, analyze_page
@@ -279,20 +279,7 @@ def test_failure_kinds_read_line_by_line_in_order(layout, kwargs):
     assert_page_read_right(page, analysis)
 
 
-@pytest.mark.parametrize(
-    "layout_name",
-    [
-        pytest.param(
-            kind,
-            marks=pytest.mark.xfail(
-                strict=True, reason="the shaded page yields one line more than it has (18/17)"
-            ),
-        )
-        if kind == "shaded"
-        else kind
-        for kind in FAILURE_KINDS
-    ],
-)
+@pytest.mark.parametrize("layout_name", FAILURE_KINDS)
 def test_every_mark_of_a_line_is_in_its_box_and_mask(layout_name):
     """Line numbers, "Q." markers, full stops after two spaces, commas, quotes, hyphens and
     dashes are inside their line's box, and every mark inside a line's box is in that
@@ -421,3 +408,21 @@ def test_a_row_of_dashes_is_a_line_with_dust_beside_it():
             abs(box.x0 - b.x0) <= 2 and abs(box.x1 - b.x1) <= 2 and box.y0 <= b.center[1] < box.y1
             for box in found
         ), b
+
+
+def test_hatching_is_no_line_and_slashes_in_text_stay():
+    """A patch of diagonal hatching (shading) yields no line, however its strokes line up;
+    the slashes of a line of text (each alone among letters) stay in that line."""
+    page = np.full((700, 1400), 255, np.uint8)
+    ink = render_text("Rates: 3/4 lb and/or 1/2 doz. at 2/6 each", "serif", 40)
+    top, left = 100, 80
+    text = (255 - ink * 255).astype(np.uint8)
+    page[top : top + ink.shape[0], left : left + ink.shape[1]] = text
+    yy, xx = np.mgrid[0:160, 0:1000]
+    hatch = ((xx + yy) % 12) < 4  # thin "/" lines at a 12 px pitch
+    page[350:510, 200:1200][hatch] = 0
+    layout = segment(binarize(page))
+    assert len(layout.lines) == 1
+    box = layout.lines[0].bbox
+    assert (box.x0, box.y0) == (left, top)
+    assert (box.x1, box.y1) == (left + ink.shape[1], top + ink.shape[0])

@@ -144,6 +144,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     title = _display_lines(comps, kind, scale, np.full(len(comps), -1), blobs=blobs) >= 0
     kind, solid = _drop_inside_pictures(comps, kind, labels, step, scale, title)
     kind, grain = _drop_texture(comps, kind, binary, scale, params)
+    kind = _drop_hatching(labels, comps, kind, scale)
     pictures = _merge_boxes([*solid, *grain])
     # Body characters: glyphs of about the text's size, and taller ones that stand in one
     # row. Marks that bridge rows (two glyphs of stacked lines that touch, a drop cap) never
@@ -630,6 +631,85 @@ def _drop_texture(
         out[inside & (out != _RULE) & (out != _BIG)] = _PICTURE
         pictures.append(BBox(x0, y0, x1, y1))
     return out, pictures
+
+
+def _drop_hatching(
+    labels: np.ndarray, comps: np.ndarray, kind: np.ndarray, scale: float, min_run: int = 8
+) -> np.ndarray:
+    """Shading drawn as hatching (a table header's diagonal lines) is not text: a patch of
+    `min_run` or more thin slanted strokes, their boxes overlapping, all slanting one way,
+    whose lines stand at one pitch (the shading's edge cuts some short; they still lie on
+    the pattern's lines). Text has no such run of thin slanted strokes (a letter's ink fills
+    a quarter of its box or more; slashes stand alone). Returns the kinds with those
+    strokes made _PICTURE: never chained, attached or kept in a line image."""
+    candidates = np.flatnonzero(_thin_slanted(comps, scale) & (kind != _RULE))
+    if len(candidates) < min_run:
+        return kind
+    rising = _rising(labels, comps, candidates)
+    out = kind.copy()
+    for slant in (True, False):
+        strokes = candidates[rising == slant]
+        if len(strokes) < min_run:
+            continue
+        patch = _overlapping(comps[strokes], labels.shape, scale)
+        for p in np.flatnonzero(np.bincount(patch) >= min_run):
+            members = strokes[patch == p]
+            if _one_pitch(comps[members], slant):
+                out[members] = _PICTURE
+    return out
+
+
+def _thin_slanted(comps: np.ndarray, scale: float) -> np.ndarray:
+    """bool per component: a thin slanted stroke, as hatching is drawn: about as wide as
+    tall (0.5 to 2 times), its ink under a fifth of its box (a letter's is a quarter or
+    more, even a "V" or an "X"), not a speck."""
+    w, h, area = (comps[:, i].astype(np.float64) for i in (2, 3, 4))
+    return (area <= 0.2 * w * h) & (w >= 0.5 * h) & (w <= 2.0 * h) & (h >= 0.35 * scale)
+
+
+def _rising(labels: np.ndarray, comps: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """bool per component of idx: it rises to the right ("/"), its top row's ink in the
+    right half of its box; else it falls ("\\")."""
+    out = np.zeros(len(idx), bool)
+    for k, i in enumerate(idx.tolist()):
+        x, y, w = (int(v) for v in comps[i, :3])
+        xs = np.flatnonzero(labels[y, x : x + w] == i + 1)  # label i + 1: row 0 is paper
+        out[k] = len(xs) > 0 and xs.mean() > (w - 1) / 2.0
+    return out
+
+
+def _overlapping(boxes: np.ndarray, shape: tuple[int, int], scale: float) -> np.ndarray:
+    """Group number of each box: boxes that overlap (through others) share one."""
+    step = max(1, int(scale / 4.0))
+    gh, gw = shape[0] // step + 2, shape[1] // step + 2
+    x, y, w, h = (boxes[:, i] for i in range(4))
+    cover = _paint(
+        gh,
+        gw,
+        (x // step).clip(0, gw - 1),
+        (y // step).clip(0, gh - 1),
+        (-(-(x + w) // step)).clip(1, gw - 1),
+        (-(-(y + h) // step)).clip(1, gh - 1),
+    )
+    _, groups = cv2.connectedComponents(cover, connectivity=8)
+    return groups[((y + h // 2) // step).clip(0, gh - 1), ((x + w // 2) // step).clip(0, gw - 1)]
+
+
+def _one_pitch(strokes: np.ndarray, rising: bool, share: float = 0.8) -> bool:
+    """Whether thin slanted strokes (x, y, w, h rows) lie on parallel lines at one pitch:
+    where each one's line crosses the top of the page (by the patch's typical slope), in
+    order, steps of one pitch (to 1.5 px, or a tenth of it) or none (pieces of one line)
+    for `share` of the steps."""
+    x, y, w, h = (strokes[:, i].astype(np.float64) for i in range(4))
+    run = float(np.median(w / h))  # x per y along a stroke
+    crossing = np.sort(x + w + y * run if rising else x - y * run)
+    steps = np.diff(crossing)
+    apart = steps[steps > 1.5]
+    if len(apart) < 2:
+        return False
+    pitch = float(np.median(apart))
+    fits = (steps <= 1.5) | (np.abs(steps - pitch) <= max(1.5, 0.1 * pitch))
+    return bool(fits.mean() >= share)
 
 
 def _text_rows(ink_per_row: np.ndarray, scale: float) -> int:
