@@ -10,8 +10,9 @@ in Python:
    characters, tall glyphs, rules (long and thin), and big things (stamps, frames, a dark
    mount, display letters). Solid big shapes that are no letters (blobs, not strokes) and
    cells crowded with grain, unless their ink stands in rows of text (faded typing breaks
-   letters into pieces), make picture regions whose contents are not text. Pictures and
-   rules are reported as regions.
+   letters into pieces), make picture regions whose contents are not text. The thin
+   slanted strokes of hatching (shading), parallel at one pitch, are no text either.
+   Pictures and rules are reported as regions.
 3. Column separators too narrow to tell from a word gap on one line: vertical paper strips
    with text on both sides for about eight lines (find_separators).
 4. Fragments: horizontal smearing of the characters' middle bands (the middle 40% of each
