@@ -1,29 +1,67 @@
-"""Benchmark the fine-tuning loop: corrected lines of a face the model reads badly -> `scandex
-train --from default` -> `ocr.model` -> reload -> the archive is read again.
+"""Benchmark the fine-tuning loop: corrected lines of an archive the model reads badly ->
+`scandex train --from default` -> `ocr.model` -> reload -> the archive is read again.
 
-    .venv/bin/python benchmarks/bench_finetune.py                     # 200 lines, 60 min
-    nice -n 19 .venv/bin/python benchmarks/bench_finetune.py --max-minutes 10
+    nice -n 10 .venv/bin/python benchmarks/bench_finetune.py          # 200 lines, 20 min
+    .venv/bin/python benchmarks/bench_finetune.py --learning-rate 1e-3 --anchor 0  # other settings
     .venv/bin/python benchmarks/bench_finetune.py --keep W --tuned W/run/best.onnx  # measure again
 
-1. Lines. `--lines` (200) corrected lines and `--test-lines` (300) *other* lines of Courier
-   Prime, the typewriter face held out of the shipped model's training
-   (scandex.training.fonts.HELD_OUT_FAMILIES), rendered and degraded like typed scans by
-   scandex.training.render, with texts from different seeds. A tenth of the corrected lines
-   is the trainer's --dev set, as a user would keep some aside. Control: `--control-lines`
-   lines in faces the model was trained on, to see that fine-tuning unlearned nothing.
-2. Before: the shipped model's CER on the test lines, the network alone (greedy) and as
-   `scandex run` reads (lexicon decoding). Peer: Tesseract 5 on the same lines, same run.
-3. Fine-tune exactly as README says: `scandex train --from default --lines L --dev D --out O
-   --learning-rate 1e-4 --real-fraction 0.7 --max-minutes N` (`--learning-rate` to try others).
-4. After: the same measures with O/best.onnx. The goal: test-line CER at least halved.
-5. The loop (`--archive-pages`, 3): `scandex run` reads pages typed in Courier Prime with the
-   shipped model; ocr.model is set to the new one and the daemon gets SIGHUP; the clock runs
-   until `scandex status` counts no file read by another model; page CER before and after.
+1. The archive. A user's corrected lines come from the archive they want read: one typewriter,
+   one ribbon or carbon, one paper, one scanner. So the benchmark draws that condition once
+   (CARBON_COPY: a carbon copy, soft bled strokes, carbon fading in patches, grey paper,
+   140 dpi, JPEG) and types every line of the archive in it, key by key
+   (scandex.training.render.draw_typewritten), in Courier Prime, the typewriter face held out
+   of the shipped model's training (scandex.training.fonts.HELD_OUT_FAMILIES). `--lines` (200)
+   corrected lines, a tenth of them the trainer's --dev set as a user would keep some aside,
+   and `--test-lines` (300) *other* lines: texts from other seeds, any text of a corrected
+   line left out. The shipped model reads clean Courier Prime at 0.3% CER; this condition is
+   what it reads badly, though a person can still read every character.
+   Why not lines each degraded its own random way, as the training lines are (the first
+   version of this benchmark)? Two hundred lines of unrelated random damage (heavy fading,
+   binarization at random thresholds) teach nothing that carries over to other lines: after
+   20 minutes CER went from 17.1% to 16.2%. Such lines are still measured (`--random-lines`)
+   to see what fine-tuning on one archive does to the same face in other conditions.
+2. Control: `--control-lines` lines in the faces the model was trained on, degraded as in
+   training, to see that fine-tuning unlearned nothing.
+3. Before: the shipped model's CER, the network alone (greedy) and as `scandex run` reads
+   (lexicon decoding). Peer: Tesseract 5 on the same lines, same run.
+4. Fine-tune as README says: `scandex train --from default --lines L --dev D --out O
+   --learning-rate R --real-fraction F --anchor A --max-minutes N --threads 1`.
+5. After: the same measures with O/best.onnx. The goal: test-line CER, as `scandex run`
+   reads, at least halved.
+6. The loop (`--archive-pages`, 3): `scandex run` reads pages of the archive (Courier Prime
+   pages of tests/synth.py in the same condition) with the shipped model; ocr.model is set to
+   the new one and the daemon gets SIGHUP; the clock runs until `scandex status` counts no
+   file read by another model; page CER before and after.
+
+Measured 2026-11-30 (`nice -n 10 .venv/bin/python benchmarks/bench_finetune.py --max-minutes
+20 --learning-rate 3e-4 --real-fraction 0.5`, now the defaults; one core of the 2-core
+machine while a training run used the other; 1330 iterations in 20.1 min). Goal NOT met:
+
+    CER                                                 shipped  fine-tuned  better  Tesseract 5
+    carbon copy test lines, network alone                 6.44%       4.26%   1.51x            -
+    carbon copy test lines, as scandex run reads          5.09%       3.35%   1.52x       10.64%
+    control lines (training faces), network alone         7.01%       7.61%   0.92x            -
+    control lines (training faces), as scandex run reads  6.41%       6.98%   0.92x            -
+    Courier Prime, each line its own random damage       17.50%      16.80%   1.04x       27.34%
+    3 archive pages: page CER; re-read in 4 s            77.11%      77.96%   0.99x            -
+
+With strokes fading to 15% of their ink (--learning-rate 3e-4 --real-fraction 0.7, 1198
+iterations in 20 min): test 7.78% -> 5.32% (1.46x), control 6.41% -> 7.55%. Why not halved:
+the shipped model reads the same lines without the fading at 1.0% CER, so nearly all its
+error is in faded strokes; fine-tuning learns part of them, and the dev CER stopped
+improving after about 900 iterations (training loss flat at about 0.6 from iteration 400).
+And the control lines got worse at both settings: --anchor 0.01 does not keep the other
+faces; more synthetic lines in the batches (--real-fraction 0.5 against 0.7) cut the loss
+there from 1.1 to 0.6 points. Not tried for want of time: other learning rates and
+anchors, longer runs. The archive pages' CER says nothing of the recognizer: page analysis
+splits faded carbon lines into fragments (76-78% page CER with either model); the loop
+itself works (the daemon re-read the 3 pages with the new model 4 s after SIGHUP).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import signal
@@ -35,6 +73,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # synth.py renders the archive's pages
@@ -44,6 +83,47 @@ import common  # noqa: E402
 import peers  # noqa: E402
 
 FACE_FAMILY = "Courier Prime"
+FACE_FILE = "Courier Prime.otf"  # the upright face: one typewriter types no italics
+# `scandex train` settings for fine-tuning (see the docstring for what was tried).
+LEARNING_RATE, REAL_FRACTION, ANCHOR = 3e-4, 0.5, 0.01
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One archive's document condition, drawn once: every line of it, corrected or not, shares
+    the typewriter, ribbon, paper and scanner; only the text and the random fields differ."""
+
+    name: str
+    size_px: int  # type size before the scan's downsampling (12 pt at 200 dpi: 33)
+    spread_px: int  # ink bleeding into the paper, a square kernel this wide
+    blur_sigma_px: float  # the copy's softness
+    fade: float  # 0..1, how much the ink fades in patches (an uneven ribbon or carbon)
+    fade_floor: float  # the least share of its ink a faded stroke keeps
+    paper: float  # paper tone, 1 = white
+    ink: float  # the darkest ink's tone, 0 = black
+    noise_sigma: float  # paper grain and sensor noise, in tone units (0..1)
+    scan_scale: float  # the scanner's resolution against size_px's (0.7 of 200 dpi: 140 dpi)
+    jpeg_quality: int
+
+
+# A carbon copy, the file copy of typed letters and reports that fills archives: soft, bled
+# strokes, carbon that fades in patches, grey onion-skin paper, scanned at 140 dpi to JPEG.
+# Chosen, before any fine-tuning, as what the shipped model reads badly (the same lines
+# without the fading: 1% CER). A faded stroke keeps 30% of its ink: the person who corrects
+# the lines must be able to read them, and at 15% some characters were gone altogether.
+CARBON_COPY = Condition(
+    name="carbon copy, 140 dpi JPEG",
+    size_px=32,
+    spread_px=1,
+    blur_sigma_px=1.2,
+    fade=0.6,
+    fade_floor=0.3,
+    paper=0.88,
+    ink=0.4,
+    noise_sigma=0.05,
+    scan_scale=0.7,
+    jpeg_quality=60,
+)
 
 
 @dataclass(frozen=True)
@@ -62,27 +142,111 @@ def faces(family: str | None, *, held_out: bool) -> list:
     return chosen
 
 
-def render_lines(folder: Path, count: int, face_list: list, seed: int) -> list[Line]:
-    """`count` degraded lines, each NAME.png with NAME.gt.txt beside it (OCRopus)."""
+def _patches(shape: tuple[int, int], cell_px: float, rng: random.Random) -> np.ndarray:
+    """A smooth random field in 0..1 that changes over about `cell_px`."""
+    field = np.random.default_rng(rng.randrange(2**32)).random(
+        (max(2, int(shape[0] / cell_px) + 2), max(2, int(shape[1] / cell_px) + 2))
+    )
+    return cv2.resize(field.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def on_paper(ink: np.ndarray, condition: Condition, rng: random.Random) -> np.ndarray:
+    """Ink (1 = ink) as the copy shows it: float tones, 1 = white."""
+    c = condition
+    if c.spread_px:
+        ink = cv2.dilate(ink, np.ones((c.spread_px, c.spread_px), np.uint8))
+    fade = _patches(ink.shape, 0.3 * c.size_px, rng)
+    ink = ink * np.clip(1.0 - 1.5 * c.fade * fade, c.fade_floor, 1.0)
+    ink = cv2.GaussianBlur(ink, (0, 0), c.blur_sigma_px)
+    tone = c.paper - (c.paper - c.ink) * np.clip(ink, 0.0, 1.0)
+    noise = np.random.default_rng(rng.randrange(2**32)).normal(0, c.noise_sigma, tone.shape)
+    return tone + noise.astype(np.float32)
+
+
+def scan(tone: np.ndarray, condition: Condition) -> np.ndarray:
+    """The scanner's image of the copy: downsampled, 8 bits, through JPEG."""
+    height, width = tone.shape
+    scale = condition.scan_scale
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(tone, size, interpolation=cv2.INTER_AREA)
+    image = np.clip(small * 255.0, 0, 255).astype(np.uint8)
+    _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, condition.jpeg_quality])
+    return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+
+
+def typed_line(text: str, face, condition: Condition, rng: random.Random) -> np.ndarray:
+    """One line struck key by key (scandex.training.render.draw_typewritten), put on the copy,
+    cut out with a margin as a segmenter would (found on the ink, so faint ends stay in)."""
+    from scandex.training.render import draw_typewritten
+
+    ink = draw_typewritten(text, face, condition.size_px, rng)
+    rows = np.flatnonzero((ink > 0.3).any(axis=1))
+    cols = np.flatnonzero((ink > 0.3).any(axis=0))
+    height = int(rows[-1] - rows[0] + 1)
+    top = max(0, int(rows[0]) - int(rng.uniform(0.1, 0.4) * height))
+    bottom = int(rows[-1]) + 1 + int(rng.uniform(0.1, 0.4) * height)
+    left = max(0, int(cols[0]) - int(rng.uniform(0.2, 1.0) * height))
+    right = int(cols[-1]) + 1 + int(rng.uniform(0.2, 1.0) * height)
+    return scan(on_paper(ink, condition, rng)[top:bottom, left:right], condition)
+
+
+def _texts(face_list: list, seed: int):
+    """Endless (face, text) pairs, faces in turn, each text one its face can draw, in the
+    model's spelling."""
     from scandex.ocr.codec import DEFAULT_ALPHABET, normalize_text
-    from scandex.training.render import render_line, supported_characters
+    from scandex.training.render import supported_characters
     from scandex.training.text import TextSource
 
-    folder.mkdir(parents=True, exist_ok=True)
-    rng, source = random.Random(seed), TextSource(seed)
+    source = TextSource(seed)
     supported = {f.path: supported_characters(f.path, DEFAULT_ALPHABET) for f in face_list}
-    lines = []
-    while len(lines) < count:
-        face = face_list[len(lines) % len(face_list)]
-        text = normalize_text(source.line())
-        if not text.strip() or not set(text) <= supported[face.path]:
-            continue
-        rendered = render_line(text, face, rng)
-        stem = folder / f"{len(lines):04d}"
-        cv2.imwrite(f"{stem}.png", rendered.image)
-        Path(f"{stem}.gt.txt").write_text(rendered.text + "\n", encoding="utf-8")
-        lines.append(Line(f"{stem}.png", rendered.text))
-    return lines
+    for count in itertools.count():
+        face = face_list[count % len(face_list)]
+        # A face that cannot draw 100 texts in a row (a symbol face, one with capitals only)
+        # is passed over.
+        for _ in range(100):
+            text = normalize_text(source.line())
+            if text.strip() and set(text) <= supported[face.path]:
+                yield face, text
+                break
+
+
+def _save(folder: Path, index: int, image: np.ndarray, text: str) -> Line:
+    stem = folder / f"{index:04d}"
+    cv2.imwrite(f"{stem}.png", image)
+    Path(f"{stem}.gt.txt").write_text(text + "\n", encoding="utf-8")
+    return Line(f"{stem}.png", text)
+
+
+def archive_lines(
+    folder: Path,
+    count: int,
+    face,
+    condition: Condition,
+    seed: int,
+    exclude: frozenset[str] | set[str] = frozenset(),
+) -> list[Line]:
+    """`count` lines of the archive, each NAME.png with NAME.gt.txt beside it (OCRopus); no
+    text in `exclude` (the corrected lines', so no test line was trained on)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    texts = (text for _, text in _texts([face], seed) if text not in exclude)
+    return [
+        _save(folder, i, typed_line(text, face, condition, rng), text)
+        for i, text in zip(range(count), texts, strict=False)
+    ]
+
+
+def render_lines(folder: Path, count: int, face_list: list, seed: int) -> list[Line]:
+    """`count` lines, each degraded its own random way as the training lines are
+    (scandex.training.render.render_line), faces in turn."""
+    from scandex.training.render import render_line
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    return [
+        _save(folder, i, render_line(text, face, rng).image, text)
+        for i, (face, text) in zip(range(count), _texts(face_list, seed), strict=False)
+    ]
 
 
 def cer(model: Path, lines: list[Line], *, lexicon: bool) -> float:
@@ -111,9 +275,17 @@ def tesseract_cer(lines: list[Line]) -> float | None:
     return total.cer
 
 
-def fine_tune(
-    train: Path, dev: Path, out: Path, max_minutes: float, learning_rate: float
-) -> tuple[Path, float]:
+@dataclass(frozen=True)
+class Tuning:
+    """`scandex train` settings for the fine-tuning run."""
+
+    max_minutes: float
+    learning_rate: float
+    real_fraction: float
+    anchor: float
+
+
+def fine_tune(train: Path, dev: Path, out: Path, tuning: Tuning) -> tuple[Path, float, list[str]]:
     command = [
         str(Path(sys.executable).parent / "scandex"),
         "train",
@@ -121,31 +293,42 @@ def fine_tune(
         "--lines", str(train),
         "--dev", str(dev),
         "--out", str(out),
-        "--learning-rate", f"{learning_rate:g}",
-        "--real-fraction", "0.7",
-        "--max-minutes", str(max_minutes),
-        "--eval-minutes", str(max(1.0, max_minutes / 6)),
+        "--learning-rate", f"{tuning.learning_rate:g}",
+        "--real-fraction", f"{tuning.real_fraction:g}",
+        "--anchor", f"{tuning.anchor:g}",
+        "--max-minutes", f"{tuning.max_minutes:g}",
+        "--eval-minutes", f"{max(1.0, tuning.max_minutes / 6):g}",
+        "--threads", "1",
     ]  # fmt: skip
     print("  $", " ".join(command), flush=True)
     started = time.monotonic()
     subprocess.run(command, check=True)
-    return out / "best.onnx", time.monotonic() - started
+    return out / "best.onnx", time.monotonic() - started, command
 
 
-def archive_loop(folder: Path, model: Path, pages: int) -> dict[str, float]:
-    """`scandex run` on typed pages with the shipped model, then SIGHUP with `model`."""
+def archive_page(seed: int, condition: Condition) -> tuple[np.ndarray, str]:
+    """A page typed in Courier Prime (tests/synth.py, 200 dpi: 12 pt is 33 px, the
+    condition's size_px), put on the archive's copy and scanned like its lines."""
     from synth import render_page
 
+    synth = render_page("one_column", dpi=200, font="typewriter", seed=seed)
+    ink = np.clip((0.96 - synth.image.astype(np.float32) / 255.0) / 0.75, 0.0, 1.0)
+    image = scan(on_paper(ink, condition, random.Random(seed)), condition)
+    return image, "\n".join(line.text for line in synth.lines)
+
+
+def archive_loop(folder: Path, model: Path, pages: int, condition: Condition) -> dict[str, float]:
+    """`scandex run` on the archive's pages with the shipped model, then SIGHUP with `model`."""
     from scandex.ocr.hocr import read_hocr_file
 
     scans = folder / "scans"
     scans.mkdir(parents=True)
     truth = {}
     for i in range(pages):
-        synth = render_page("one_column", dpi=200, font="typewriter", seed=900 + i)
+        image, text = archive_page(900 + i, condition)
         path = scans / f"page-{i}.png"
-        cv2.imwrite(str(path), synth.image)
-        truth[path] = "\n".join(line.text for line in synth.lines)
+        cv2.imwrite(str(path), image)
+        truth[path] = text
     config = folder / "config.toml"
     base = '[watch]\npaths = ["scans"]\nsettle_seconds = 0.5\n[ocr]\nworkers = 1\n'
     config.write_text(base, encoding="utf-8")
@@ -196,15 +379,28 @@ def archive_loop(folder: Path, model: Path, pages: int) -> dict[str, float]:
     return {"before": before, "after": after, "seconds": seconds}
 
 
+def measure(model: Path, sets: dict[str, list[Line]]) -> dict[str, float]:
+    """CER of each set: "NAME" as `scandex run` reads (lexicon), "NAME/greedy" network alone."""
+    result = {}
+    for name, lines in sets.items():
+        result[name] = cer(model, lines, lexicon=True)
+        result[f"{name}/greedy"] = cer(model, lines, lexicon=False)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=200, help="corrected lines (train + dev)")
     parser.add_argument("--test-lines", type=int, default=300)
-    parser.add_argument("--control-lines", type=int, default=150)
-    parser.add_argument("--max-minutes", type=float, default=60.0, help="training time limit")
+    parser.add_argument("--control-lines", type=int, default=300)
     parser.add_argument(
-        "--learning-rate", type=float, default=1e-4, help="as README recommends for fine-tuning"
-    )
+        "--random-lines", type=int, default=150,
+        help="Courier Prime lines each degraded its own random way (0 skips them)",
+    )  # fmt: skip
+    parser.add_argument("--max-minutes", type=float, default=20.0, help="training time limit")
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
+    parser.add_argument("--real-fraction", type=float, default=REAL_FRACTION)
+    parser.add_argument("--anchor", type=float, default=ANCHOR)
     parser.add_argument("--archive-pages", type=int, default=3, help="0 skips the loop")
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp dir)")
     parser.add_argument(
@@ -216,49 +412,59 @@ def main() -> None:
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-finetune-"))
     courier = faces(FACE_FAMILY, held_out=True)
-    print(f"{FACE_FAMILY}: {', '.join(sorted(Path(f.path).name for f in courier))}")
+    face = next((f for f in courier if Path(f.path).name == FACE_FILE), None)
+    if face is None:
+        raise SystemExit(f"no {FACE_FILE} (Debian: fonts-courier-prime)")
+    condition = CARBON_COPY
+    print(f"{FACE_FAMILY} ({face.path}), {condition}")
     dev_count = max(1, args.lines // 10)
-    train_lines = render_lines(work / "corrected", args.lines - dev_count, courier, seed=101)
-    render_lines(work / "dev", dev_count, courier, seed=202)
-    test = render_lines(work / "test", args.test_lines, courier, seed=303)
-    control_faces = faces(None, held_out=False)
-    control = render_lines(work / "control", args.control_lines, control_faces, seed=404)
-    print(f"rendered {len(train_lines)} + {dev_count} corrected, {len(test)} test and "
-          f"{len(control)} control lines in {work}", flush=True)  # fmt: skip
+    corrected = archive_lines(work / "corrected", args.lines - dev_count, face, condition, 101)
+    dev = archive_lines(work / "dev", dev_count, face, condition, 202)
+    seen = {line.text for line in corrected + dev}
+    test = archive_lines(work / "test", args.test_lines, face, condition, 303, exclude=seen)
+    sets = {"test": test}
+    sets["control"] = render_lines(
+        work / "control", args.control_lines, faces(None, held_out=False), seed=404
+    )
+    if args.random_lines:
+        sets["random"] = render_lines(work / "random", args.random_lines, courier, seed=505)
+    print(f"rendered {len(corrected)} + {len(dev)} corrected, {len(test)} test lines; "
+          + ", ".join(f"{len(v)} {k}" for k, v in sets.items() if k != "test")
+          + f" lines in {work}", flush=True)  # fmt: skip
 
     shipped = default_model_path()
-    before = {
-        "test": cer(shipped, test, lexicon=False),
-        "test_lexicon": cer(shipped, test, lexicon=True),
-        "control": cer(shipped, control, lexicon=True),
-    }
-    tesseract = tesseract_cer(test)
+    before = measure(shipped, sets)
+    tesseract = {name: tesseract_cer(lines) for name, lines in sets.items() if name != "control"}
     if args.tuned:
-        tuned, train_seconds = args.tuned, 0.0
+        tuned, train_seconds, command = args.tuned, 0.0, []
     else:
-        tuned, train_seconds = fine_tune(
-            work / "corrected", work / "dev", work / "run", args.max_minutes, args.learning_rate
+        tuning = Tuning(args.max_minutes, args.learning_rate, args.real_fraction, args.anchor)
+        tuned, train_seconds, command = fine_tune(
+            work / "corrected", work / "dev", work / "run", tuning
         )
-    after = {
-        "test": cer(tuned, test, lexicon=False),
-        "test_lexicon": cer(tuned, test, lexicon=True),
-        "control": cer(tuned, control, lexicon=True),
-    }
+    after = measure(tuned, sets)
+
+    def row(label: str, key: str, peer: float | None = None) -> list[str]:
+        gain = before[key] / max(after[key], 1e-9)
+        return [label, common.pct(before[key]), common.pct(after[key]), f"{gain:.2f}x",
+                common.pct(peer) if peer is not None else "-"]  # fmt: skip
+
+    archive = f"{FACE_FAMILY}, {condition.name}"
     rows = [
-        [f"{FACE_FAMILY} test lines, network alone", common.pct(before["test"]),
-         common.pct(after["test"]), f"{before['test'] / max(after['test'], 1e-9):.2f}x", "-"],
-        [f"{FACE_FAMILY} test lines, as scandex run reads", common.pct(before["test_lexicon"]),
-         common.pct(after["test_lexicon"]),
-         f"{before['test_lexicon'] / max(after['test_lexicon'], 1e-9):.2f}x",
-         common.pct(tesseract)],
-        ["control lines (training faces)", common.pct(before["control"]),
-         common.pct(after["control"]), "-", "-"],
-    ]  # fmt: skip
+        row(f"{archive}: test lines, network alone", "test/greedy"),
+        row(f"{archive}: test lines, as scandex run reads", "test", tesseract["test"]),
+        row("control lines (training faces), network alone", "control/greedy"),
+        row("control lines (training faces), as scandex run reads", "control"),
+    ]
+    if "random" in sets:
+        rows.append(row(f"{FACE_FAMILY}, each line its own random damage (as trained)",
+                        "random", tesseract["random"]))  # fmt: skip
     if args.archive_pages:
-        loop = archive_loop(work / "archive", tuned, args.archive_pages)
+        loop = archive_loop(work / "archive", tuned, args.archive_pages, condition)
         rows.append(
-            [f"{args.archive_pages} typed pages: page CER; re-read in {loop['seconds']:.0f} s",
-             common.pct(loop["before"]), common.pct(loop["after"]), "-", "-"]
+            [f"{args.archive_pages} archive pages: page CER; re-read in {loop['seconds']:.0f} s",
+             common.pct(loop["before"]), common.pct(loop["after"]),
+             f"{loop['before'] / max(loop['after'], 1e-9):.2f}x", "-"]
         )  # fmt: skip
     trained = f"{args.tuned}" if args.tuned else f"{train_seconds / 60:.1f} min of training"
     common.print_table(
@@ -266,8 +472,10 @@ def main() -> None:
         ["CER", "shipped model", "fine-tuned", "better by", "Tesseract 5"],
         rows,
     )
-    halved = after["test_lexicon"] <= before["test_lexicon"] / 2
-    print(f"\ngoal (test CER at least halved): {'met' if halved else 'NOT met'}")
+    halved = after["test"] <= before["test"] / 2
+    print(f"\ngoal (test CER, as scandex run reads, halved): {'met' if halved else 'NOT met'}")
+    if command:
+        print("fine-tuned with: " + " ".join(command[1:]))
     print(f"reproduce: {common.reproduce_command()}")
 
 
