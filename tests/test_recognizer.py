@@ -141,6 +141,33 @@ def test_an_underline_is_not_taken_for_the_text_band():
     assert ruled.shape[1] == pytest.approx(plain.shape[1], rel=0.2)
 
 
+def _ink_rows(normalized: np.ndarray) -> int:
+    return int(np.count_nonzero((normalized > 0.5).any(axis=1)))
+
+
+def test_a_row_of_dashes_keeps_the_size_of_dashes_in_text():
+    # A receipt's rule has no x-height; scaled to fill the band, each dash became a block
+    # the recognizer read as nothing, and the row dropped out of the page.
+    row = normalize_line(_crop_rows(_text_line("-" * 30, height_px=48))).image
+    assert _ink_rows(row) <= row.shape[0] // 4  # filling the band, 22 of 32 rows
+    # ... and is still there, one mark per dash.
+    columns = (row > 0.5).any(axis=0)
+    assert np.count_nonzero(columns[1:] & ~columns[:-1]) == 30
+
+
+def test_capitals_and_text_are_not_taken_for_flat_marks():
+    for text in ("BOARD OF TRUSTEES", "Hamburgefonts 1934", "= 12"):
+        line = _crop_rows(_text_line(text, height_px=48))
+        without = NormalizeParams(flat_mark_share=0.0)
+        assert np.array_equal(normalize_line(line).image, normalize_line(line, without).image)
+
+
+def _crop_rows(image: np.ndarray) -> np.ndarray:
+    """The line cut to its ink rows and two pixels, as a segmenter cuts a line alone."""
+    rows = np.flatnonzero((image < 128).any(axis=1))
+    return image[max(0, rows[0] - 2) : rows[-1] + 3]
+
+
 def test_marks_of_the_line_itself_are_kept():
     # Quotes and i-dots float above the x-height band, commas below it: all are the line's.
     line = _text_line('"Hi," said Jim; quiet.', height_px=48)

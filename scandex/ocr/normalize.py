@@ -26,6 +26,9 @@ class NormalizeParams:
     band_fill: float = 0.9  # share of the height taken by the ink band around the centre
     band_quantile: float = 0.99  # which |distance from centre| of ink pixels is the band edge
     drop_neighbours: bool = True  # blank marks of the lines above and below before measuring
+    flat_mark_share: float = 0.85  # band half-height >= this share of the marks' median width
+    flat_mark_max_growth: float = 8.0  # ... but at most this many times the measured one
+    flat_mark_aspect: float = 0.4  # a mark lower than this share of its width is flat
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,33 @@ def drop_neighbour_ink(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
     return np.where(mask > 0, 0.0, ink).astype(np.float32)
 
 
+def _flat_marks_band_half(strong: np.ndarray, band_half: float, params: NormalizeParams) -> float:
+    """The least band half-height for a line of flat marks alone (0 for any other line).
+
+    A row of dashes, a typed rule of "=" or "_" has no x-height: its band is a few pixels,
+    and filling the output height with it turns each dash into a block the recognizer reads
+    as nothing. Letters are about as wide as the x-height, so the flat marks' median width
+    stands in for it; never more than a few times the band, or one long bar would vanish.
+    """
+    column_runs = _row_runs(strong.any(axis=0))
+    ink_rows = np.count_nonzero(strong.any(axis=1))
+    # A cheap test first, which almost every line fails: the ink is far lower than its
+    # column runs (marks, or words whose letters overlap) are wide.
+    if not column_runs or ink_rows > params.flat_mark_aspect * np.median(
+        [end - start for start, end in column_runs]
+    ):
+        return 0.0
+    _, stats, _ = label_components(strong, centroids=False)
+    widths = stats[1:, cv2.CC_STAT_WIDTH].astype(np.float32)
+    flat = stats[1:, cv2.CC_STAT_HEIGHT] < params.flat_mark_aspect * widths
+    if widths.size == 0 or flat.mean() < 0.8:  # capitals in a heading are not flat marks
+        return 0.0
+    return min(
+        params.flat_mark_share * float(np.median(widths[flat])),
+        params.flat_mark_max_growth * band_half,
+    )
+
+
 def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()) -> NormalizedLine:
     """Dewarp, scale and pad one text-line image for the recognizer."""
     ink = ink_map(np.asarray(line))
@@ -231,6 +261,7 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
     ys, xs = np.nonzero(edges)
     distances = np.abs(ys.astype(np.float32) - centre[xs])
     band_half = max(2.0, float(np.quantile(distances, params.band_quantile)) + 0.5)
+    band_half = max(band_half, _flat_marks_band_half(strong, band_half, params))
     scale = params.band_fill * params.height_px / (2.0 * band_half)
 
     # Resize first (area averaging when shrinking keeps thin strokes), then shift columns.

@@ -274,9 +274,9 @@ class TextSource:
             text = self.sentence_line(max(5, max_chars // 2)).title()
         elif r < 0.85:
             text = self.transcript_line(max_chars)
-        elif r < 0.87:
+        elif r < 0.89:
             text = self.rule_line()
-        elif r < 0.91 and self.extra_lines:
+        elif r < 0.93 and self.extra_lines:
             text = self.rng.choice(self.extra_lines)
         else:
             label = self.sentence_line(self.rng.randint(5, 30))
