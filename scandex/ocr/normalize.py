@@ -210,7 +210,7 @@ def _flat_marks_band_half(strong: np.ndarray, band_half: float, params: Normaliz
     as nothing. Letters are about as wide as the x-height, so the flat marks' median width
     stands in for it; never more than a few times the band, or one long bar would vanish.
     """
-    column_runs = _row_runs(strong.any(axis=0))
+    column_runs = _row_runs(np.asarray(strong.any(axis=0)))
     ink_rows = np.count_nonzero(strong.any(axis=1))
     # A cheap test first, which almost every line fails: the ink is far lower than its
     # column runs (marks, or words whose letters overlap) are wide.
