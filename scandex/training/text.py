@@ -202,8 +202,11 @@ class TextSource:
                 token += "!"
                 capital_next = True
             elif r < 0.19:
-                # Typists made a dash of two hyphens; typesetters of an em or en dash.
-                token += self.rng.choice(["-", " -", " —", "—", " –", " --", "--", " --", "--"])
+                # Typists made a dash of two hyphens; typesetters of an em or en dash. The
+                # spaced en dash, only a little longer than a hyphen, was read as one.
+                token += self.rng.choice(
+                    ["-", " -", " —", "—", " –", " –", "–", " --", "--", " --", "--"]
+                )
             out.append(token)
             length += len(token) + 1
         line = " ".join(out)
