@@ -36,6 +36,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # synth.py renders the pages
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from common import process_table, process_tree  # noqa: E402
 
 from scandex.daemon.state import DONE, FAILED, StateStore  # noqa: E402
 from scandex.page import BBox, Block, Document, Line, Page, Word  # noqa: E402
@@ -64,25 +67,7 @@ def distinct_pages(count: int, dpi: int, variants: int = 12) -> list[bytes]:
 
 def tree_rss_bytes(root_pid: int) -> int:
     """Resident memory of a process and all its descendants."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ppid, pages = int(fields[1]), int(fields[21])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [root_pid]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total
+    return sum(p.rss_bytes for p in process_tree(process_table(), [root_pid]))
 
 
 def run_daemon_benchmark(pages: list[bytes], workers: int, work: Path) -> dict[str, float]:

@@ -37,6 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # servers.py starts Redis and PostgreSQL
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from common import process_table, process_tree  # noqa: E402
+
 from scandex.daemon.state import DONE, FAILED, StateStore  # noqa: E402
 from scandex.page import BBox, Block, Document, Line, Page, Word  # noqa: E402
 
@@ -45,25 +47,7 @@ from scandex.page import BBox, Block, Document, Line, Page, Word  # noqa: E402
 
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU of these processes and their descendants, so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    used: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        used[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
-    total, todo = 0.0, list(pids)
-    while todo:
-        pid = todo.pop()
-        total += used.get(pid, 0.0)
-        todo.extend(children.get(pid, []))
-    return total
+    return sum(p.cpu_seconds for p in process_tree(process_table(), pids))
 
 
 class Notified:

@@ -230,3 +230,45 @@ def expected_calibration_error(
         k = min(bins - 1, max(0, int(confidence * bins)))
         gap[k] += float(right) - confidence
     return sum(abs(g) for g in gap) / len(confidences)
+
+
+# -- processes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessStat:
+    parent: int
+    cpu_seconds: float  # user + system so far
+    rss_bytes: int
+
+
+def process_table() -> dict[int, ProcessStat]:
+    """Every process's parent, CPU time and resident memory, from /proc (Linux)."""
+    ticks, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                # After the command name in parentheses (which may hold spaces): state, ppid, ...
+                fields = f.read().rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / ticks
+            table[int(entry)] = ProcessStat(int(fields[1]), cpu, int(fields[21]) * page)
+        except (OSError, IndexError, ValueError):
+            continue  # gone while we looked
+    return table
+
+
+def process_tree(table: dict[int, ProcessStat], roots: Sequence[int]) -> list[ProcessStat]:
+    """The processes `roots` and all their descendants that are in `table`."""
+    children: dict[int, list[int]] = {}
+    for pid, stat in table.items():
+        children.setdefault(stat.parent, []).append(pid)
+    found, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            found.append(table[pid])
+        todo.extend(children.get(pid, []))
+    return found
