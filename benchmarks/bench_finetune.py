@@ -76,54 +76,17 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # synth.py renders the archive's pages
+sys.path.insert(0, str(REPO / "tests"))  # synth.py: the archive's condition and pages
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import common  # noqa: E402
 import peers  # noqa: E402
+from synth import CARBON_COPY, Condition, carbon_copy_page, on_paper, scan  # noqa: E402
 
 FACE_FAMILY = "Courier Prime"
 FACE_FILE = "Courier Prime.otf"  # the upright face: one typewriter types no italics
 # `scandex train` settings for fine-tuning (see the docstring for what was tried).
 LEARNING_RATE, REAL_FRACTION, ANCHOR = 3e-4, 0.5, 0.01
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One archive's document condition, drawn once: every line of it, corrected or not, shares
-    the typewriter, ribbon, paper and scanner; only the text and the random fields differ."""
-
-    name: str
-    size_px: int  # type size before the scan's downsampling (12 pt at 200 dpi: 33)
-    spread_px: int  # ink bleeding into the paper, a square kernel this wide
-    blur_sigma_px: float  # the copy's softness
-    fade: float  # 0..1, how much the ink fades in patches (an uneven ribbon or carbon)
-    fade_floor: float  # the least share of its ink a faded stroke keeps
-    paper: float  # paper tone, 1 = white
-    ink: float  # the darkest ink's tone, 0 = black
-    noise_sigma: float  # paper grain and sensor noise, in tone units (0..1)
-    scan_scale: float  # the scanner's resolution against size_px's (0.7 of 200 dpi: 140 dpi)
-    jpeg_quality: int
-
-
-# A carbon copy, the file copy of typed letters and reports that fills archives: soft, bled
-# strokes, carbon that fades in patches, grey onion-skin paper, scanned at 140 dpi to JPEG.
-# Chosen, before any fine-tuning, as what the shipped model reads badly (the same lines
-# without the fading: 1% CER). A faded stroke keeps 30% of its ink: the person who corrects
-# the lines must be able to read them, and at 15% some characters were gone altogether.
-CARBON_COPY = Condition(
-    name="carbon copy, 140 dpi JPEG",
-    size_px=32,
-    spread_px=1,
-    blur_sigma_px=1.2,
-    fade=0.6,
-    fade_floor=0.3,
-    paper=0.88,
-    ink=0.4,
-    noise_sigma=0.05,
-    scan_scale=0.7,
-    jpeg_quality=60,
-)
 
 
 @dataclass(frozen=True)
@@ -140,38 +103,6 @@ def faces(family: str | None, *, held_out: bool) -> list:
     if not chosen:
         raise SystemExit(f"no installed {family or 'training'} fonts (Debian: fonts-courier-prime)")
     return chosen
-
-
-def _patches(shape: tuple[int, int], cell_px: float, rng: random.Random) -> np.ndarray:
-    """A smooth random field in 0..1 that changes over about `cell_px`."""
-    field = np.random.default_rng(rng.randrange(2**32)).random(
-        (max(2, int(shape[0] / cell_px) + 2), max(2, int(shape[1] / cell_px) + 2))
-    )
-    return cv2.resize(field.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
-
-
-def on_paper(ink: np.ndarray, condition: Condition, rng: random.Random) -> np.ndarray:
-    """Ink (1 = ink) as the copy shows it: float tones, 1 = white."""
-    c = condition
-    if c.spread_px:
-        ink = cv2.dilate(ink, np.ones((c.spread_px, c.spread_px), np.uint8))
-    fade = _patches(ink.shape, 0.3 * c.size_px, rng)
-    ink = ink * np.clip(1.0 - 1.5 * c.fade * fade, c.fade_floor, 1.0)
-    ink = cv2.GaussianBlur(ink, (0, 0), c.blur_sigma_px)
-    tone = c.paper - (c.paper - c.ink) * np.clip(ink, 0.0, 1.0)
-    noise = np.random.default_rng(rng.randrange(2**32)).normal(0, c.noise_sigma, tone.shape)
-    return tone + noise.astype(np.float32)
-
-
-def scan(tone: np.ndarray, condition: Condition) -> np.ndarray:
-    """The scanner's image of the copy: downsampled, 8 bits, through JPEG."""
-    height, width = tone.shape
-    scale = condition.scan_scale
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = cv2.resize(tone, size, interpolation=cv2.INTER_AREA)
-    image = np.clip(small * 255.0, 0, 255).astype(np.uint8)
-    _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, condition.jpeg_quality])
-    return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
 
 
 def typed_line(text: str, face, condition: Condition, rng: random.Random) -> np.ndarray:
@@ -307,14 +238,9 @@ def fine_tune(train: Path, dev: Path, out: Path, tuning: Tuning) -> tuple[Path, 
 
 
 def archive_page(seed: int, condition: Condition) -> tuple[np.ndarray, str]:
-    """A page typed in Courier Prime (tests/synth.py, 200 dpi: 12 pt is 33 px, the
-    condition's size_px), put on the archive's copy and scanned like its lines."""
-    from synth import render_page
-
-    synth = render_page("one_column", dpi=200, font="typewriter", seed=seed)
-    ink = np.clip((0.96 - synth.image.astype(np.float32) / 255.0) / 0.75, 0.0, 1.0)
-    image = scan(on_paper(ink, condition, random.Random(seed)), condition)
-    return image, "\n".join(line.text for line in synth.lines)
+    """A page typed in Courier Prime (tests/synth.py's carbon_copy_page)."""
+    page = carbon_copy_page(seed, condition)
+    return page.image, "\n".join(line.text for line in page.lines)
 
 
 def archive_loop(folder: Path, model: Path, pages: int, condition: Condition) -> dict[str, float]:

@@ -12,7 +12,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from synth import FAILURE_KINDS, SynthPage, render_page, render_text
+from synth import FAILURE_KINDS, SynthPage, carbon_copy_page, render_page, render_text
 
 from scandex.errors import SegmentationError
 from scandex.ocr.analyze import AnalyzeParams, PageAnalysis, analyze_page
@@ -426,3 +426,19 @@ def test_hatching_is_no_line_and_slashes_in_text_stay():
     box = layout.lines[0].bbox
     assert (box.x0, box.y0) == (left, top)
     assert (box.x1, box.y1) == (left + ink.shape[1], top + ink.shape[0])
+
+
+@pytest.mark.parametrize("seed", [1, 5, 7])
+def test_a_faded_carbon_copy_reads_line_by_line(seed):
+    # Courier on a carbon copy whose carbon fades in patches, 140 dpi: word gaps stand one
+    # above another, and where faded letters break so do the breaks; they were taken for
+    # column gutters, which cut each line into up to a dozen pieces (19 lines, 201 found).
+    page = carbon_copy_page(seed)
+    analysis = analyze_page(page.image)
+    best = match(page, analysis)
+    assert best == sorted(best) and len(set(best)) == len(best), f"reading order {best}"
+    assert len(analysis.regions) == 1
+    # What is left over are pieces of faded letters that stood alone, never pieces of words.
+    extra = [analysis.lines[i].bbox for i in set(range(len(analysis.lines))) - set(best)]
+    assert all(box.x1 - box.x0 < 5 * analysis.scale_px for box in extra), extra
+
