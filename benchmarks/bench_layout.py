@@ -11,7 +11,9 @@ Sets (a set whose folder is absent is skipped with a note):
   single-spaced typing, type set solid, grey text, shaded and inverted text, a table beside a
   column, a newspaper photo, a band beside a photo, a receipt, a title beside small print)
   and the layouts that worked before (REGRESSION_KINDS), each twice: straight and clean, and
-  skewed with uneven light, noise and dust.
+  skewed with uneven light, noise and dust; and carbon_copy, a page typed in Courier on a
+  carbon copy whose carbon fades in patches, scanned at 140 dpi to JPEG (synth.carbon_copy_page,
+  bench_finetune's archive), once.
 
 Per page, per engine: **line F1** (a found line matches a true one when their boxes have
 IoU >= 0.5, one to one, best IoU first; precision over the found lines, recall over the true
@@ -64,13 +66,14 @@ from common import score as text_score  # noqa: E402
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-from synth import FAILURE_KINDS, render_page  # noqa: E402
+from synth import FAILURE_KINDS, carbon_copy_page, render_page  # noqa: E402
 
 from scandex.page import BBox  # noqa: E402
 
 DEV_PAGES = "/work/shared/data/pages/dev"
 EHRI_PAGES = "/work/shared/data/pages/ehri-typewritten"
 REGRESSION_KINDS = ("letter", "two_column", "headings", "table", "picture", "card")
+CARBON_COPY_KIND = "carbon_copy"  # already a scan: one variant
 SYNTH_DPI = 300
 MIN_IOU = 0.5
 ENGINES = ("scandex", "tesseract")
@@ -191,8 +194,13 @@ def alto_line_boxes(alto: Path, image: str) -> tuple[BBox, ...]:
 def synthetic_pages(kinds: Sequence[str], folder: Path) -> list[Sample]:
     samples = []
     for n, kind in enumerate(kinds):
-        for variant, degrade in (("clean", {}), ("scanned", _scanned(n))):
-            page = render_page(kind, dpi=SYNTH_DPI, seed=200 + n, **degrade)
+        variants = (("clean", {}), ("scanned", _scanned(n)))
+        for variant, degrade in variants if kind != CARBON_COPY_KIND else (("scanned", {}),):
+            page = (
+                carbon_copy_page(200 + n)
+                if kind == CARBON_COPY_KIND
+                else render_page(kind, dpi=SYNTH_DPI, seed=200 + n, **degrade)
+            )
             path = folder / f"{kind}-{variant}.png"
             cv2.imwrite(str(path), page.image)
             samples.append(
@@ -203,7 +211,7 @@ def synthetic_pages(kinds: Sequence[str], folder: Path) -> list[Sample]:
                     "\n".join(line.text for line in page.lines),
                     tuple(line.bbox for line in page.lines),
                     pictures=page.pictures,
-                    dpi=SYNTH_DPI,
+                    dpi=page.dpi,
                 )
             )
     return samples
@@ -378,7 +386,9 @@ def run_set(title: str, samples: Sequence[Sample], engines: Sequence[str], recog
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="dev,ehri,synthetic")
-    parser.add_argument("--kinds", default=",".join(FAILURE_KINDS + REGRESSION_KINDS))
+    parser.add_argument(
+        "--kinds", default=",".join(FAILURE_KINDS + (CARBON_COPY_KIND,) + REGRESSION_KINDS)
+    )
     parser.add_argument("--limit", type=int, help="at most N pages of each real set")
     parser.add_argument("--model", help="scandex ONNX model (default: the shipped one)")
     parser.add_argument("--skip-tesseract", action="store_true")
