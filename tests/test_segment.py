@@ -441,4 +441,3 @@ def test_a_faded_carbon_copy_reads_line_by_line(seed):
     # What is left over are pieces of faded letters that stood alone, never pieces of words.
     extra = [analysis.lines[i].bbox for i in set(range(len(analysis.lines))) - set(best)]
     assert all(box.x1 - box.x0 < 5 * analysis.scale_px for box in extra), extra
-
