@@ -155,6 +155,22 @@ def test_a_row_of_dashes_keeps_the_size_of_dashes_in_text():
     assert np.count_nonzero(columns[1:] & ~columns[:-1]) == 30
 
 
+@pytest.mark.parametrize("text", ["=" * 20, "= = = = = ="])
+def test_a_row_of_equals_signs_keeps_both_bars(text):
+    # The text band of a row of "=" is one bar; the other was blanked as a neighbour's, so
+    # rows of "=" reached the recognizer (and training) as rows of hyphens.
+    line = _crop_rows(_text_line(text, height_px=48))
+    kept = normalize_line(line).image
+    all_ink = normalize_line(line, NormalizeParams(drop_neighbours=False)).image
+    assert np.array_equal(kept, all_ink)
+    bars = _row_runs_of(kept[:, (kept > 0.5).any(axis=0)].max(axis=1) > 0.5)
+    assert bars == 2
+
+
+def _row_runs_of(mask: np.ndarray) -> int:
+    return int(np.count_nonzero(mask[1:] & ~mask[:-1]) + mask[0])
+
+
 def test_capitals_and_text_are_not_taken_for_flat_marks():
     for text in ("BOARD OF TRUSTEES", "Hamburgefonts 1934", "= 12"):
         line = _crop_rows(_text_line(text, height_px=48))
