@@ -874,19 +874,25 @@ MIN_COLUMN_SCALES = 12.0
 
 
 def _without_rivers(strips: list[BBox], min_column_px: float) -> list[BBox]:
-    """The strips that leave room for a column of text on each side.
+    """The strips that leave room for a column of text on each side: none, where any two
+    stand closer than that.
 
     On a fixed-pitch page every character has its cell, so word gaps stand one above the
     other, and where faded letters break into pieces the breaks do too: such a page showed
-    fifteen strips a few characters apart, which parted its 19 lines into 211 pieces. Two
-    strips closer than a column's width both go; a gutter has columns on both sides.
+    fifteen strips a few characters apart, which parted its 19 lines into 211 pieces. A
+    gutter has columns on both sides, so two strips closer than a column's width are word
+    gaps; and a page that has such rivers has more of them, some farther apart (one ran
+    through twelve lines of a carbon copy, 17 scales from the next), so all narrow strips
+    on it go. Gutters of a real column layout there are wide enough for reading_order to
+    find them from the line boxes.
     """
 
     def close(a: BBox, b: BBox) -> bool:
         overlap = a.y0 < b.y1 and b.y0 < a.y1
         return overlap and abs((a.x0 + a.x1) - (b.x0 + b.x1)) / 2 < min_column_px
 
-    return [a for a in strips if not any(close(a, b) for b in strips if b is not a)]
+    rivers = any(close(a, b) for i, a in enumerate(strips) for b in strips[i + 1 :])
+    return [] if rivers else list(strips)
 
 
 def _ink_beside(ink: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1276,11 +1282,16 @@ def _merge_row_fragments(
                 continue
             if max(ay1 - ay0, by1 - by0) > 2.5 * lower:
                 continue
+            lo, hi = (ax1, bx0) if ax1 <= bx0 else (bx1, ax0)
+            # A piece of faded letters (their tops, the rest gone) stands within the
+            # rows of the line beside it, off its centre and its baseline: it is that
+            # line's if it is close.
+            within = (ay0 >= by0 and ay1 <= by1) or (by0 >= ay0 and by1 <= ay1)
+            piece = within and hi - lo <= 1.5 * max(ay1 - ay0, by1 - by0)
             # Centres close, so that a taller mark (a scrawl in the margin) that overlaps
             # two rows by half each never chains them into one line.
-            if abs((ay0 + ay1) - (by0 + by1)) > lower:
+            if not piece and abs((ay0 + ay1) - (by0 + by1)) > lower:
                 continue
-            lo, hi = (ax1, bx0) if ax1 <= bx0 else (bx1, ax0)
             # Large type has wide word gaps: the gap limit grows with the text's height.
             if hi - lo > max_gap_px * max(1.0, 0.5 * lower / scale_px):
                 continue
@@ -1304,7 +1315,11 @@ def _merge_row_fragments(
                 continue  # a column's line beside another column's: a gutter nothing found
             # Pieces of one line stand on one baseline (a line number, a price); a scrawl
             # in the margin beside a typed line does not.
-            if baselines is not None and abs(baselines[a] - baselines[b]) > 0.4 * lower:
+            if (
+                not piece
+                and baselines is not None
+                and abs(baselines[a] - baselines[b]) > 0.4 * lower
+            ):
                 continue
             if parted is not None and parted.parts(lo, hi, max(ay0, by0), min(ay1, by1), lower):
                 continue
