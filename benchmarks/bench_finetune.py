@@ -12,7 +12,8 @@
    (scandex.training.render.draw_typewritten), in Courier Prime, the typewriter face held out
    of the shipped model's training (scandex.training.fonts.HELD_OUT_FAMILIES). `--lines` (200)
    corrected lines, a tenth of them the trainer's --dev set as a user would keep some aside,
-   and `--test-lines` (300) *other* lines: texts from other seeds, any text of a corrected
+   and `--test-lines` (300) *other* lines: other texts (all texts are common.frozen_texts,
+   so tuning the training text does not move these figures), any text of a corrected
    line left out. The shipped model reads clean Courier Prime at 0.3% CER; this condition is
    what it reads badly, though a person can still read every character.
    Why not lines each degraded its own random way, as the training lines are (the first
@@ -121,21 +122,22 @@ def typed_line(text: str, face, condition: Condition, rng: random.Random) -> np.
     return scan(on_paper(ink, condition, rng)[top:bottom, left:right], condition)
 
 
-def _texts(face_list: list, seed: int):
+def _texts(face_list: list, first: int):
     """Endless (face, text) pairs, faces in turn, each text one its face can draw, in the
-    model's spelling."""
+    model's spelling: the benchmarks' frozen texts from the `first`th on, round again at
+    the end (common.frozen_texts: tuning the training text changes nothing here)."""
     from scandex.ocr.codec import DEFAULT_ALPHABET, normalize_text
     from scandex.training.render import supported_characters
-    from scandex.training.text import TextSource
 
-    source = TextSource(seed)
+    texts = common.frozen_texts()
+    order = itertools.cycle(texts[first:] + texts[:first])
     supported = {f.path: supported_characters(f.path, DEFAULT_ALPHABET) for f in face_list}
     for count in itertools.count():
         face = face_list[count % len(face_list)]
         # A face that cannot draw 100 texts in a row (a symbol face, one with capitals only)
         # is passed over.
         for _ in range(100):
-            text = normalize_text(source.line())
+            text = normalize_text(next(order))
             if text.strip() and set(text) <= supported[face.path]:
                 yield face, text
                 break
@@ -154,29 +156,34 @@ def archive_lines(
     face,
     condition: Condition,
     seed: int,
+    first_text: int,
     exclude: frozenset[str] | set[str] = frozenset(),
 ) -> list[Line]:
-    """`count` lines of the archive, each NAME.png with NAME.gt.txt beside it (OCRopus); no
-    text in `exclude` (the corrected lines', so no test line was trained on)."""
+    """`count` lines of the archive, each NAME.png with NAME.gt.txt beside it (OCRopus), the
+    frozen texts from `first_text` on; no text in `exclude` (the corrected lines', so no test
+    line was trained on)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    texts = (text for _, text in _texts([face], seed) if text not in exclude)
+    texts = (text for _, text in _texts([face], first_text) if text not in exclude)
     return [
         _save(folder, i, typed_line(text, face, condition, rng), text)
         for i, text in zip(range(count), texts, strict=False)
     ]
 
 
-def render_lines(folder: Path, count: int, face_list: list, seed: int) -> list[Line]:
+def render_lines(
+    folder: Path, count: int, face_list: list, seed: int, first_text: int
+) -> list[Line]:
     """`count` lines, each degraded its own random way as the training lines are
-    (scandex.training.render.render_line), faces in turn."""
+    (scandex.training.render.render_line), faces in turn, the frozen texts from
+    `first_text` on."""
     from scandex.training.render import render_line
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     return [
         _save(folder, i, render_line(text, face, rng).image, text)
-        for i, (face, text) in zip(range(count), _texts(face_list, seed), strict=False)
+        for i, (face, text) in zip(range(count), _texts(face_list, first_text), strict=False)
     ]
 
 
@@ -344,16 +351,23 @@ def main() -> None:
     condition = CARBON_COPY
     print(f"{FACE_FAMILY} ({face.path}), {condition}")
     dev_count = max(1, args.lines // 10)
-    corrected = archive_lines(work / "corrected", args.lines - dev_count, face, condition, 101)
-    dev = archive_lines(work / "dev", dev_count, face, condition, 202)
+    # Each set's texts from its own part of the 2000 frozen ones (at the default counts).
+    corrected = archive_lines(
+        work / "corrected", args.lines - dev_count, face, condition, 101, first_text=0
+    )
+    dev = archive_lines(work / "dev", dev_count, face, condition, 202, first_text=300)
     seen = {line.text for line in corrected + dev}
-    test = archive_lines(work / "test", args.test_lines, face, condition, 303, exclude=seen)
+    test = archive_lines(
+        work / "test", args.test_lines, face, condition, 303, first_text=400, exclude=seen
+    )
     sets = {"test": test}
     sets["control"] = render_lines(
-        work / "control", args.control_lines, faces(None, held_out=False), seed=404
+        work / "control", args.control_lines, faces(None, held_out=False), 404, first_text=800
     )
     if args.random_lines:
-        sets["random"] = render_lines(work / "random", args.random_lines, courier, seed=505)
+        sets["random"] = render_lines(
+            work / "random", args.random_lines, courier, 505, first_text=1400
+        )
     print(f"rendered {len(corrected)} + {len(dev)} corrected, {len(test)} test lines; "
           + ", ".join(f"{len(v)} {k}" for k, v in sets.items() if k != "test")
           + f" lines in {work}", flush=True)  # fmt: skip

@@ -48,6 +48,7 @@ from common import (  # noqa: E402
     comparable,
     edit_distance,
     expected_calibration_error,
+    frozen_texts,
     pct,
     print_table,
     reproduce_command,
@@ -62,11 +63,7 @@ SPEED_SET = "uw3-dev"  # 300 dpi print, the set the speed target is stated on
 TESSERACT_DPI = {"uw3-dev": 300}
 SYNTH_DPI = 300
 TRAIN_RUNS = "/work/train-runs"
-SYNTH_SEED = 20261125
-# The synthetic lines' texts: the first 2000 lines of scandex.training.text.TextSource(SYNTH_SEED)
-# as it was before commit 3330788, frozen so that tuning the training text (it changed there)
-# no longer changes what this benchmark reads; the figures of earlier runs stay comparable.
-SYNTH_TEXTS = Path(__file__).with_name("synthetic_texts.txt")
+SYNTH_SEED = 20261125  # the synthetic lines' fonts, sizes and damage (texts: frozen_texts)
 CALIBRATION_BINS = 10
 LEXICON_LANGUAGES = ("en",)
 
@@ -184,7 +181,7 @@ def synthetic_lines(per_family: int, folder: Path, seed: int = SYNTH_SEED) -> li
     from scandex.training.render import draw_text
 
     rng = random.Random(seed)
-    texts = iter(SYNTH_TEXTS.read_text(encoding="utf-8").splitlines())
+    texts = iter(frozen_texts())
     samples: list[LineSample] = []
     for family, faces in _held_out_families().items():
         plan = [False] * per_family + [True] * max(1, per_family // 3)

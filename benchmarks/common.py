@@ -32,6 +32,18 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": 
 _PUNCT_EDGES = "\"'.,;:!?()[]{}<>«»-–—…*/\\|"
 
 
+# Texts of synthetic lines: the first 2000 lines of scandex.training.text.TextSource(20261125)
+# as it was before commit 3330788, frozen so that tuning the training text (it changed there)
+# no longer changes what the benchmarks read; the figures of earlier runs stay comparable.
+FROZEN_TEXTS = os.path.join(REPO, "benchmarks", "synthetic_texts.txt")
+
+
+def frozen_texts() -> list[str]:
+    """The benchmarks' synthetic line texts (FROZEN_TEXTS), in order."""
+    with open(FROZEN_TEXTS, encoding="utf-8") as texts:
+        return texts.read().splitlines()
+
+
 def single_thread_environment() -> None:
     """Ask every native library we load (and every child process) for one thread.
 
