@@ -37,7 +37,7 @@
 Measured 2026-12-01 (`nice -n 10 .venv/bin/python benchmarks/bench_finetune.py
 --archive-pages 0`: the defaults, 20 min at 3e-4, real fraction 0.5, anchor 0.01; one core of
 the 2-core machine while a training run used the other; about 1300 iterations), from the
-shipped model v5, on the frozen texts. Goal NOT met:
+model shipped then, v5 (v7 followed the same day), on the frozen texts. Goal NOT met:
 
     CER                                                 shipped  fine-tuned  better  Tesseract 5
     carbon copy test lines, network alone                 4.33%       3.48%   1.25x            -
