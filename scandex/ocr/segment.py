@@ -358,8 +358,8 @@ def _paint(
     w = gw + 1
     corners = np.concatenate([y0 * w + x0, y0 * w + x1, y1 * w + x0, y1 * w + x1])
     signs = np.repeat(np.array([1.0, -1.0, -1.0, 1.0]), len(x0))
-    diff = np.bincount(corners, weights=signs, minlength=(gh + 1) * w)
-    diff = diff.astype(np.float32).reshape(gh + 1, w)
+    counts = np.bincount(corners, weights=signs, minlength=(gh + 1) * w)
+    diff = counts.astype(np.float32).reshape(gh + 1, w)
     return (cv2.integral(diff, sdepth=cv2.CV_32F)[1 : gh + 1, 1 : gw + 1] > 0.5).astype(np.uint8)
 
 
