@@ -579,3 +579,26 @@ def test_training_text_has_rows_of_repeated_marks_the_codec_can_write():
     rows = [line for line in lines if any(mark * 6 in line for mark in "-=_.")]
     assert len(rows) > 30
     assert all(CODEC.can_encode(row) for row in rows)
+
+
+def test_training_lines_label_a_dash_the_face_draws_as_its_hyphen_a_hyphen():
+    """Courier's en dash is its hyphen to the pixel; labelled "–", such lines taught the
+    model to read a typed " --" as "–-"."""
+    pytest.importorskip("torch")
+    import random
+
+    from scandex.training.data import BatchStream
+    from scandex.training.fonts import FontFace
+    from scandex.training.render import dashes_seen_as_hyphens
+    from scandex.training.text import TextSource
+
+    courier = find_font("typewriter")
+    assert dashes_seen_as_hyphens(courier)[ord("–")] == "-"
+    assert dashes_seen_as_hyphens(find_font("serif")) == {}  # its dashes are longer
+
+    face = FontFace(courier, "Courier Prime", "Regular")
+    stream = BatchStream(CODEC, real=[], fonts=[face], real_fraction=0.0, batch_size=4, seed=1)
+    source = TextSource(seed=7)
+    texts = [stream._text_for(face, random.Random(i), source) for i in range(1500)]
+    assert not any("–" in text or "—" in text for text in texts)
+    assert sum(" -" in text for text in texts) > 10  # the dashes are there, as hyphens

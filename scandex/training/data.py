@@ -160,11 +160,13 @@ class BatchStream(torch.utils.data.IterableDataset):
 
     def _text_for(self, face, rng, text_source) -> str:
         """A line of text the font can draw (fonts lack some of the rarer characters)."""
-        from scandex.training.render import supported_characters
+        from scandex.training.render import dashes_seen_as_hyphens, supported_characters
 
         allowed = supported_characters(face.path, self.codec.alphabet)
+        # What the line shows, not what was typed: a dash drawn as the hyphen is one.
+        seen = dashes_seen_as_hyphens(face.path)
         for _ in range(10):
-            text = normalize_text(text_source.line())
+            text = normalize_text(text_source.line()).translate(seen)
             if text and all(ch in allowed for ch in text):
                 return text
         return "".join(ch for ch in text if ch in allowed).strip() or "a"

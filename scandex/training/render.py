@@ -57,6 +57,31 @@ def supported_characters(path: str, alphabet: str) -> frozenset[str]:
     return frozenset(supported)
 
 
+# Dashes a face may draw no longer than its hyphen. A typewriter had only the hyphen key,
+# and a monospaced face's en dash is its hyphen to the pixel (Courier Prime: both 60 x 32 at
+# 100 px): labelled "–" under a mark that looks like "-", a line teaches a guess, and the
+# models that learned it read a typed " --" as "–-".
+_DASHES = "–—"
+_SAME_LENGTH = 0.1  # ink widths within this share of the hyphen's look like it
+
+
+@lru_cache(maxsize=512)
+def dashes_seen_as_hyphens(path: str) -> dict[int, str]:
+    """str.translate table: the dashes this face draws as long as its hyphen, to "-"."""
+    font = _font(path, 100)
+
+    def ink_width(ch: str) -> int:
+        left, _, right, _ = font.getbbox(ch)
+        return int(right - left)
+
+    hyphen = ink_width("-")
+    return {
+        ord(dash): "-"
+        for dash in _DASHES
+        if hyphen > 0 and abs(ink_width(dash) - hyphen) <= _SAME_LENGTH * hyphen
+    }
+
+
 def draw_text(text: str, face: FontFace, size_px: int, rng: random.Random) -> np.ndarray:
     """Black-on-white float32 ink image (1 = ink) of `text` with generous margins."""
     from PIL import Image, ImageDraw
