@@ -193,10 +193,9 @@ def drop_neighbour_ink(
     comp_height = bottom - top
     # In a row of "=" the band is one bar, and the other bar would pass for a neighbour's.
     in_band = (top < band.y1) & (bottom > band.y0)
-    flat_size = flat_mark_size(comp_height[in_band], stats[1:, cv2.CC_STAT_WIDTH][in_band], params)
-    x_height = max(
-        2.0, band.height_px, min(flat_size, params.flat_mark_max_growth * band.height_px)
-    )
+    widths = stats[1:, cv2.CC_STAT_WIDTH]
+    flat_size = flat_mark_size(comp_height[in_band], widths[in_band], band.height_px, params)
+    x_height = max(2.0, band.height_px, flat_size)
     overlap = np.minimum(bottom, band.y1) - np.maximum(top, band.y0)
     reaches_band = overlap >= np.maximum(1.0, 0.35 * np.minimum(comp_height, x_height))
     near = (top >= band.y0 - 0.9 * x_height) & (bottom <= band.y1 + 0.7 * x_height)
@@ -209,25 +208,28 @@ def drop_neighbour_ink(
     return np.where(mask > 0, 0.0, ink).astype(np.float32)
 
 
-def flat_mark_size(heights: np.ndarray, widths: np.ndarray, params: NormalizeParams) -> float:
+def flat_mark_size(
+    heights: np.ndarray, widths: np.ndarray, measured_px: float, params: NormalizeParams
+) -> float:
     """The x-height a line of flat marks alone stands in for (0 for any other line).
 
-    A row of dashes, a typed rule of "=" or "_" has no x-height: its band is a few pixels.
-    Letters are about as wide as the x-height, so the flat marks' median width stands in for
-    it. Marks are given by their boxes' heights and widths.
+    A row of dashes, a typed rule of "=" or "_" has no x-height: its band is a few pixels
+    (`measured_px`). Letters are about as wide as the x-height, so the flat marks' median
+    width stands in for it; never more than a few times the band, though, or one long bar
+    would vanish. Marks are given by their boxes' heights and widths.
     """
     flat = heights < params.flat_mark_aspect * widths
     if widths.size == 0 or flat.mean() < 0.8:  # capitals in a heading are not flat marks
         return 0.0
-    return params.flat_mark_share * float(np.median(widths[flat]))
+    size = params.flat_mark_share * float(np.median(widths[flat]))
+    return min(size, params.flat_mark_max_growth * measured_px)
 
 
 def _flat_marks_band_half(strong: np.ndarray, band_half: float, params: NormalizeParams) -> float:
     """The least band half-height for a line of flat marks alone (0 for any other line).
 
     Filling the output height with a row of dashes' few-pixel band turns each dash into a
-    block the recognizer reads as nothing; never more than a few times the band, though, or
-    one long bar would vanish.
+    block the recognizer reads as nothing.
     """
     column_runs = _row_runs(np.asarray(strong.any(axis=0)))
     ink_rows = np.count_nonzero(strong.any(axis=1))
@@ -238,8 +240,8 @@ def _flat_marks_band_half(strong: np.ndarray, band_half: float, params: Normaliz
     ):
         return 0.0
     _, stats, _ = label_components(strong, centroids=False)
-    size = flat_mark_size(stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH], params)
-    return min(size, params.flat_mark_max_growth * band_half)
+    heights, widths = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
+    return flat_mark_size(heights, widths, band_half, params)
 
 
 def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()) -> NormalizedLine:
