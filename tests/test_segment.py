@@ -410,6 +410,33 @@ def test_a_row_of_dashes_is_a_line_with_dust_beside_it():
         ), b
 
 
+def test_a_row_of_dashes_stays_a_line_when_noise_thickens_one_and_thins_another():
+    """Scanner noise adds a pixel to one hyphen and takes one from another: hyphens two and
+    five pixels high are still one row of one mark (the row was dropped and never read)."""
+    page = render_page("receipt", seed=11)
+    row = next(line for line in page.lines if set(line.text) == {"-"})
+    image = page.image.copy()
+    band = image[row.bbox.y0 : row.bbox.y1, row.bbox.x0 : row.bbox.x1]
+    ink_rows = np.flatnonzero((band < 128).any(axis=1))
+    top, bottom = row.bbox.y0 + ink_rows[0], row.bbox.y0 + ink_rows[-1]
+    columns = np.flatnonzero((image[top : bottom + 1] < 128).any(axis=0))
+    columns = columns[(columns >= row.bbox.x0) & (columns < row.bbox.x1)]
+    starts = columns[np.concatenate([[True], np.diff(columns) > 1])]
+    ends = columns[np.concatenate([np.diff(columns) > 1, [True]])] + 1
+    assert len(starts) == 30
+    thick, thin = 7, 12
+    image[top - 2 : top, starts[thick] : ends[thick]] = 0  # dust on one hyphen
+    image[top:bottom, starts[thin] : ends[thin]] = 255  # a worn one: its bottom row only
+    image[bottom, starts[thin] : ends[thin]] = 0
+    found = [line.bbox for line in analyze_page(image).lines]
+    assert any(
+        abs(box.x0 - row.bbox.x0) <= 2
+        and abs(box.x1 - row.bbox.x1) <= 2
+        and box.y0 <= bottom < box.y1
+        for box in found
+    ), found
+
+
 def test_hatching_is_no_line_and_slashes_in_text_stay():
     """A patch of diagonal hatching (shading) yields no line, however its strokes line up;
     the slashes of a line of text (each alone among letters) stay in that line."""

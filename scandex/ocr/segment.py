@@ -1525,7 +1525,9 @@ def _mark_rows(
             len(w) >= (10 if odd else 5)
             and len(w) >= 4 * odd
             and w.max() <= 2 * max(w.min(), 1)
-            and h.max() <= 2 * max(h.min(), 1)
+            # Marks two or three pixels high: a pixel of noise on one and a pixel lost from
+            # another is a factor of two and a half, and still one row of one mark.
+            and np.ptp(h) <= max(h.min(), tolerance)
             and np.ptp(bottom) <= tolerance
         ):
             out[index[members[alike]]] = n_rows
