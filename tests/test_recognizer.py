@@ -263,6 +263,76 @@ def test_greedy_decoding_of_all_blank_or_empty_input_is_empty():
     assert greedy_decode(np.zeros((0, CODEC.num_classes)), CODEC) == []
 
 
+def _row_image(widths_px: list[int], pitch_px: int, height_px: int = 32) -> np.ndarray:
+    """A normalized line image (ink 1) with one flat stroke of each width, `pitch_px` apart."""
+    image = np.zeros((height_px, 12 + pitch_px * len(widths_px)), np.float32)
+    for k, width in enumerate(widths_px):
+        x = 8 + k * pitch_px
+        image[15:18, x : x + width] = 1.0
+    return image
+
+
+def _reading_at(image: np.ndarray, char: str, every_step: list[int]) -> list:
+    """The greedy reading of a one-step `char` emitted at each of the given steps."""
+    frames: list[dict[str, float]] = [{} for _ in range(image.shape[1] // 4)]
+    for step in every_step:
+        frames[step] = {char: 0.9}
+    return greedy_decode(_posteriors(frames), CODEC)
+
+
+def test_a_row_of_marks_the_network_miscounted_is_recounted_from_its_strokes():
+    from scandex.ocr.mark_rows import recount_mark_rows
+
+    image = _row_image([14] * 30, pitch_px=22)
+    centres = [(8 + k * 22 + 7) // 4 for k in range(30)]
+    missed = {3, 11, 12, 20, 27}  # the network emitted nothing for these marks
+    chars = _reading_at(image, "-", [c for k, c in enumerate(centres) if k not in missed])
+    recounted = recount_mark_rows(chars, image, 4)
+    assert "".join(c.text for c in recounted) == "-" * 30
+    # Each mark sits on its own stroke; boxes tile the row in order.
+    assert [c.start_step for c in recounted] == centres
+    assert all(a.x1_step == b.x0_step for a, b in zip(recounted, recounted[1:], strict=False))
+    assert recounted[0].x0_step == chars[0].x0_step and recounted[-1].x1_step == chars[-1].x1_step
+
+
+@pytest.mark.parametrize(
+    "widths, read",
+    [
+        ([14, 14, 40, 6, 14, 14], "----"),  # strokes of many widths: letters, not a row
+        ([220], "--------"),  # one long stroke: touching marks, uncountable
+        ([14] * 6, "------"),  # the network's count already matches the ink
+        ([14] * 6, "aaaa"),  # letters are never recounted
+    ],
+)
+def test_rows_that_are_not_regular_strokes_keep_the_networks_reading(widths, read):
+    from scandex.ocr.mark_rows import recount_mark_rows
+
+    image = _row_image(widths, pitch_px=22 if len(widths) > 1 else 240)
+    steps = np.linspace(3, image.shape[1] // 4 - 3, len(read)).astype(int).tolist()
+    chars = _reading_at(image, read[0], steps)
+    assert recount_mark_rows(chars, image, 4) == chars
+
+
+def test_the_shipped_model_counts_a_typed_row_of_hyphens():
+    """A receipt's rule of 30 typed hyphens, each its own stroke, reads as 30 hyphens (the
+    network alone read 25 to 29 of them)."""
+    from synth import font_px, render_text
+
+    from scandex.ocr.pipeline import get_recognizer
+
+    images = [
+        np.pad(
+            (255 * (1 - render_text(text, "typewriter", font_px(points, 300)))).astype(np.uint8),
+            10,
+            constant_values=255,
+        )
+        for points in (8, 9, 12)
+        for text in ("-" * 30, "=" * 20)
+    ]
+    texts = [r.text for r in get_recognizer().recognize(images)]
+    assert texts == ["-" * 30, "=" * 20] * 3
+
+
 # -- model files --------------------------------------------------------------------------
 
 

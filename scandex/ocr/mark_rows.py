@@ -1,0 +1,117 @@
+"""Rows of one repeated mark counted from their ink: a receipt's or a typed page's rule of
+hyphens, a row of "=", a dot leader.
+
+CTC reads such a row well but counts it badly: every mark looks like every other, and the
+network drops one here and there (the shipped model read 25 to 29 of a receipt's 30 hyphens,
+each with five and a half steps of its own, so there was room for all). The marks themselves
+say how many there are: each is a separate stroke in its own columns, at a regular pitch. Where
+a decoded run of one mark covers more such strokes than it has characters, the run is replaced
+by one mark per stroke. Anything less regular (marks that touch, as typed underscores do,
+broken or speckled strokes) is left as the network read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from scandex.ocr.ctc import DecodedChar
+
+# Marks that are typed or printed in rows. Letters and digits repeat too, but never in rows
+# long enough to be miscounted, and a row of them is better left to the network.
+ROW_MARKS = frozenset("-=._*~")
+
+
+@dataclass(frozen=True)
+class MarkRowParams:
+    min_run: int = 3  # decoded marks in a row before the row is recounted
+    ink_threshold: float = 0.5  # normalized ink (paper 0, ink 1) that counts as a stroke
+    min_stroke_px: int = 2  # column runs narrower than this are specks, not marks
+    width_spread: float = 2.0  # widest stroke / narrowest stroke of a regular row, at most
+    pitch_spread: float = 0.35  # each gap between stroke centres within this share of the median
+    max_growth: float = 2.0  # a recount never more than doubles the row
+
+
+def ink_strokes(image: np.ndarray, params: MarkRowParams = MarkRowParams()) -> np.ndarray:
+    """(n, 2) start and end columns (end exclusive) of the runs of columns that hold ink, in a
+    normalized line image (ink 1, paper 0). The two bars of an "=" share their columns, so
+    they are one stroke."""
+    inked = (image >= params.ink_threshold).any(axis=0).astype(np.int8)
+    edges = np.diff(np.concatenate([[0], inked, [0]]))
+    runs = np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
+    return runs[runs[:, 1] - runs[:, 0] >= params.min_stroke_px]
+
+
+def _is_regular(strokes: np.ndarray, params: MarkRowParams) -> bool:
+    """Strokes of about one width at about one pitch: a row of one mark, not letters."""
+    widths = strokes[:, 1] - strokes[:, 0]
+    if widths.max() > params.width_spread * widths.min():
+        return False
+    gaps = np.diff(strokes.mean(axis=1))
+    pitch = float(np.median(gaps))
+    return bool(np.all(np.abs(gaps - pitch) <= params.pitch_spread * pitch))
+
+
+def _mark_runs(chars: list[DecodedChar], min_run: int) -> list[tuple[int, int]]:
+    """(first, last + 1) of every run of at least `min_run` equal row marks."""
+    runs = []
+    first = 0
+    for k in range(1, len(chars) + 1):
+        if k < len(chars) and chars[k].text == chars[first].text:
+            continue
+        if k - first >= min_run and chars[first].text in ROW_MARKS:
+            runs.append((first, k))
+        first = k
+    return runs
+
+
+def _recounted(
+    run: list[DecodedChar], strokes: np.ndarray, px_per_step: float
+) -> list[DecodedChar]:
+    """One mark per stroke, each placed on its stroke, with the run's weakest confidence."""
+    centres = strokes.mean(axis=1) / px_per_step
+    bounds = np.concatenate([[run[0].x0_step], (centres[1:] + centres[:-1]) / 2, [run[-1].x1_step]])
+    confidence = min(c.confidence for c in run)
+    return [
+        replace(
+            run[0],
+            confidence=confidence,
+            start_step=int(centre),
+            end_step=int(centre) + 1,
+            x0_step=float(bounds[k]),
+            x1_step=float(bounds[k + 1]),
+            alternatives=(),
+        )
+        for k, centre in enumerate(centres)
+    ]
+
+
+def recount_mark_rows(
+    chars: list[DecodedChar],
+    image: np.ndarray,
+    px_per_step: float,
+    params: MarkRowParams = MarkRowParams(),
+) -> list[DecodedChar]:
+    """`chars` (a greedy reading of the normalized line `image`) with each run of one repeated
+    mark given as many marks as its stretch of the image has regular strokes."""
+    runs = _mark_runs(chars, params.min_run)
+    if not runs:
+        return chars
+    strokes = ink_strokes(image, params)
+    out: list[DecodedChar] = []
+    done = 0
+    for first, last in runs:
+        run = chars[first:last]
+        centres = strokes.mean(axis=1)
+        inside = strokes[
+            (centres >= run[0].x0_step * px_per_step) & (centres < run[-1].x1_step * px_per_step)
+        ]
+        count = len(inside)
+        if not len(run) < count <= params.max_growth * len(run) or not _is_regular(inside, params):
+            continue
+        out.extend(chars[done:first])
+        out.extend(_recounted(run, inside, px_per_step))
+        done = last
+    out.extend(chars[done:])
+    return out
