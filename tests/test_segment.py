@@ -437,6 +437,63 @@ def test_a_row_of_dashes_stays_a_line_when_noise_thickens_one_and_thins_another(
     ), found
 
 
+def _typed_page(rows: list[tuple[str, int, int]], size_px: int = 30) -> tuple[np.ndarray, list]:
+    """A white page with typewriter text at (x, y) per row; each row's box."""
+    page = np.full((700, 1000), 255, np.uint8)
+    boxes = []
+    for text, x, y in rows:
+        ink = render_text(text, "typewriter", size_px)
+        h, w = ink.shape
+        region = page[y : y + h, x : x + w]
+        np.minimum(region, (255 - 255 * ink).astype(np.uint8), out=region)
+        boxes.append(BBox(x, y, x + w, y + h))
+    return page, boxes
+
+
+_BODY = [
+    ("The Council will take steps to secure the", 80, 200),
+    ("support and the organisation of relief in", 80, 240),
+    ("every town where refugees are now waiting.", 80, 280),
+]
+
+
+def test_a_page_number_whose_digit_came_apart_is_read_with_its_dashes():
+    """A lightly typed "3" in a page number "- 3 -" comes apart into its bar and its bowl,
+    each too small to be text alone: together they are the page number's line, and the dash
+    before it belongs to it as much as the one after."""
+    page, boxes = _typed_page([("- 3 -", 450, 60), *_BODY])
+    number = boxes[0]
+    ink = page[number.y0 : number.y1, number.x0 : number.x1] < 128
+    columns = np.flatnonzero(ink.any(axis=0))
+    runs = np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1)
+    assert len(runs) == 3  # dash, digit, dash
+    digit = runs[1]
+    rows = np.flatnonzero(ink[:, digit].any(axis=1))
+    cut = number.y0 + rows[0] + int(0.4 * len(rows))
+    page[cut : cut + 2, number.x0 + digit[0] : number.x0 + digit[-1] + 1] = 255
+    _, pieces = cv2.connectedComponents(
+        (
+            page[number.y0 : number.y1, number.x0 + digit[0] : number.x0 + digit[-1] + 1] < 128
+        ).astype(np.uint8)
+    )
+    assert pieces.max() == 2
+    lines = [line.bbox for line in analyze_page(page).lines]
+    assert len(lines) == 4
+    assert lines[0].iou(number) > 0.8, lines[0]
+
+
+def test_a_pencil_stroke_in_the_margin_stays_out_of_the_line_beside_it():
+    """Only a typed dash (straight, level, shorter than the line is high) reaches back from a
+    line's start; a slanted stroke in the margin as close does not join the line."""
+    page, boxes = _typed_page(_BODY)
+    first = boxes[0]
+    mid = (first.y0 + first.y1) // 2
+    cv2.line(page, (first.x0 - 55, mid + 3), (first.x0 - 41, mid - 2), 60, 1)
+    lines = [line.bbox for line in analyze_page(page).lines]
+    assert len(lines) == 3
+    assert lines[0].x0 >= first.x0 - 2, lines[0]
+
+
 def test_hatching_is_no_line_and_slashes_in_text_stay():
     """A patch of diagonal hatching (shading) yields no line, however its strokes line up;
     the slashes of a line of text (each alone among letters) stay in that line."""

@@ -164,6 +164,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         return replace(_empty(labels, stats), pictures=tuple(pictures))
     frag_boxes = _union_boxes(comps[chars], frag_of_char)
     keep = _real_fragments(comps[chars], frag_of_char, len(frag_boxes), scale)
+    frag_boxes, frag_of_char, keep = _join_stacked_pieces(frag_boxes, frag_of_char, keep, scale)
     frag_boxes, frag_of_char = _renumber(frag_boxes, frag_of_char, keep)
     # The stretches of page that a dark photograph parts: its light patches' grain is never
     # one line with the text beside it.
@@ -1230,6 +1231,63 @@ def _real_fragments(chars: np.ndarray, frag: np.ndarray, n_frags: int, scale: fl
     return wordlike & (widest >= 0.3 * scale)
 
 
+def _join_stacked_pieces(
+    boxes: np.ndarray, frag: np.ndarray, keep: np.ndarray, scale: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fragments not kept as text that lie one on another (columns shared, rows touching)
+    and together make a letter of the text's size, with no text beside them in their row,
+    become one kept fragment. A lightly typed letter or digit can come apart across: a page
+    number's "3" into its bar and its bowl, each too small to be text alone, so the page
+    number was never read. Beside text, such pieces join its line as loose marks anyway.
+
+    Returns the boxes, each character's fragment and `keep`, with each joined pair in the
+    upper piece's place and the lower one's left empty (not kept)."""
+    index = np.flatnonzero(~keep)
+    b = boxes[index].astype(np.float64)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    # Pieces of a letter: narrower than two letters, lower than one, not specks.
+    piece = (w >= 0.2 * scale) & (w <= 1.5 * scale) & (h >= 0.2 * scale) & (h < 0.9 * scale)
+    index, b, w = index[piece], b[piece], w[piece]
+    if len(index) < 2:
+        return boxes, frag, keep
+    x0, y0, x1, y1 = (b[:, k] for k in range(4))
+    shared = np.minimum(x1[:, None], x1) - np.maximum(x0[:, None], x0)
+    gap = np.maximum(y0[:, None], y0) - np.minimum(y1[:, None], y1)
+    height = np.maximum(y1[:, None], y1) - np.minimum(y0[:, None], y0)
+    width = np.maximum(x1[:, None], x1) - np.minimum(x0[:, None], x0)
+    letter = (
+        (shared >= 0.5 * np.minimum(w[:, None], w))
+        & (gap <= max(1.0, 0.15 * scale))
+        & (height >= 0.9 * scale)
+        & (height <= 1.6 * scale)
+        & (width <= 1.2 * scale)
+        & (y0[:, None] < y0)  # each pair once, upper piece first
+    )
+    upper, lower = np.nonzero(letter)
+    if len(upper) == 0:
+        return boxes, frag, keep
+    text = boxes[keep]
+    boxes, frag, keep = boxes.copy(), frag.copy(), keep.copy()
+    taken = np.zeros(len(index), bool)  # a piece joins one letter only
+    for u, v in zip(upper.tolist(), lower.tolist(), strict=True):
+        if taken[u] or taken[v]:
+            continue
+        left, right, top_y, bottom_y = min(x0[u], x0[v]), max(x1[u], x1[v]), y0[u], y1[v]
+        beside = (
+            (np.minimum(text[:, 3], bottom_y) - np.maximum(text[:, 1], top_y))
+            > 0.5 * (bottom_y - top_y)
+        ) & (np.maximum(text[:, 0] - right, left - text[:, 2]) < 4 * scale)
+        if beside.any():
+            continue
+        taken[u] = taken[v] = True
+        top, bottom = index[u], index[v]
+        boxes[top, :2] = np.minimum(boxes[top, :2], boxes[bottom, :2])
+        boxes[top, 2:] = np.maximum(boxes[top, 2:], boxes[bottom, 2:])
+        frag[frag == bottom] = top
+        keep[top] = True
+    return boxes, frag, keep
+
+
 def _renumber(
     boxes: np.ndarray, group: np.ndarray, keep: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1436,7 +1494,8 @@ def _attach(
     below the baseline there are only descenders, which their letters hold, and dust), or
     when it stands where punctuation stands (on the baseline, across the x-height, or
     hanging from the capital height) within 1.2 line heights of the line's ends (a space
-    before a typed full stop), or after them 2 for a letter or a dash.
+    before a typed full stop), or after them 2 for a letter or a dash, and before them 2
+    for a typed dash.
     Of several such lines, the mark goes to the one whose x-height band (from 0.6 of the
     ascender height above the baseline down to it) is nearest, with the space below a
     baseline counted three times as far as the space above the band, because descenders
@@ -1466,9 +1525,20 @@ def _attach(
             | ((cy >= core_top) & (cy <= base))
         )
         w, h = part[:, 2][:, None], part[:, 3][:, None]
-        letter = (h >= 0.5 * height) | ((w >= 2 * h) & (w >= 0.3 * height))
-        reach = np.where(letter, 2.0, 1.2) * height  # after the line's end
-        reach_before = 1.2 * height  # a scrawl in the left margin is no opening quote
+        dash = (w >= 2 * h) & (w >= 0.3 * height)
+        reach = np.where((h >= 0.5 * height) | dash, 2.0, 1.2) * height  # after the line's end
+        # A scrawl in the left margin is no opening quote; a typed dash before a page
+        # number ("- 3 -") stands as far off as the one after it. Typed: straight and
+        # level (it fills its box), shorter than the line is high, across the x-height;
+        # a pen's or pencil's stroke in the margin is slanted, long or elsewhere.
+        typed_dash = (
+            dash
+            & (w <= height)
+            & (part[:, 4][:, None] >= 0.5 * w * h)
+            & (cy >= core_top)
+            & (cy <= base)
+        )
+        reach_before = np.where(typed_dash, 2.0, 1.2) * height
         over = (
             (cx >= lx0)
             & (cx < lx1)
