@@ -193,6 +193,28 @@ def test_marks_of_the_line_itself_are_kept():
     assert kept == (without_band_logic.image > 0.5).sum()
 
 
+def test_a_long_typed_comma_and_a_high_quote_are_the_lines_own():
+    """Some typewriters hang a comma most of an x-height below the band and set quotes more
+    than one above it (real lines lost both, and the recognizer read "babies," as "babies"):
+    marks that touch the band's edge rows are the line's at those distances."""
+    line = _text_line("even near resumes", height_px=60)
+    rows = np.flatnonzero((line < 128).any(axis=1))
+    columns = np.flatnonzero((line < 128).any(axis=0))
+    top, bottom = rows[0], rows[-1] + 1  # no ascenders or descenders: the x-height band
+    x_height = bottom - top
+    image = np.pad(line, ((x_height + 4, x_height + 4), (30, 40)), constant_values=255)
+    top, bottom = top + x_height + 4, bottom + x_height + 4
+    columns = columns + 30
+    end = columns[-1] + 6
+    comma = slice(end, end + max(3, x_height // 4))
+    image[bottom - 3 : bottom + int(0.95 * x_height), comma] = 0
+    for x in (columns[0] - 14, columns[0] - 8):  # an opening double quote
+        image[top - int(1.1 * x_height) : top - 1, x : x + 3] = 0
+    kept = normalize_line(image).image
+    all_ink = normalize_line(image, NormalizeParams(drop_neighbours=False)).image
+    assert np.array_equal(kept, all_ink)
+
+
 def test_to_input_x_maps_output_columns_back_to_the_line_image():
     image = np.full((40, 400), 255, np.uint8)
     image[8:32, 100:104] = 0  # two vertical bars at known columns

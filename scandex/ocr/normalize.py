@@ -198,7 +198,14 @@ def drop_neighbour_ink(
     x_height = max(2.0, band.height_px, flat_size)
     overlap = np.minimum(bottom, band.y1) - np.maximum(top, band.y0)
     reaches_band = overlap >= np.maximum(1.0, 0.35 * np.minimum(comp_height, x_height))
-    near = (top >= band.y0 - 0.9 * x_height) & (bottom <= band.y1 + 0.7 * x_height)
+    # A comma hangs from the band (it starts in its last rows or right under them) and a
+    # quote stands on it: on some typewriters they reach most of an x-height below and more
+    # than one above. The marks of the lines above and below end or start well off the band.
+    hangs = top <= band.y1 + 0.15 * x_height
+    stands = bottom >= band.y0 - 0.15 * x_height
+    below = np.where(hangs, 1.0, 0.7) * x_height
+    above = np.where(stands, 1.2, 0.9) * x_height
+    near = (top >= band.y0 - above) & (bottom <= band.y1 + below)
     foreign = ~(reaches_band | (near & ~cut))
     if not foreign.any():
         return ink
