@@ -1250,20 +1250,29 @@ def _join_stacked_pieces(
     index, b, w = index[piece], b[piece], w[piece]
     if len(index) < 2:
         return boxes, frag, keep
+    # Pairs that share columns, found without an n x n matrix (a faded page has thousands
+    # of pieces): sorted by left edge, each piece pairs with those that start inside it.
+    order = np.argsort(b[:, 0], kind="stable")
+    index, b, w = index[order], b[order], w[order]
     x0, y0, x1, y1 = (b[:, k] for k in range(4))
-    shared = np.minimum(x1[:, None], x1) - np.maximum(x0[:, None], x0)
-    gap = np.maximum(y0[:, None], y0) - np.minimum(y1[:, None], y1)
-    height = np.maximum(y1[:, None], y1) - np.minimum(y0[:, None], y0)
-    width = np.maximum(x1[:, None], x1) - np.minimum(x0[:, None], x0)
+    ends = np.searchsorted(x0, x1, side="left")
+    counts = np.maximum(ends - np.arange(len(b)) - 1, 0)
+    first = np.repeat(np.arange(len(b)), counts)
+    second = first + 1 + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    upper = np.where(y0[first] <= y0[second], first, second)
+    lower = np.where(y0[first] <= y0[second], second, first)
+    shared = np.minimum(x1[upper], x1[lower]) - np.maximum(x0[upper], x0[lower])
+    height = np.maximum(y1[upper], y1[lower]) - y0[upper]
+    width = np.maximum(x1[upper], x1[lower]) - np.minimum(x0[upper], x0[lower])
     letter = (
-        (shared >= 0.5 * np.minimum(w[:, None], w))
-        & (gap <= max(1.0, 0.15 * scale))
+        (shared >= 0.5 * np.minimum(w[upper], w[lower]))
+        & (y0[lower] > y0[upper])
+        & (y0[lower] - y1[upper] <= max(1.0, 0.15 * scale))  # rows touching
         & (height >= 0.9 * scale)
         & (height <= 1.6 * scale)
         & (width <= 1.2 * scale)
-        & (y0[:, None] < y0)  # each pair once, upper piece first
     )
-    upper, lower = np.nonzero(letter)
+    upper, lower = upper[letter], lower[letter]
     if len(upper) == 0:
         return boxes, frag, keep
     text = boxes[keep]
@@ -1272,7 +1281,8 @@ def _join_stacked_pieces(
     for u, v in zip(upper.tolist(), lower.tolist(), strict=True):
         if taken[u] or taken[v]:
             continue
-        left, right, top_y, bottom_y = min(x0[u], x0[v]), max(x1[u], x1[v]), y0[u], y1[v]
+        left, right = min(x0[u], x0[v]), max(x1[u], x1[v])
+        top_y, bottom_y = y0[u], max(y1[u], y1[v])
         beside = (
             (np.minimum(text[:, 3], bottom_y) - np.maximum(text[:, 1], top_y))
             > 0.5 * (bottom_y - top_y)
