@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from scandex.ocr.ctc import DecodedChar
+from scandex.ocr.normalize import true_runs
 
 # Marks that are typed or printed in rows. Letters and digits repeat too, but never in rows
 # long enough to be miscounted, and a row of them is better left to the network.
@@ -40,9 +41,9 @@ def ink_strokes(image: np.ndarray, params: MarkRowParams = MarkRowParams()) -> n
     """(n, 2) start and end columns (end exclusive) of the runs of columns that hold ink, in a
     normalized line image (ink 1, paper 0). The two bars of an "=" share their columns, so
     they are one stroke."""
-    inked = (image >= params.ink_threshold).any(axis=0).astype(np.int8)
-    edges = np.diff(np.concatenate([[0], inked, [0]]))
-    runs = np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
+    inked = np.asarray((image >= params.ink_threshold).any(axis=0))
+    runs = np.array(true_runs(inked), np.int64)
+    runs = runs.reshape(-1, 2)
     return runs[runs[:, 1] - runs[:, 0] >= params.min_stroke_px]
 
 
@@ -99,11 +100,11 @@ def recount_mark_rows(
     if not runs:
         return chars
     strokes = ink_strokes(image, params)
+    centres = strokes.mean(axis=1)
     out: list[DecodedChar] = []
     done = 0
     for first, last in runs:
         run = chars[first:last]
-        centres = strokes.mean(axis=1)
         inside = strokes[
             (centres >= run[0].x0_step * px_per_step) & (centres < run[-1].x1_step * px_per_step)
         ]

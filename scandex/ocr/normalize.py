@@ -137,7 +137,7 @@ class TextBand:
         return self.y1 - self.y0
 
 
-def _row_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) of each run of True in a 1-D mask."""
     padded = np.concatenate([[False], mask, [False]])
     edges = np.flatnonzero(padded[1:] != padded[:-1])
@@ -163,7 +163,7 @@ def own_text_band(strong: np.ndarray, whole: np.ndarray) -> TextBand | None:
         return None
     profile = cv2.GaussianBlur(profile.reshape(-1, 1), (1, 0), sigmaX=0, sigmaY=1.0).ravel()
     best: tuple[float, int, int] | None = None
-    for start, end in _row_runs(profile >= 0.5 * profile.max()):
+    for start, end in true_runs(profile >= 0.5 * profile.max()):
         mass = float(profile[start:end].sum())
         if start == 0 or end == height:
             mass *= 0.5
@@ -238,7 +238,7 @@ def _flat_marks_band_half(strong: np.ndarray, band_half: float, params: Normaliz
     Filling the output height with a row of dashes' few-pixel band turns each dash into a
     block the recognizer reads as nothing.
     """
-    column_runs = _row_runs(np.asarray(strong.any(axis=0)))
+    column_runs = true_runs(np.asarray(strong.any(axis=0)))
     ink_rows = np.count_nonzero(strong.any(axis=1))
     # A cheap test first, which almost every line fails: the ink is far lower than its
     # column runs (marks, or words whose letters overlap) are wide.
