@@ -694,3 +694,38 @@ def test_training_lines_label_a_dash_the_face_draws_as_its_hyphen_a_hyphen():
     texts = [stream._text_for(face, random.Random(i), source) for i in range(1500)]
     assert not any("–" in text or "—" in text for text in texts)
     assert sum(" -" in text for text in texts) > 10  # the dashes are there, as hyphens
+
+
+def test_training_lines_set_some_word_spaces_as_tight_as_justified_print():
+    """v8, trained only on each face's own word space, read the narrow gaps of justified
+    print and of money columns as no space ("9s. 7d." -> "9s.7d."), and search lost both
+    words. Training lines now narrow word spaces to as little as 0.55 of the face's."""
+    pytest.importorskip("PIL")
+    import random
+
+    from scandex.training.fonts import FontFace
+    from scandex.training.render import draw_text
+
+    face = FontFace(find_font("serif"), "serif", "Regular")
+
+    def gaps_and_extent(space_scale: float) -> tuple[list[int], int]:
+        ink = draw_text("paid 9s. 7d. in", face, 40, random.Random(1), space_scale) > 0.4
+        cols = ink.any(axis=0)
+        start = int(np.argmax(cols))
+        end = len(cols) - int(np.argmax(cols[::-1]))
+        blank = ~cols[start:end]
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], blank.astype(int), [0]])))
+        return [int(b - a) for a, b in zip(edges[::2], edges[1::2], strict=True)], end - start
+
+    (normal, normal_width), (tight, tight_width) = gaps_and_extent(1.0), gaps_and_extent(0.55)
+    assert len(tight) == len(normal)  # no two marks came to touch
+    word_gaps = sorted(normal)[-3:]
+    # Three spaces, each 0.45 of its width narrower (a pixel of rounding apiece).
+    assert abs((normal_width - tight_width) - 0.45 * sum(word_gaps)) < 0.2 * sum(word_gaps)
+    # Drawn at random, about one line in five with spaces is set tight.
+    widths = {draw_text("a b c d e", face, 30, random.Random(i)).shape[1] for i in range(60)}
+    assert len(widths) == 1  # the canvas is the line's natural size either way
+    spaced = [draw_text("a b c d e", face, 30, random.Random(i)) for i in range(200)]
+    reference = draw_text("a b c d e", face, 30, random.Random(0), 1.0)
+    tight_share = sum(not np.array_equal(s > 0.4, reference > 0.4) for s in spaced) / 200
+    assert 0.1 < tight_share < 0.3

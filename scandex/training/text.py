@@ -142,6 +142,10 @@ class TextSource:
                 f"{amount:.1f}%",
                 f"${int(amount)}",
                 f"{int(amount)}¢",
+                # Pounds, shillings and pence, as letters and accounts before 1971 wrote them.
+                f"£{int(amount)} {self.rng.randint(0, 19)}s. {self.rng.randint(0, 11)}d.",
+                f"{self.rng.randint(0, 19)}s. {self.rng.randint(0, 11)}d.",
+                f"{int(amount)} {self.rng.randint(0, 19)} {self.rng.randint(0, 11)}",
             ]
         )
 
