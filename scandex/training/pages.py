@@ -17,7 +17,7 @@ from scandex.errors import SegmentationError
 from scandex.ocr.deskew import map_box_to_original
 from scandex.page import BBox
 from scandex.training.fonts import FontFace
-from scandex.training.render import draw_text
+from scandex.training.render import draw_text, random_space_scale
 
 
 def render_page_lines(
@@ -26,7 +26,7 @@ def render_page_lines(
     """A page (uint8, 255 = paper) with `texts` as left-aligned lines, and each line's ink box."""
     size_px = rng.randint(22, 44)
     leading = rng.uniform(1.2, 1.8)
-    inks = [draw_text(text, face, size_px, rng) for text in texts]
+    inks = [draw_text(text, face, size_px, rng, random_space_scale(text, rng)) for text in texts]
     crops: list[np.ndarray | None] = []
     for ink in inks:
         rows = np.flatnonzero((ink > 0.4).any(axis=1))

@@ -84,11 +84,21 @@ def dashes_seen_as_hyphens(path: str) -> dict[int, str]:
     }
 
 
+def random_space_scale(text: str, rng: random.Random) -> float:
+    """Word spacing for a training line: the face's own, or in one line of five as tight as
+    justified print sets it (down to 0.55 of the face's space).
+
+    Lines drawn only at their face's spacing taught v8 that a gap that narrow is no space: it
+    read money columns' "9s. 7d." as "9s.7d.", and search lost both words.
+    """
+    return rng.uniform(0.55, 0.9) if " " in text and rng.random() < 0.2 else 1.0
+
+
 def draw_text(
-    text: str, face: FontFace, size_px: int, rng: random.Random, space_scale: float | None = None
+    text: str, face: FontFace, size_px: int, rng: random.Random, space_scale: float = 1.0
 ) -> np.ndarray:
     """Black-on-white float32 ink image (1 = ink) of `text` with generous margins, its word
-    spaces `space_scale` times the face's own (drawn at random when None)."""
+    spaces `space_scale` times the face's own."""
     from PIL import Image, ImageDraw
 
     font = _font(face.path, size_px)
@@ -99,8 +109,6 @@ def draw_text(
     canvas = Image.new("L", (width, height), 0)
     stroke = 1 if rng.random() < 0.04 and size_px > 24 else 0
     draw = ImageDraw.Draw(canvas)
-    if space_scale is None:
-        space_scale = rng.uniform(0.55, 0.9) if " " in text and rng.random() < 0.2 else 1.0
     for x, word in _word_positions(text, font.getlength, space_scale):
         draw.text(
             (margin - left + x, margin - top),
@@ -116,12 +124,8 @@ def draw_text(
 def _word_positions(
     text: str, advance: Callable[[str], float], space_scale: float
 ) -> list[tuple[float, str]]:
-    """Pen positions of the words of `text` with each space `space_scale` times its own width.
-
-    Justified and tightly set print narrows word spaces to half the face's space; lines drawn
-    only at the face's own spacing taught the recognizer that a gap that narrow is no space
-    (it read "9s. 7d." as "9s.7d.", and search lost both words). At scale 1 it is one word.
-    """
+    """Pen positions of the words of `text` with each space `space_scale` times its own width
+    (at scale 1, the whole text at 0, so the face's kerning is kept)."""
     if space_scale == 1.0:
         return [(0.0, text)]
     positions: list[tuple[float, str]] = []
@@ -281,7 +285,7 @@ def draw_typewritten(text: str, face: FontFace, size_px: int, rng: random.Random
 def _draw(text: str, face: FontFace, size_px: int, rng: random.Random) -> np.ndarray:
     if face.is_typewriter and rng.random() < 0.7:
         return draw_typewritten(text, face, size_px, rng)
-    return draw_text(text, face, size_px, rng)
+    return draw_text(text, face, size_px, rng, random_space_scale(text, rng))
 
 
 def _ink_extent(ink: np.ndarray) -> tuple[int, int, int, int] | None:
