@@ -127,14 +127,22 @@ def _centre_line(ink: np.ndarray, size_px: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TextBand:
-    """The rows of a line image's own x-height band (y0..y1, exclusive), and its height."""
+    """A line image's own x-height band: rows y0..y1 (exclusive) where the line is level,
+    `drift[x]` rows lower at column x where it bends (None: level throughout)."""
 
     y0: int
     y1: int
+    drift: np.ndarray | None = None
 
     @property
     def height_px(self) -> int:
         return self.y1 - self.y0
+
+    def drift_at(self, x: np.ndarray) -> np.ndarray:
+        """How many rows lower the band lies at columns `x` (0 on a level line)."""
+        if self.drift is None:
+            return np.zeros(np.shape(x))
+        return self.drift[np.clip(np.asarray(x, np.int64), 0, len(self.drift) - 1)]
 
 
 def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -144,6 +152,67 @@ def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
+def _band_rows(rows: np.ndarray, height: int) -> tuple[int, int] | None:
+    """The run of rows (start, end) that holds the most of the stroke edges at `rows`."""
+    profile = np.bincount(np.clip(rows, 0, height - 1), minlength=height).astype(np.float32)
+    if profile.max() <= 0:
+        return None
+    return _densest_run(cv2.GaussianBlur(profile.reshape(-1, 1), (1, 0), sigmaX=0, sigmaY=1.0))
+
+
+def _densest_run(profile: np.ndarray) -> tuple[int, int]:
+    """The run of rows at or above half the (smoothed, not all zero) profile's peak that
+    holds the most of it; a run the image's edge cuts counts half."""
+    profile = profile.ravel()
+    best: tuple[float, int, int] | None = None
+    for start, end in true_runs(profile >= 0.5 * profile.max()):
+        mass = float(profile[start:end].sum())
+        if start == 0 or end == len(profile):
+            mass *= 0.5
+        if best is None or mass > best[0]:
+            best = (mass, start, end)
+    assert best is not None
+    return best[1], best[2]
+
+
+def line_drift(
+    rows: np.ndarray, cols: np.ndarray, width: int, level: tuple[int, int]
+) -> np.ndarray | None:
+    """How many rows lower than `level` (the band of the whole line's strokes at rows, cols)
+    a line's band lies at each column, where a page that is not flat bends the line by a good
+    part of its x-height from one end to the other (deskewing the whole page does not take
+    that out); None for a line that is level within that.
+
+    The band of each stretch of a few x-heights, searched within an x-height of the level
+    one, and a parabola through the stretches' centres: a smooth bend, not the jumps from
+    stretch to stretch that a word of capitals or a neighbour's marks in a gap would make.
+    """
+    band_height = level[1] - level[0]
+    stretch = max(5 * band_height, 20)
+    if width < 3 * stretch:
+        return None
+    window_top, window = level[0] - band_height, 3 * band_height
+    near = (rows >= window_top) & (rows < window_top + window)
+    bounds = np.linspace(0, width, width // stretch + 1)
+    which = np.searchsorted(bounds, cols[near], side="right") - 1
+    counts = np.bincount(
+        which * window + (rows[near] - window_top), minlength=(len(bounds) - 1) * window
+    ).reshape(len(bounds) - 1, window)
+    profiles = cv2.GaussianBlur(counts.astype(np.float32), (0, 1), sigmaX=1.0, sigmaY=0)
+    strokes = counts.sum(axis=1)
+    placed = np.flatnonzero(strokes >= 4 * band_height)  # enough strokes to place a band
+    if len(placed) < 3:
+        return None
+    middles = np.array([sum(_densest_run(profiles[k])) / 2.0 for k in placed]) + window_top
+    centres = (bounds[placed] + bounds[placed + 1]) / 2.0
+    fit = np.polyfit(centres, middles, 2, w=np.sqrt(strokes[placed]))
+    residual = np.median(np.abs(np.polyval(fit, centres) - middles))
+    drift = np.polyval(fit, np.arange(width)) - (level[0] + level[1]) / 2.0
+    if residual > 0.25 * band_height or np.ptp(drift) < 0.4 * band_height:
+        return None
+    return drift.astype(np.float32)
+
+
 def own_text_band(strong: np.ndarray, whole: np.ndarray) -> TextBand | None:
     """The x-height band of the line this image was cut for, among slivers of its neighbours.
 
@@ -151,26 +220,23 @@ def own_text_band(strong: np.ndarray, whole: np.ndarray) -> TextBand | None:
     of the line below, often a whole band of them, cut by the line's outline. The line's own
     band is the run of rows that crosses the most strokes (ink-to-paper edges per row, so an
     underline or a rule, one long stroke, does not count as text) of marks that the image's top
-    and bottom edges did not cut (`whole`): the own line is whole, its neighbours are not.
+    and bottom edges did not cut (`whole`): the own line is whole, its neighbours are not. On
+    a line that bends (`line_drift`) the rows are counted along the bend, or the band would
+    be the ends' bands together, too low at one end and too high at the other.
     """
-    height = strong.shape[0]
+    height, width = strong.shape
     edges = strong[:, :-1] & ~strong[:, 1:]
-    whole_edges = edges & whole[:, :-1]
-    profile = whole_edges.sum(axis=1).astype(np.float32)
-    if profile.max() <= 0:  # every mark cut (a crop tighter than its letters): use them all
-        profile = edges.sum(axis=1).astype(np.float32)
-    if profile.max() <= 0:
+    rows, cols = np.nonzero(edges & whole[:, :-1])
+    if rows.size == 0:  # every mark cut (a crop tighter than its letters): use them all
+        rows, cols = np.nonzero(edges)
+    level = _band_rows(rows, height)
+    if level is None:
         return None
-    profile = cv2.GaussianBlur(profile.reshape(-1, 1), (1, 0), sigmaX=0, sigmaY=1.0).ravel()
-    best: tuple[float, int, int] | None = None
-    for start, end in true_runs(profile >= 0.5 * profile.max()):
-        mass = float(profile[start:end].sum())
-        if start == 0 or end == height:
-            mass *= 0.5
-        if best is None or mass > best[0]:
-            best = (mass, start, end)
-    assert best is not None
-    return TextBand(best[1], best[2])
+    drift = line_drift(rows, cols, width, level)
+    if drift is None:
+        return TextBand(*level)
+    along = _band_rows(np.rint(rows - drift[cols]).astype(np.int64), height)
+    return TextBand(*(along or level), drift)
 
 
 def drop_neighbour_ink(
@@ -191,6 +257,9 @@ def drop_neighbour_ink(
     if band is None:
         return ink
     comp_height = bottom - top
+    # Each mark measured against the band where it stands, on a sloping line too.
+    drift = band.drift_at(stats[1:, cv2.CC_STAT_LEFT] + stats[1:, cv2.CC_STAT_WIDTH] // 2)
+    top, bottom = top - drift, bottom - drift
     # In a row of "=" the band is one bar, and the other bar would pass for a neighbour's.
     in_band = (top < band.y1) & (bottom > band.y0)
     widths = stats[1:, cv2.CC_STAT_WIDTH]
