@@ -157,22 +157,30 @@ def _band_rows(rows: np.ndarray, height: int) -> tuple[int, int] | None:
     profile = np.bincount(np.clip(rows, 0, height - 1), minlength=height).astype(np.float32)
     if profile.max() <= 0:
         return None
-    return _densest_run(cv2.GaussianBlur(profile.reshape(-1, 1), (1, 0), sigmaX=0, sigmaY=1.0))
+    smooth = cv2.GaussianBlur(profile.reshape(-1, 1), (1, 0), sigmaX=0, sigmaY=1.0)
+    starts, ends = _densest_runs(smooth.reshape(1, -1))
+    return int(starts[0]), int(ends[0])
 
 
-def _densest_run(profile: np.ndarray) -> tuple[int, int]:
-    """The run of rows at or above half the (smoothed, not all zero) profile's peak that
-    holds the most of it; a run the image's edge cuts counts half."""
-    profile = profile.ravel()
-    best: tuple[float, int, int] | None = None
-    for start, end in true_runs(profile >= 0.5 * profile.max()):
-        mass = float(profile[start:end].sum())
-        if start == 0 or end == len(profile):
-            mass *= 0.5
-        if best is None or mass > best[0]:
-            best = (mass, start, end)
-    assert best is not None
-    return best[1], best[2]
+def _densest_runs(profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `profiles` (smoothed, none all zero): the run of entries at or above half
+    the row's peak that holds the most of it, a run the row's ends cut counting half; as
+    (starts, ends), the first of equal runs."""
+    count, length = profiles.shape
+    above = profiles >= 0.5 * profiles.max(axis=1, keepdims=True)
+    padded = np.zeros((count, length + 2), np.int8)
+    padded[:, 1:-1] = above
+    steps = np.diff(padded, axis=1)
+    _, run_starts = np.nonzero(steps == 1)
+    run_rows, run_ends = np.nonzero(steps == -1)  # row-major: the same runs in the same order
+    sums = np.zeros((count, length + 1), np.float64)
+    np.cumsum(profiles, axis=1, out=sums[:, 1:])
+    mass = sums[run_rows, run_ends] - sums[run_rows, run_starts]
+    mass = np.where((run_starts == 0) | (run_ends == length), 0.5 * mass, mass)
+    # The heaviest run of each row; on a tie the first.
+    order = np.lexsort((np.arange(len(mass)), -mass, run_rows))
+    first = order[np.searchsorted(run_rows[order], np.arange(count))]
+    return run_starts[first], run_ends[first]
 
 
 def line_drift(
@@ -198,15 +206,16 @@ def line_drift(
     counts = np.bincount(
         which * window + (rows[near] - window_top), minlength=(len(bounds) - 1) * window
     ).reshape(len(bounds) - 1, window)
-    profiles = cv2.GaussianBlur(counts.astype(np.float32), (0, 1), sigmaX=1.0, sigmaY=0)
     strokes = counts.sum(axis=1)
     placed = np.flatnonzero(strokes >= 4 * band_height)  # enough strokes to place a band
     if len(placed) < 3:
         return None
-    middles = np.array([sum(_densest_run(profiles[k])) / 2.0 for k in placed]) + window_top
+    profiles = cv2.GaussianBlur(counts[placed].astype(np.float32), (0, 1), sigmaX=1.0, sigmaY=0)
+    starts, ends = _densest_runs(profiles)
+    middles = (starts + ends) / 2.0 + window_top
     centres = (bounds[placed] + bounds[placed + 1]) / 2.0
     fit = np.polyfit(centres, middles, 2, w=np.sqrt(strokes[placed]))
-    residual = np.median(np.abs(np.polyval(fit, centres) - middles))
+    residual = float(np.sort(np.abs(np.polyval(fit, centres) - middles))[len(middles) // 2])
     drift = np.polyval(fit, np.arange(width)) - (level[0] + level[1]) / 2.0
     if residual > 0.25 * band_height or np.ptp(drift) < 0.4 * band_height:
         return None
