@@ -765,3 +765,35 @@ def test_training_lines_set_some_word_spaces_as_tight_as_justified_print():
     assert 0.15 < sum(scale < 1.0 for scale in scales) / 1000 < 0.25
     assert min(scales) >= 0.55
     assert random_space_scale("abc", random.Random(0)) == 1.0  # nothing to narrow
+
+
+def test_training_lines_put_specks_and_faint_rules_in_word_gaps_not_over_words():
+    """Models trained from v7 read typed lines with a speck or a crease in a word gap as one
+    word ("to' this" -> "tothis"); training lines now carry such dirt, in the gaps only, and
+    smaller than a full stop, so the label's spaces stay true."""
+    pytest.importorskip("PIL")
+    import random
+
+    from scandex.training.fonts import FontFace
+    from scandex.training.render import add_gap_marks, draw_text
+
+    face = FontFace(find_font("serif"), "serif", "Regular")
+    ink = draw_text("paid for our coal and the rent in June", face, 40, random.Random(1))
+    clean = ink > 0.4
+    specked = add_gap_marks(ink, 40, random.Random(2), speck_share=1.0, rule_share=0.0) > 0.4
+    added = specked & ~clean
+    assert added.any()
+    # The specks lie in word gaps: no column that has a letter's ink got any.
+    assert not (added.any(axis=0) & clean.any(axis=0)).any()
+    import cv2
+
+    count, _, stats, _ = cv2.connectedComponentsWithStats(added.astype(np.uint8))
+    assert count - 1 >= 2  # a third of the seven gaps
+    assert stats[1:, cv2.CC_STAT_HEIGHT].max() <= 0.1 * 40  # under a full stop's size
+    ruled = add_gap_marks(ink, 40, random.Random(2), speck_share=0.0, rule_share=1.0)
+    rule_rows = np.flatnonzero(((ruled > 0.2) & ~clean).sum(axis=1) > 0.5 * ink.shape[1])
+    assert 1 <= rule_rows.size <= 5  # one faint line across the whole line
+    assert ruled[rule_rows][~clean[rule_rows]].max() <= 0.6  # fainter than the ink
+    # Drawn at random, most lines stay clean.
+    drawn = [add_gap_marks(ink, 40, random.Random(i)) for i in range(200)]
+    assert 0.1 < sum(d is not ink for d in drawn) / 200 < 0.3
