@@ -560,7 +560,13 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
     assert summary["last_loss_avg"] < 0.7 * summary["first_loss"]
     assert (tmp_path / "run" / "best.onnx").is_file()
     options.max_iterations = 45
-    assert train(options, log=lambda _: None)["iterations"] == 45
+    options.dev_dirs = [str(lines)]
+    messages: list[str] = []
+    assert train(options, log=messages.append)["iterations"] == 45
+    # The evaluation reports word errors beside CER: a dropped space costs CER one character
+    # and search two words.
+    evals = [m for m in messages if m.startswith("eval iteration 45")]
+    assert evals and " WER lines " in evals[-1]
     # Fine-tuning from the exported model starts where training left off, not from scratch.
     tuned = train(
         TrainOptions(
@@ -578,6 +584,15 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
         log=lambda _: None,
     )
     assert tuned["first_loss"] < 0.8 * summary["first_loss"]
+
+
+def test_word_error_rate_counts_a_dropped_space_as_two_wrong_words():
+    from scandex.training.train import character_error_rate, word_error_rate
+
+    merged = [("paid for our coal", "paid forour coal")]
+    assert character_error_rate(merged) == pytest.approx(1 / 17)
+    assert word_error_rate(merged) == pytest.approx(2 / 4)
+    assert word_error_rate([("paid for our coal", "paid for our coal")]) == 0.0
 
 
 # -- the shipped model --------------------------------------------------------------------

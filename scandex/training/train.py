@@ -9,7 +9,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -68,7 +68,16 @@ def character_error_rate(pairs: list[tuple[str, str]]) -> float:
     return errors / max(1, total)
 
 
-def edit_distance(a: str, b: str) -> int:
+def word_error_rate(pairs: list[tuple[str, str]]) -> float:
+    """Word edit distance over reference words. Line CER barely sees a dropped word space
+    (one character), yet search loses both words: models with the better dev CER merged
+    words v7 kept apart ("for our" -> "forour")."""
+    errors = sum(edit_distance(ref.split(), hyp.split()) for ref, hyp in pairs)
+    total = sum(len(ref.split()) for ref, _ in pairs)
+    return errors / max(1, total)
+
+
+def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         current = [i]
@@ -78,7 +87,10 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def evaluate(model: LineRecognizer, codec: Codec, normalize: NormalizeParams, samples) -> float:
+def evaluate(
+    model: LineRecognizer, codec: Codec, normalize: NormalizeParams, samples
+) -> tuple[float, float]:
+    """(CER, WER) of greedy decoding on `samples`."""
     model.eval()
     pairs = []
     with torch.no_grad():
@@ -89,7 +101,7 @@ def evaluate(model: LineRecognizer, codec: Codec, normalize: NormalizeParams, sa
             for sample, image, p in zip(chunk, images, probs, strict=True):
                 pairs.append((sample.text, decode_text(p[: output_steps(image.shape[1])], codec)))
     model.train()
-    return character_error_rate(pairs)
+    return character_error_rate(pairs), word_error_rate(pairs)
 
 
 def _encodable_lines(
@@ -195,7 +207,8 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         os.replace(tmp, checkpoint_path)
 
     def evaluate_and_export() -> None:
-        per_set = {name: evaluate(model, codec, normalize, lines) for name, lines in dev.items()}
+        scores = {name: evaluate(model, codec, normalize, lines) for name, lines in dev.items()}
+        per_set = {name: cer for name, (cer, _) in scores.items()}
         # The mean over sets, so a large set cannot hide a loss on a small one.
         cer = float(np.mean(list(per_set.values()))) if dev else float("nan")
         improved = not dev or state.best_cer is None or cer < state.best_cer
@@ -220,8 +233,10 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         )
         best = state.best_cer
         sets = ", ".join(f"{name} {value:.2%}" for name, value in per_set.items())
+        words = ", ".join(f"{name} {wer:.2%}" for name, (_, wer) in scores.items())
         log(
-            f"eval iteration {state.iteration}: dev CER {cer:.2%} (best {best:.2%}; {sets})"
+            f"eval iteration {state.iteration}: dev CER {cer:.2%} (best {best:.2%}; {sets});"
+            f" WER {words}"
             if dev
             else f"eval iteration {state.iteration}: no dev set"
         )
