@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from synth import find_font
 
-from scandex.errors import ModelError
+from scandex.errors import ModelError, UsageError
 from scandex.ocr.codec import DEFAULT_ALPHABET, Codec, normalize_text
 from scandex.ocr.ctc import greedy_decode
 from scandex.ocr.normalize import NormalizeParams, normalize_line
@@ -593,6 +593,35 @@ def test_word_error_rate_counts_a_dropped_space_as_two_wrong_words():
     assert character_error_rate(merged) == pytest.approx(1 / 17)
     assert word_error_rate(merged) == pytest.approx(2 / 4)
     assert word_error_rate([("paid for our coal", "paid for our coal")]) == 0.0
+
+
+def test_relabel_puts_an_archives_transcriptions_into_the_models_convention(tmp_path):
+    import cv2
+
+    from scandex.training.train import _encodable_lines, relabel
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "l1.png"), np.full((30, 200), 255, np.uint8))
+    (folder / "l1.gt.txt").write_text("Holland – people who had – rendered\n", encoding="utf-8")
+    typed = [(" – ", " - ")]
+    [line] = _encodable_lines([str(folder)], CODEC, lambda _: None, typed)
+    assert line.text == "Holland - people who had - rendered"
+    # An en dash that is not spaced (a range) is another mark and stays.
+    assert relabel("pages 3–7 – see", typed) == "pages 3–7 - see"
+    assert relabel("unchanged", ()) == "unchanged"
+
+
+def test_train_command_rejects_a_relabel_rule_without_an_equals_sign(tmp_path):
+    from typer.testing import CliRunner
+
+    from scandex.cli import app
+
+    pytest.importorskip("torch")
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--relabel", "–"])
+    # UsageError: the entry point prints its one line and exits 2.
+    assert isinstance(result.exception, UsageError)
+    assert "expected OLD=NEW" in str(result.exception)
 
 
 # -- the shipped model --------------------------------------------------------------------

@@ -41,6 +41,12 @@ def train(
     eval_minutes: float = typer.Option(5.0, help="Minutes between dev evaluations and exports."),
     patience: int = typer.Option(10, help="Early stop after this many evaluations without gain."),
     threads: int = typer.Option(0, help="Torch threads (0 = all cores)."),
+    relabel: list[str] = typer.Option(
+        [],
+        "--relabel",
+        help="OLD=NEW: write OLD as NEW in every line's transcription (repeatable; the first "
+        "'=' separates), e.g. ' – = - ' where transcribers wrote a typed hyphen as an en dash.",
+    ),
 ) -> None:
     """Train or fine-tune the recognizer; the best model is written to OUT/best.onnx.
 
@@ -67,6 +73,12 @@ def train(
             raise UsageError(f"{folder}: not a folder of training lines")
     if not lines and not synthetic:
         raise UsageError("nothing to train on: give --lines DIR or allow --synthetic")
+    replacements = []
+    for rule in relabel:
+        old, sep, new = rule.partition("=")
+        if not sep or not old:
+            raise UsageError(f"--relabel {rule!r}: expected OLD=NEW with a non-empty OLD")
+        replacements.append((old, new))
     start = None
     if from_model is not None:
         start = default_model_path() if str(from_model) == "default" else from_model
@@ -89,6 +101,7 @@ def train(
             checkpoint_every_seconds=eval_minutes * 60.0,
             patience_evals=patience,
             threads=threads,
+            relabel=tuple(replacements),
         )
     )
     cer = summary["best_dev_cer"]

@@ -49,6 +49,9 @@ class TrainOptions:
     conv_channels: tuple[int, int, int] = (16, 32, 48)
     lstm_hidden: int = 128
     lstm_layers: int = 2
+    # (old, new) text replacements in every real line's transcription, training and dev alike:
+    # another archive's convention put into the one the model should write (see relabel).
+    relabel: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -104,11 +107,31 @@ def evaluate(
     return character_error_rate(pairs), word_error_rate(pairs)
 
 
+def relabel(text: str, replacements: Sequence[tuple[str, str]]) -> str:
+    """A transcription in the convention the model should write, replacements in order.
+
+    Transcribers differ where the page does not: one EHRI archive writes a typist's spaced
+    hyphen as an en dash (" – "), the others and the dev lines as the hyphen it is. Trained on
+    both, v7 read every typed spaced hyphen as an en dash and a typed "--" as "–-".
+    """
+    for old, new in replacements:
+        text = text.replace(old, new)
+    return text
+
+
 def _encodable_lines(
-    directories: list[str], codec: Codec, log: Callable[[str], None]
+    directories: list[str],
+    codec: Codec,
+    log: Callable[[str], None],
+    replacements: Sequence[tuple[str, str]] = (),
 ) -> list[LineSample]:
-    """The lines of these folders whose text the codec can spell; says how many it cannot."""
-    lines = [sample for directory in directories for sample in load_line_dir(directory)]
+    """The lines of these folders, relabelled, whose text the codec can spell; says how many
+    it cannot."""
+    lines = [
+        LineSample(sample.image, relabel(sample.text, replacements))
+        for directory in directories
+        for sample in load_line_dir(directory)
+    ]
     usable = [sample for sample in lines if codec.can_encode(sample.text)]
     if len(usable) < len(lines):
         log(
@@ -166,8 +189,10 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         codec = Codec(saved["alphabet"])
         state = TrainState(**saved["state"])
         log(f"resumed from {checkpoint_path} at iteration {state.iteration}")
-    real = _encodable_lines(options.line_dirs, codec, log)
-    dev = {Path(d).name: _encodable_lines([d], codec, log) for d in options.dev_dirs}
+    real = _encodable_lines(options.line_dirs, codec, log, options.relabel)
+    dev = {
+        Path(d).name: _encodable_lines([d], codec, log, options.relabel) for d in options.dev_dirs
+    }
     fonts: list[FontFace] = []
     if options.synthetic:
         fonts, _ = split_fonts(find_fonts())
