@@ -65,6 +65,34 @@ def test_punctuation_around_a_word_stays():
     assert text == '"September,"'
 
 
+def missed_space(text: str, at: int, space_prob: float) -> np.ndarray:
+    """Posteriors of `text` where the network took the space at character `at` for a gap
+    between letters: its frames blank, with `space_prob` left for the space."""
+    probs = posteriors(text)
+    row = np.full(CODEC.num_classes, 0.02 / CODEC.num_classes)
+    row[1 + CODEC.alphabet.index(" ")] = space_prob
+    row[0] = 1.0 - row.sum() + row[0]
+    probs[3 * at : 3 * at + 2] = row
+    return probs
+
+
+@pytest.mark.parametrize(
+    ("space_prob", "expected"), [(0.1, "market of the street"), (1e-6, "market ofthe street")]
+)
+def test_words_run_together_are_split_only_where_the_frames_show_a_gap(space_prob, expected):
+    probs = missed_space("market of the street", 9, space_prob)
+    greedy = greedy_decode(probs, CODEC)
+    assert "".join(c.text for c in greedy) == "market ofthe street"
+    chars, corrected = correct_line(probs, greedy, CODEC, LEXICON)
+    assert "".join(c.text for c in chars) == expected
+    # Split, the line keeps what it read as the first word's other reading, for search.
+    assert [(c.first_char, c.original) for c in corrected] == (
+        [(7, "ofthe")] if " of " in expected else []
+    )
+    off = correct_line(probs, greedy, CODEC, LEXICON, SpellingParams(split_words=False))[0]
+    assert "".join(c.text for c in off) == "market ofthe street"
+
+
 def test_tokens_with_digits_are_never_changed():
     # "5treet" is one letter from "street", but a token with a digit reads as printed.
     text, corrected = read("5treet 1934", {0: {"s": 0.3}})

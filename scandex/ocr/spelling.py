@@ -9,6 +9,8 @@ weighted log word frequency, against the greedy word scored the same way (with t
 an unknown word if it is not in the lexicon). A candidate replaces the reading only when it
 wins by a clear margin, and the greedy reading is kept as the word's alternative, so both
 are searchable. Names and codes the lexicon lacks survive: the margin needs real evidence.
+An unknown word is also tried as two known words with a space between (where the network
+passed over a narrow gap), scored the same way: the space must be in the frames.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class SpellingParams:
     trusted_confidence: float = 0.9  # a lexicon word whose letters all reach this is kept as is
     beam_width: int = 10
     candidates: int = 3
+    # An unknown word may be two known ones run together where the network missed a narrow
+    # space ("werealso", "ofink"): each such split is a candidate, its letters as read.
+    split_words: bool = True
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,26 @@ def lexicon_beam_search(
     return complete[:limit]
 
 
+# The one-letter words a split may leave; other single letters are more often a misread part
+# of the word than a word of their own.
+_ONE_LETTER_WORDS = frozenset("aAI")
+
+
+def split_candidates(word: str, lexicon: Lexicon) -> list[tuple[str, float]]:
+    """`word` cut into two lexicon words at each place that allows it, as "left right" with
+    the prior of the pair: Zipf frequencies add as log10 per-billion counts, so the pair's
+    is zipf(left) + zipf(right) - 9 on the single word's scale."""
+    out = []
+    for cut in range(1, len(word)):
+        left, right = word[:cut], word[cut:]
+        if any(len(part) == 1 and part not in _ONE_LETTER_WORDS for part in (left, right)):
+            continue
+        left_zipf, right_zipf = lexicon.frequency(left), lexicon.frequency(right)
+        if left_zipf is not None and right_zipf is not None:
+            out.append((f"{left} {right}", left_zipf + right_zipf - 9.0))
+    return out
+
+
 def _capitalizations(word: str, reading: str) -> list[str]:
     """How a lexicon word may be written where the network read `reading`.
 
@@ -257,6 +282,14 @@ def correct_line(
                 scores.append(score)
                 if score > best_score + (params.margin_nats if best_text == word else 0.0):
                     best_text, best_score = cased, score
+        if known is None and params.split_words:
+            # The space is scored like any letter: a split wins only where the frames show
+            # a gap the greedy reading passed over.
+            for split, prior in split_candidates(word, lexicon):
+                score = _score(log_frames, split, groups.index, prior, weight)
+                scores.append(score)
+                if score > best_score + (params.margin_nats if best_text == word else 0.0):
+                    best_text, best_score = split, score
         if best_text == word:
             continue
         new_core = _aligned_chars(
