@@ -148,6 +148,17 @@ def test_caption_between_columns_is_read_after_them():
     assert order_of(boxes) == list(range(len(boxes)))
 
 
+def test_a_line_poking_into_a_narrow_gutter_is_read_in_its_column():
+    """Newsprint columns a line height apart; a speck before one line of the right column
+    widens its box into the gutter, so the gutter shows only without that line."""
+    left = column(300, 1150, 300, 12)
+    right = column(1150 + LINE_H, 2000, 300, 12)
+    poking = 5
+    right[poking] = BBox(1150 + 5, right[poking].y0, 2000, right[poking].y1)
+    boxes = left + right
+    assert order_of(boxes) == list(range(len(boxes)))
+
+
 def test_title_under_the_columns_does_not_merge_them():
     left, right = column(300, 1150, 300, 12), column(1250, 2100, 300, 12)
     title = [BBox(700, 300 + 12 * PITCH + 60, 1700, 300 + 12 * PITCH + 160)]

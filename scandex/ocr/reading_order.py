@@ -187,22 +187,21 @@ def _split(
     params = gutters_of.params
     gutters = gutters_of(idx)
     if gutters:
-        y0, y1 = float(arr[idx, 1].min()), float(arr[idx, 3].max())
-        gutters_out.extend((gx0, y0, gx1, y1) for gx0, gx1 in gutters)
-        out: list[tuple[list[int], bool]] = []
-        for column in _split_columns(arr, idx, gutters):
-            if column:
-                inner = _split(arr, column, gutters_of, gutters_out, depth + 1)
-                out.extend((part, True) for part, _ in inner)
-        return out
+        return _columns(arr, idx, gutters, gutters_of, gutters_out, depth)
     if len(idx) >= 2 * params.min_column_lines:
         crossers = _crossers(arr, idx, gutters_of)
         if crossers:
             rest = [i for i in idx if i not in crossers]
+            gutters = gutters_of(rest)
+            # A line of a column that only pokes into a narrow gutter (a speck before it,
+            # a ragged start) is read in its column, not after the columns.
+            line_height = _median(arr[idx, 3] - arr[idx, 1])
+            strays = [i for i in crossers if _pokes_in(arr[i], gutters, line_height)]
+            crossers = {i for i in crossers if i not in strays}
             top = arr[rest, 1].min()
-            before = [i for i in crossers if arr[i, 3] <= top]
-            after = [i for i in crossers if arr[i, 3] > top]
-            inner = _split(arr, rest, gutters_of, gutters_out, depth + 1)
+            before = [i for i in idx if i in crossers and arr[i, 3] <= top]
+            after = [i for i in idx if i in crossers and arr[i, 3] > top]
+            inner = _columns(arr, rest + strays, gutters, gutters_of, gutters_out, depth)
             return (
                 ([(before, False)] if before else []) + inner + ([(after, False)] if after else [])
             )
@@ -228,6 +227,38 @@ def _split(
                 arr, lower, gutters_of, gutters_out, depth + 1
             )
     return [(idx, False)]
+
+
+def _columns(
+    arr: np.ndarray,
+    idx: list[int],
+    gutters: list[tuple[float, float]],
+    gutters_of: _GutterFinder,
+    gutters_out: list[tuple[float, float, float, float]],
+    depth: int,
+) -> list[tuple[list[int], bool]]:
+    """The lines read column by column between these gutters, each column split again."""
+    y0, y1 = float(arr[idx, 1].min()), float(arr[idx, 3].max())
+    gutters_out.extend((gx0, y0, gx1, y1) for gx0, gx1 in gutters)
+    out: list[tuple[list[int], bool]] = []
+    for column in _split_columns(arr, idx, gutters):
+        if column:
+            inner = _split(arr, column, gutters_of, gutters_out, depth + 1)
+            out.extend((part, True) for part, _ in inner)
+    return out
+
+
+def _pokes_in(box: np.ndarray, gutters: list[tuple[float, float]], line_height: float) -> bool:
+    """Whether a line that crosses gutters reaches into each from the column its middle is
+    in by a line height at most: a speck before a line, a ragged start. A caption under a
+    picture or a heading over two columns reaches in, or across, much further."""
+    x0, x1 = box[0], box[2]
+    middle = (x0 + x1) / 2.0
+    return all(
+        (gx1 - x0 if middle > (gx0 + gx1) / 2.0 else x1 - gx0) <= line_height
+        for gx0, gx1 in gutters
+        if x0 < gx1 and x1 > gx0
+    )
 
 
 def _crossers(arr: np.ndarray, idx: list[int], gutters_of: _GutterFinder) -> set[int]:
