@@ -811,6 +811,39 @@ def test_training_lines_set_some_word_spaces_as_tight_as_justified_print():
     assert random_space_scale("abc", random.Random(0)) == 1.0  # nothing to narrow
 
 
+def test_training_lines_track_some_capitals_and_keep_their_word_spaces_wider():
+    """Trained on tight word spaces and never on letter-spaced type, models after v7 read a
+    magazine's tracked capitals as several words ("MOSTLY" -> "MO STLY")."""
+    pytest.importorskip("PIL")
+    import random
+
+    from scandex.training.fonts import FontFace
+    from scandex.training.render import draw_text, random_tracking
+
+    face = FontFace(find_font("serif"), "serif", "Regular")
+
+    def gaps(tracking: float) -> list[int]:
+        ink = draw_text("MOSTLY RESTORED", face, 40, random.Random(1), 1.0, tracking) > 0.4
+        cols = ink.any(axis=0)
+        start, end = int(np.argmax(cols)), len(cols) - int(np.argmax(cols[::-1]))
+        blank = ~cols[start:end]
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], blank.astype(int), [0]])))
+        return [int(b - a) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+    tracked = gaps(0.3)
+    assert len(gaps(0.0)) < len(tracked) == 13  # 14 letters each apart, one word gap
+    word_gap = max(tracked)
+    letter_gaps = sorted(tracked)[:-1]
+    assert min(letter_gaps) >= 0.3 * 40 - 6  # the tracking, less the letters' own overhang
+    assert word_gap > max(letter_gaps) + 5  # the space still tells the words apart
+    # Drawn at random: a quarter of ALL-CAPS lines, few others, never a single character.
+    caps = [random_tracking("MOSTLY RESTORED", random.Random(i)) for i in range(1000)]
+    lower = [random_tracking("mostly restored", random.Random(i)) for i in range(1000)]
+    assert 0.2 < sum(t > 0 for t in caps) / 1000 < 0.3
+    assert sum(t > 0 for t in lower) / 1000 < 0.05
+    assert max(caps) <= 0.35 and random_tracking("A", random.Random(0)) == 0.0
+
+
 def test_training_lines_put_specks_and_faint_rules_in_word_gaps_not_over_words():
     """Models trained from v7 read typed lines with a speck or a crease in a word gap as one
     word ("to' this" -> "tothis"); training lines now carry such dirt, in the gaps only, and
