@@ -191,7 +191,9 @@ def alto_line_boxes(alto: Path, image: str) -> tuple[BBox, ...]:
     return tuple(boxes)
 
 
-def synthetic_pages(kinds: Sequence[str], folder: Path) -> list[Sample]:
+def synthetic_pages(kinds: Sequence[str], folder: Path, dpi: int = SYNTH_DPI) -> list[Sample]:
+    """The failure kinds' pages, clean and scanned, drawn at `dpi` (the carbon copy is a
+    140 dpi scan whatever `dpi` is); the same pages at every resolution but the scale."""
     samples = []
     for n, kind in enumerate(kinds):
         variants = (("clean", {}), ("scanned", _scanned(n)))
@@ -199,7 +201,7 @@ def synthetic_pages(kinds: Sequence[str], folder: Path) -> list[Sample]:
             page = (
                 carbon_copy_page(200 + n)
                 if kind == CARBON_COPY_KIND
-                else render_page(kind, dpi=SYNTH_DPI, seed=200 + n, **degrade)
+                else render_page(kind, dpi=dpi, seed=200 + n, **degrade)
             )
             path = folder / f"{kind}-{variant}.png"
             cv2.imwrite(str(path), page.image)
@@ -390,6 +392,12 @@ def parse_args() -> argparse.Namespace:
         "--kinds", default=",".join(FAILURE_KINDS + (CARBON_COPY_KIND,) + REGRESSION_KINDS)
     )
     parser.add_argument("--limit", type=int, help="at most N pages of each real set")
+    parser.add_argument(
+        "--synthetic-dpi",
+        type=int,
+        default=SYNTH_DPI,
+        help="draw the synthetic pages at this resolution (150 and 200: scans below 300 dpi)",
+    )
     parser.add_argument("--model", help="scandex ONNX model (default: the shipped one)")
     parser.add_argument("--skip-tesseract", action="store_true")
     parser.add_argument("--dev-pages", default=DEV_PAGES)
@@ -419,8 +427,8 @@ def main() -> None:
     if "synthetic" in sets:
         kinds = [k for k in args.kinds.split(",") if k]
         with tempfile.TemporaryDirectory(prefix="scandex-bench-layout-") as tmp:
-            samples = synthetic_pages(kinds, Path(tmp))
-            run_set(f"synthetic ({SYNTH_DPI} dpi)", samples, engines, recognizer)
+            samples = synthetic_pages(kinds, Path(tmp), args.synthetic_dpi)
+            run_set(f"synthetic ({args.synthetic_dpi} dpi)", samples, engines, recognizer)
     print(f"\nreproduce: {reproduce_command()}")
 
 
