@@ -351,6 +351,42 @@ def test_a_row_of_marks_the_network_miscounted_is_recounted_from_its_strokes():
     assert recounted[0].x0_step == chars[0].x0_step and recounted[-1].x1_step == chars[-1].x1_step
 
 
+def _bar_row_image(bars_per_stroke: list[int], pitch_px: int = 22) -> np.ndarray:
+    """A normalized line image of 14 px strokes, each one bar ("-") or two ("=")."""
+    image = np.zeros((32, 12 + pitch_px * len(bars_per_stroke)), np.float32)
+    for k, bars in enumerate(bars_per_stroke):
+        x = 8 + k * pitch_px
+        for top in [15] if bars == 1 else [12, 19]:
+            image[top : top + 3, x : x + 14] = 1.0
+    return image
+
+
+def _mixed_reading(image: np.ndarray, text: str, pitch_px: int = 22) -> list:
+    """The greedy reading of one character of `text` on each stroke of `image`."""
+    frames: list[dict[str, float]] = [{} for _ in range(image.shape[1] // 4)]
+    for k, char in enumerate(text):
+        frames[(8 + k * pitch_px + 7) // 4] = {char: 0.9}
+    return greedy_decode(_posteriors(frames), CODEC)
+
+
+@pytest.mark.parametrize(
+    "bars, read, expected",
+    [
+        ([1] * 30, "--================--=---------", "-" * 30),  # heavy hyphens read as "="
+        ([2] * 12, "==-===-=====", "=" * 12),
+        ([1] * 6 + [2] * 6, "-----=-=====", "-----=-====="),  # both marks in the ink: kept
+    ],
+)
+def test_a_row_mixing_hyphens_and_equals_is_read_as_the_mark_its_bars_show(bars, read, expected):
+    from scandex.ocr.mark_rows import recount_mark_rows
+
+    image = _bar_row_image(bars)
+    chars = _mixed_reading(image, read)
+    recounted = recount_mark_rows(chars, image, 4)
+    assert "".join(c.text for c in recounted) == expected
+    assert [c.start_step for c in recounted] == [c.start_step for c in chars]
+
+
 @pytest.mark.parametrize(
     "widths, read",
     [
