@@ -351,13 +351,14 @@ def test_a_row_of_marks_the_network_miscounted_is_recounted_from_its_strokes():
     assert recounted[0].x0_step == chars[0].x0_step and recounted[-1].x1_step == chars[-1].x1_step
 
 
-def _bar_row_image(bars_per_stroke: list[int], pitch_px: int = 22) -> np.ndarray:
-    """A normalized line image of 14 px strokes, each one bar ("-") or two ("=")."""
-    image = np.zeros((32, 12 + pitch_px * len(bars_per_stroke)), np.float32)
+def _bar_row_image(bars_per_stroke: list[int], width_px: int = 14) -> np.ndarray:
+    """A normalized line image of strokes 22 px apart, each one bar ("-"), two ("=") or, for
+    0, a letter's tall ink."""
+    image = np.zeros((32, 12 + 22 * len(bars_per_stroke)), np.float32)
     for k, bars in enumerate(bars_per_stroke):
-        x = 8 + k * pitch_px
-        for top in [15] if bars == 1 else [12, 19]:
-            image[top : top + 3, x : x + 14] = 1.0
+        x = 8 + k * 22
+        for top, bottom in {0: [(8, 24)], 1: [(15, 18)], 2: [(12, 15), (19, 22)]}[bars]:
+            image[top:bottom, x : x + width_px] = 1.0
     return image
 
 
@@ -375,9 +376,11 @@ def _mixed_reading(image: np.ndarray, text: str, pitch_px: int = 22) -> list:
         ([1] * 30, "--================--=---------", "-" * 30),  # heavy hyphens read as "="
         ([2] * 12, "==-===-=====", "=" * 12),
         ([1] * 6 + [2] * 6, "-----=-=====", "-----=-====="),  # both marks in the ink: kept
+        ([1, 1], "–-", "--"),  # a typist's two hyphens read as an en dash and a hyphen
+        ([0, 1], "–-", "–-"),  # a letter's ink is no bar: kept
     ],
 )
-def test_a_row_mixing_hyphens_and_equals_is_read_as_the_mark_its_bars_show(bars, read, expected):
+def test_a_run_mixing_bar_marks_is_read_as_the_marks_its_bars_show(bars, read, expected):
     from scandex.ocr.mark_rows import recount_mark_rows
 
     image = _bar_row_image(bars)
@@ -385,6 +388,14 @@ def test_a_row_mixing_hyphens_and_equals_is_read_as_the_mark_its_bars_show(bars,
     recounted = recount_mark_rows(chars, image, 4)
     assert "".join(c.text for c in recounted) == expected
     assert [c.start_step for c in recounted] == [c.start_step for c in chars]
+
+
+def test_one_dash_read_as_two_marks_is_the_longest_dash_read():
+    from scandex.ocr.mark_rows import recount_mark_rows
+
+    image = _bar_row_image([1], width_px=36)  # one printed en dash, two frames apart
+    chars = _mixed_reading(image, "–-", pitch_px=12)
+    assert "".join(c.text for c in recount_mark_rows(chars, image, 4)) == "–"
 
 
 @pytest.mark.parametrize(

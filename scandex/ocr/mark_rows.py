@@ -9,10 +9,11 @@ a decoded run of one mark covers more such strokes than it has characters, the r
 by one mark per stroke. Anything less regular (marks that touch, as typed underscores do,
 broken or speckled strokes) is left as the network read it.
 
-A row of hyphens and one of "=" share their columns and differ only in how many bars each
-stroke stacks, and a network can mix them up within one row (a model read a receipt's heavy
-hyphens as "--================--=---------"). Where a decoded run mixes the two, the strokes'
-bars say which mark the whole row is.
+Dashes and "=" are bars, told apart by their ink where a network mixes them up: a model read
+a receipt's heavy hyphens as "--================--=---------", a typist's "--" as "–-" and a
+printed en dash as "–-". Where a decoded run mixes bar marks, the strokes under it say what
+it is: each stroke two bars, a row of "="; one bar each, that many hyphens; a single stroke,
+one dash, the longest the network read there.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from scandex.ocr.normalize import true_runs
 # Marks that are typed or printed in rows. Letters and digits repeat too, but never in rows
 # long enough to be miscounted, and a row of them is better left to the network.
 ROW_MARKS = frozenset("-=._*~")
-# Marks told apart by the bars each stroke stacks, the only difference in their ink.
-_MARK_OF_BARS = {1: "-", 2: "="}
-_BARRED_CLASS = "[" + re.escape("".join(sorted(_MARK_OF_BARS.values()))) + "]"
-_OTHER_CLASS = "[" + re.escape("".join(sorted(ROW_MARKS - set(_MARK_OF_BARS.values())))) + "]"
+# Marks made of bars, shortest dash first; their ink differs only in bar count and length.
+_DASHES = "-–—"
+_BAR_MARKS = frozenset(_DASHES + "=")
+_BARS_CLASS = "[" + re.escape("".join(sorted(_BAR_MARKS))) + "]"
+_OTHER_CLASS = "[" + re.escape("".join(sorted(ROW_MARKS - _BAR_MARKS))) + "]"
 _RUN_PATTERNS: dict[int, re.Pattern[str]] = {}
 
 
@@ -43,6 +45,7 @@ class MarkRowParams:
     width_spread: float = 2.0  # widest stroke / narrowest stroke of a regular row, at most
     pitch_spread: float = 0.35  # each gap between stroke centres within this share of the median
     max_growth: float = 2.0  # a recount never more than doubles the row
+    max_bar_height: float = 0.2  # a bar's rows, as a share of the line image's height
 
 
 def ink_strokes(image: np.ndarray, params: MarkRowParams = MarkRowParams()) -> np.ndarray:
@@ -61,26 +64,31 @@ def _is_regular(strokes: np.ndarray, params: MarkRowParams) -> bool:
     if widths.max() > params.width_spread * widths.min():
         return False
     gaps = np.diff(strokes.mean(axis=1))
+    if not len(gaps):
+        return True
     pitch = float(np.median(gaps))
     return bool(np.all(np.abs(gaps - pitch) <= params.pitch_spread * pitch))
 
 
 def _bars(image: np.ndarray, stroke: np.ndarray, params: MarkRowParams) -> int:
-    """How many bars, one above another, the stroke's columns hold ("-" 1, "=" 2)."""
+    """How many thin bars, one above another, the stroke's columns hold ("-" 1, "=" 2), or 0
+    where any of its ink is taller than a bar (a letter)."""
     inked_rows = (image[:, stroke[0] : stroke[1]] >= params.ink_threshold).any(axis=1)
-    return len(true_runs(np.asarray(inked_rows)))
+    bars = true_runs(np.asarray(inked_rows))
+    tallest = max((end - start for start, end in bars), default=0)
+    return len(bars) if tallest <= params.max_bar_height * image.shape[0] else 0
 
 
 def _mark_runs(chars: list[DecodedChar], min_run: int) -> list[tuple[int, int]]:
-    """(first, last + 1) of every run of at least `min_run` equal row marks, or of hyphens
-    and "=" in any mix."""
+    """(first, last + 1) of every run of at least `min_run` equal row marks, or of two bar
+    marks or more in any mix."""
     # One character of text per decoded character (a symbol of several code points, never a
     # mark, stands as one NUL), so the text's indices are the characters'; a regular
     # expression finds the runs far faster than a loop over every character of every line.
     text = "".join(c.text if len(c.text) == 1 else "\0" for c in chars)
     pattern = _RUN_PATTERNS.setdefault(
         min_run,
-        re.compile(rf"{_BARRED_CLASS}{{{min_run},}}|({_OTHER_CLASS})\1{{{min_run - 1},}}"),
+        re.compile(rf"{_BARS_CLASS}{{2,}}|({_OTHER_CLASS})\1{{{min_run - 1},}}"),
     )
     return [match.span() for match in pattern.finditer(text)]
 
@@ -90,17 +98,22 @@ def _row_mark(
 ) -> str | None:
     """The mark to read once per stroke of a decoded run of marks, or None to keep the
     network's reading. A run of one mark is recounted only where the network dropped marks;
-    a mix of hyphens and "=" is one mark throughout, the one every stroke's bars show."""
-    mixed = len({c.text for c in run}) > 1
-    fewest = len(run) if mixed else len(run) + 1
-    if not fewest <= len(strokes) <= params.max_growth * len(run):
+    a mix of bar marks is read again as the strokes' bars show."""
+    read = {c.text for c in run}
+    if len(read) == 1:
+        if len(run) < params.min_run or not len(run) < len(strokes) <= params.max_growth * len(run):
+            return None
+        return run[0].text if _is_regular(strokes, params) else None
+    if not 0 < len(strokes) <= params.max_growth * len(run) or not _is_regular(strokes, params):
         return None
-    if not _is_regular(strokes, params):
-        return None
-    if not mixed:
-        return run[0].text
     bars = {_bars(image, stroke, params) for stroke in strokes}
-    return _MARK_OF_BARS.get(bars.pop()) if len(bars) == 1 else None
+    if bars == {2}:
+        return "="
+    if bars != {1}:
+        return None
+    if len(strokes) == 1:
+        return max(read, key=lambda mark: _DASHES.find(mark))
+    return "-" if len(strokes) >= len(run) else None
 
 
 def _recounted(
@@ -133,7 +146,7 @@ def recount_mark_rows(
 ) -> list[DecodedChar]:
     """`chars` (a greedy reading of the normalized line `image`) with each run of one repeated
     mark given as many marks as its stretch of the image has regular strokes, and each run
-    that mixes hyphens and "=" read as the one mark its strokes' bars show."""
+    that mixes bar marks read as its strokes' bars show."""
     runs = _mark_runs(chars, params.min_run)
     if not runs:
         return chars
