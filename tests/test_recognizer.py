@@ -802,6 +802,18 @@ def test_training_text_has_rows_of_repeated_marks_the_codec_can_write():
     assert all(CODEC.can_encode(run) for run in runs)
 
 
+def test_training_text_has_page_numbers_standing_alone_with_their_spaces():
+    """A typed page number "- 2 -" was read "-2-": no training line was one."""
+    from scandex.training.text import TextSource
+
+    source = TextSource(seed=11)
+    lines = [source.line() for _ in range(3000)]
+    spaced = [line for line in lines if re.fullmatch(r"- \d+ -", line)]
+    tight = [line for line in lines if re.fullmatch(r"-\d+-", line)]
+    assert len(spaced) >= 3 and len(tight) >= 1
+    assert len(spaced) + len(tight) < 0.02 * len(lines)  # a seasoning, not a diet
+
+
 def test_training_lines_label_a_dash_the_face_draws_as_its_hyphen_a_hyphen():
     """Courier's en dash is its hyphen to the pixel; labelled "–", such lines taught the
     model to read a typed " --" as "–-"."""

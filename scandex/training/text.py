@@ -132,6 +132,13 @@ class TextSource:
             ]
         )
 
+    def page_number(self) -> str:
+        """A page's number as set at its head or foot. A typed "- 2 -" stands alone on its
+        line, its spaces a full character wide; v7 read the EHRI pages' as "-2-" or "2-"."""
+        n = self.rng.randint(1, 40) if self.rng.random() < 0.85 else self.rng.randint(41, 600)
+        forms = ["- {} -", "- {} -", "-{}-", "— {} —", "{}", "{}.", "({})", "Page {}"]
+        return self.rng.choice(forms).format(n)
+
     def price(self) -> str:
         amount = self.rng.uniform(0, 5000)
         return self.rng.choice(
@@ -274,11 +281,13 @@ class TextSource:
             text = self.address()
         elif r < 0.77:
             text = self.sentence_line(max_chars).upper()
-        elif r < 0.81:
+        elif r < 0.8:
             text = " ".join(
                 self.price() if self.rng.random() < 0.5 else self.number()
                 for _ in range(self.rng.randint(1, 6))
             )
+        elif r < 0.81:
+            text = self.page_number()
         elif r < 0.82:
             text = self.sentence_line(max(5, max_chars // 2)).title()
         elif r < 0.85:
