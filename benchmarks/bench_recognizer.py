@@ -170,9 +170,12 @@ def _clean_image(ink: np.ndarray) -> np.ndarray:
 
 
 def _degraded_image(ink: np.ndarray, rng: random.Random, typewriter: bool) -> np.ndarray:
-    from scandex.training.render import degrade
+    from scandex.training.render import degrade, warp_line
 
-    return _crop(degrade(ink, rng, typewriter=typewriter), ink)
+    # Cut around the ink where the tilt put it: cut around the level ink, the ends of a
+    # long tilted line lost their tops or bottoms to the crop, and no reader could read them.
+    warped = warp_line(ink, rng)
+    return _crop(degrade(warped, rng, typewriter=typewriter, warp=False), warped)
 
 
 def synthetic_lines(per_family: int, folder: Path, seed: int = SYNTH_SEED) -> list[LineSample]:

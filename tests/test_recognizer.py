@@ -933,3 +933,25 @@ def test_training_lines_put_specks_and_faint_rules_in_word_gaps_not_over_words()
     # Drawn at random, most lines stay clean.
     drawn = [add_gap_marks(ink, 40, random.Random(i)) for i in range(200)]
     assert 0.1 < sum(d is not ink for d in drawn) / 200 < 0.3
+
+
+def test_a_faded_typewriter_line_binarized_keeps_its_strokes():
+    """The binarized-scan degradation set its threshold from the ink level the line was meant
+    to have; a faded typewriter line then fell wholly on the paper's side and came out blank
+    or as a few specks, labelled with its text, in training and in bench_recognizer alike."""
+    pytest.importorskip("PIL")
+    import random
+
+    from scandex.training.fonts import FontFace
+    from scandex.training.render import degrade, draw_text
+
+    face = FontFace(find_font("typewriter"), "Courier Prime", "Regular")
+    ink = draw_text("ASSUME ANY RIGHTS", face, 24, random.Random(1))
+    strokes = ink > 0.5
+    kept = []
+    for seed in range(300):
+        image = degrade(ink, random.Random(seed), typewriter=True, warp=False)
+        if set(np.unique(image).tolist()) <= {0, 255}:  # the binarized scans
+            kept.append(float((image[strokes] == 0).mean()))
+    assert len(kept) > 50
+    assert min(kept) > 0.3  # fading takes patches, never the line
