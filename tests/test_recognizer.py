@@ -249,6 +249,31 @@ def test_quotes_and_commas_are_kept_along_a_bent_line(face):
     assert (cut.image > 0.5).sum() == pytest.approx((kept > 0.5).sum(), rel=0.1)
 
 
+def _band_edges(columns: range, centre_at) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of stroke edges filling a 10-row band centred at centre_at(x)."""
+    points = [(int(round(centre_at(x))) + dy, x) for x in columns for dy in range(-5, 5)]
+    rows, cols = np.array(points).T
+    return rows, cols
+
+
+def test_a_bend_is_held_level_beyond_the_stretches_it_was_measured_on():
+    """A typed line whose right part was too faint to place its band: the parabola through
+    the left part's bend ran off by three line heights at the right end, the band there lay
+    off the line, and every letter of it was blanked as a neighbour's ('Case? Wealthy Like
+    30 "¡Hola!"' read '3')."""
+    from scandex.ocr.normalize import line_drift
+
+    rows, cols = _band_edges(range(0, 300), lambda x: 25 + 6 * (x / 300) ** 2)
+    drift = line_drift(rows, cols, 1000, (20, 30))
+    assert drift is not None  # the left part's bend, 6 rows over 300 columns
+    assert drift[:300].max() - drift[:300].min() > 4
+    assert drift[300:].max() <= drift[:300].max() + 0.5  # held, not 86 rows down at 1000
+    assert drift[300:].min() >= drift[:300].min() - 0.5
+    # Three stretches are no test of a bend: a parabola passes through any three points.
+    rows, cols = _band_edges(range(0, 150), lambda x: 25 + 6 * (x / 150) ** 2)
+    assert line_drift(rows, cols, 1000, (20, 30)) is None
+
+
 def test_to_input_x_maps_output_columns_back_to_the_line_image():
     image = np.full((40, 400), 255, np.uint8)
     image[8:32, 100:104] = 0  # two vertical bars at known columns

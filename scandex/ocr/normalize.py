@@ -208,7 +208,8 @@ def line_drift(
     ).reshape(len(bounds) - 1, window)
     strokes = counts.sum(axis=1)
     placed = np.flatnonzero(strokes >= 4 * band_height)  # enough strokes to place a band
-    if len(placed) < 3:
+    # A parabola passes through any three points: only a fourth tests that there is a bend.
+    if len(placed) < 4:
         return None
     profiles = cv2.GaussianBlur(counts[placed].astype(np.float32), (0, 1), sigmaX=1.0, sigmaY=0)
     starts, ends = _densest_runs(profiles)
@@ -216,7 +217,11 @@ def line_drift(
     centres = (bounds[placed] + bounds[placed + 1]) / 2.0
     fit = np.polyfit(centres, middles, 2, w=np.sqrt(strokes[placed]))
     residual = float(np.sort(np.abs(np.polyval(fit, centres) - middles))[len(middles) // 2])
-    drift = np.polyval(fit, np.arange(width)) - (level[0] + level[1]) / 2.0
+    # Beyond the stretches it was measured on the band is held, not extrapolated: a faded
+    # end with too few strokes to place let the parabola run off by three line heights
+    # there, and the whole line was blanked as its neighbours' ink.
+    measured = np.clip(np.arange(width), centres[0], centres[-1])
+    drift = np.polyval(fit, measured) - (level[0] + level[1]) / 2.0
     if residual > 0.25 * band_height or np.ptp(drift) < 0.4 * band_height:
         return None
     return drift.astype(np.float32)
