@@ -377,13 +377,22 @@ def test_a_row_of_marks_the_network_miscounted_is_recounted_from_its_strokes():
 
 
 def _bar_row_image(bars_per_stroke: list[int], width_px: int = 14) -> np.ndarray:
-    """A normalized line image of strokes 22 px apart, each one bar ("-"), two ("=") or, for
-    0, a letter's tall ink."""
+    """A normalized line image of strokes 22 px apart, each one bar ("-"), two ("="), one low
+    bar (3, "_"), a bar with a speck under it (4) or, for 0, a letter's tall ink."""
     image = np.zeros((32, 12 + 22 * len(bars_per_stroke)), np.float32)
     for k, bars in enumerate(bars_per_stroke):
         x = 8 + k * 22
-        for top, bottom in {0: [(8, 24)], 1: [(15, 18)], 2: [(12, 15), (19, 22)]}[bars]:
+        shapes = {
+            0: [(8, 24)],
+            1: [(15, 18)],
+            2: [(12, 15), (19, 22)],
+            3: [(26, 29)],
+            4: [(15, 18)],
+        }
+        for top, bottom in shapes[bars]:
             image[top:bottom, x : x + width_px] = 1.0
+        if bars == 4:  # a hyphen with a speck of dirt under it
+            image[24:30, x + 5 : x + 8] = 1.0
     return image
 
 
@@ -403,6 +412,10 @@ def _mixed_reading(image: np.ndarray, text: str, pitch_px: int = 22) -> list:
         ([1] * 6 + [2] * 6, "-----=-=====", "-----=-====="),  # both marks in the ink: kept
         ([1, 1], "–-", "--"),  # a typist's two hyphens read as an en dash and a hyphen
         ([0, 1], "–-", "–-"),  # a letter's ink is no bar: kept
+        ([1] * 30, "----------_-------------------", "-" * 30),  # bars at one height
+        ([1] * 10 + [4] + [1] * 19, "----------_-------------------", "-" * 30),  # dirt
+        ([1] * 8, "_____-__", "_" * 8),
+        ([1] * 4 + [3] * 4, "----____", "----____"),  # hyphens, then underscores: kept
     ],
 )
 def test_a_run_mixing_bar_marks_is_read_as_the_marks_its_bars_show(bars, read, expected):

@@ -13,7 +13,10 @@ Dashes and "=" are bars, told apart by their ink where a network mixes them up: 
 a receipt's heavy hyphens as "--================--=---------", a typist's "--" as "–-" and a
 printed en dash as "–-". Where a decoded run mixes bar marks, the strokes under it say what
 it is: each stroke two bars, a row of "="; one bar each, that many hyphens; a single stroke,
-one dash, the longest the network read there.
+one dash, the longest the network read there. Hyphens and underscores are both one bar and
+differ only in where it sits, which a row that is all marks does not show (it is normalized
+around its own bars): a row of bars all at one height that the network read as both is the
+one it read more often.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ from scandex.ocr.normalize import true_runs
 # Marks that are typed or printed in rows. Letters and digits repeat too, but never in rows
 # long enough to be miscounted, and a row of them is better left to the network.
 ROW_MARKS = frozenset("-=._*~")
-# Marks made of bars, shortest dash first; their ink differs only in bar count and length.
+# Marks made of bars, shortest dash first; their ink differs in bar count, length and height.
 _DASHES = "-–—"
-_BAR_MARKS = frozenset(_DASHES + "=")
+_BAR_MARKS = frozenset(_DASHES + "=_")
 _BARS_CLASS = "[" + re.escape("".join(sorted(_BAR_MARKS))) + "]"
 _OTHER_CLASS = "[" + re.escape("".join(sorted(ROW_MARKS - _BAR_MARKS))) + "]"
 _RUN_PATTERNS: dict[int, re.Pattern[str]] = {}
@@ -46,6 +49,7 @@ class MarkRowParams:
     pitch_spread: float = 0.35  # each gap between stroke centres within this share of the median
     max_growth: float = 2.0  # a recount never more than doubles the row
     max_bar_height: float = 0.2  # a bar's rows, as a share of the line image's height
+    min_bar_width: float = 0.5  # a bar spans this share of its stroke's columns; less, a speck
 
 
 def ink_strokes(image: np.ndarray, params: MarkRowParams = MarkRowParams()) -> np.ndarray:
@@ -70,13 +74,20 @@ def _is_regular(strokes: np.ndarray, params: MarkRowParams) -> bool:
     return bool(np.all(np.abs(gaps - pitch) <= params.pitch_spread * pitch))
 
 
-def _bars(image: np.ndarray, stroke: np.ndarray, params: MarkRowParams) -> int:
-    """How many thin bars, one above another, the stroke's columns hold ("-" 1, "=" 2), or 0
-    where any of its ink is taller than a bar (a letter)."""
-    inked_rows = (image[:, stroke[0] : stroke[1]] >= params.ink_threshold).any(axis=1)
-    bars = true_runs(np.asarray(inked_rows))
+def _bars(image: np.ndarray, stroke: np.ndarray, params: MarkRowParams) -> list[tuple[int, int]]:
+    """The rows (start, end) of each thin bar, one above another, that the stroke's columns
+    hold ("-" one, "=" two); none where any of its ink is taller than a bar (a letter). Ink
+    that spans less than a bar's width is a speck (a scanned receipt's dirt under one of its
+    hyphens was read "_") and is passed over."""
+    ink = image[:, stroke[0] : stroke[1]] >= params.ink_threshold
+    min_width = params.min_bar_width * (stroke[1] - stroke[0])
+    bars = [
+        (start, end)
+        for start, end in true_runs(np.asarray(ink.any(axis=1)))
+        if ink[start:end].any(axis=0).sum() >= min_width
+    ]
     tallest = max((end - start for start, end in bars), default=0)
-    return len(bars) if tallest <= params.max_bar_height * image.shape[0] else 0
+    return bars if tallest <= params.max_bar_height * image.shape[0] else []
 
 
 def _mark_runs(chars: list[DecodedChar], min_run: int) -> list[tuple[int, int]]:
@@ -106,11 +117,18 @@ def _row_mark(
         return run[0].text if _is_regular(strokes, params) else None
     if not 0 < len(strokes) <= params.max_growth * len(run) or not _is_regular(strokes, params):
         return None
-    bars = {_bars(image, stroke, params) for stroke in strokes}
-    if bars == {2}:
+    bars = [_bars(image, stroke, params) for stroke in strokes]
+    counts = {len(stroke_bars) for stroke_bars in bars}
+    if counts == {2}:
         return "="
-    if bars != {1}:
+    if counts != {1}:
         return None
+    if "_" in read:
+        middles = [start + end for ((start, end),) in bars]  # twice the middle row, in integers
+        if len(strokes) < max(2, len(run)) or max(middles) - min(middles) > 4:
+            return None
+        hyphens = sum(c.text in _DASHES for c in run)
+        return "-" if hyphens >= sum(c.text == "_" for c in run) else "_"
     if len(strokes) == 1:
         return max(read, key=lambda mark: _DASHES.find(mark))
     return "-" if len(strokes) >= len(run) else None
