@@ -144,7 +144,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     blobs = _solid_blobs(labels, comps, kind)
     title = _display_lines(comps, kind, scale, np.full(len(comps), -1), blobs=blobs) >= 0
     kind, solid = _drop_inside_pictures(comps, kind, labels, step, scale, title)
-    kind, grain = _drop_texture(comps, kind, binary, scale, params)
+    kind, grain = _drop_texture(comps, kind, binary, labels, scale, params)
     kind = _drop_hatching(labels, comps, kind, scale)
     pictures = _merge_boxes([*solid, *grain])
     # Body characters: glyphs of about the text's size, and taller ones that stand in one
@@ -591,6 +591,7 @@ def _drop_texture(
     comps: np.ndarray,
     kind: np.ndarray,
     binary: np.ndarray,
+    labels: np.ndarray,
     scale: float,
     params: SegmentParams,
 ) -> tuple[np.ndarray, list[BBox]]:
@@ -617,6 +618,8 @@ def _drop_texture(
     area = area_of_cell[cy, cx]
     in_crowded = crowded[cy, cx] > 0
     pad = 0.5 * scale
+    # Per label: a mark of a letter's size that is no hatching stroke.
+    letters = np.concatenate([[False], (kind == _CHAR) & ~_thin_slanted(comps, scale)])
     centre_x = comps[:, 0] + comps[:, 2] / 2.0
     centre_y = comps[:, 1] + comps[:, 3] / 2.0
     pictures = []
@@ -629,8 +632,16 @@ def _drop_texture(
         x1 = int(min(binary.shape[1], (comps[members, 0] + comps[members, 2]).max() + pad))
         y1 = int(min(binary.shape[0], (comps[members, 1] + comps[members, 3]).max() + pad))
         reach = int(1.5 * scale)  # the paper above and below a single line of text
-        rows = binary[max(0, y0 - reach) : y1 + reach, x0:x1]
-        if _text_rows(rows.sum(axis=1), scale) >= (2 if y1 - y0 > 3 * scale else 1):
+        strip = (slice(max(0, y0 - reach), y1 + reach), slice(x0, x1))
+        if _text_rows(binary[strip].sum(axis=1), scale) >= (2 if y1 - y0 > 3 * scale else 1):
+            continue
+        # Words on a shaded band (a table header's hatching, scanned into grain): the
+        # shading hides their row, their letters alone show it, and only the grain goes.
+        # Such a band is a few lines high; a photograph is taller, and its blobs can pass
+        # for a row of letters.
+        letters[members + 1] = False
+        if y1 - y0 <= 10 * scale and _text_rows(letters[labels[strip]].sum(axis=1), scale):
+            out[members] = _PICTURE
             continue
         if area_stats[a, cv2.CC_STAT_AREA] < 4:
             out[members] = _PICTURE  # a crowded spot: its grain, not what stands near it
