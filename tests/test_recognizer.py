@@ -973,6 +973,39 @@ def test_training_lines_put_specks_and_faint_rules_in_word_gaps_not_over_words()
     assert 0.1 < sum(d is not ink for d in drawn) / 200 < 0.3
 
 
+def test_some_training_lines_lie_on_a_shaded_band_fainter_than_their_letters():
+    """v7 had never seen letters on hatching and read a table's hatched header "Article
+    Weight Rate Toll" as "Afticle eight Rate 6l"; a few training lines now lie on a tint,
+    hatching or a dot screen, over the letters' rows and not far beyond, never darker than
+    the letters, which stay as they were."""
+    pytest.importorskip("PIL")
+    import random
+
+    from scandex.training.fonts import FontFace
+    from scandex.training.render import add_shading, draw_text
+
+    face = FontFace(find_font("serif"), "serif", "Regular")
+    ink = draw_text("Article Weight Rate Toll", face, 40, random.Random(1))
+    letters = ink > 0.75
+    letter_rows = np.flatnonzero(letters.any(axis=1))
+    reach = letter_rows[-1] + 1 - letter_rows[0]
+    patterned = 0
+    for seed in range(40):
+        shaded = add_shading(ink, 40, random.Random(seed), share=1.0)
+        added = (shaded > ink + 1e-6) & ~letters
+        assert added.any()
+        assert (shaded >= ink).all() and np.array_equal(shaded[letters], ink[letters])
+        assert shaded[added].max() <= 0.7
+        rows = np.flatnonzero(added.any(axis=1))
+        assert rows[0] >= letter_rows[0] - reach // 2 and rows[-1] <= letter_rows[-1] + reach // 2
+        cols = np.flatnonzero(added.any(axis=0))
+        box = shaded[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] > 0.05
+        patterned += box.mean() < 0.8  # hatching or dots, not a flat tint
+    assert 5 < patterned < 35
+    drawn = [add_shading(ink, 40, random.Random(i)) for i in range(500)]
+    assert 0.01 < sum(d is not ink for d in drawn) / 500 < 0.08  # most lines stay clean
+
+
 def test_a_faded_typewriter_line_binarized_keeps_its_strokes():
     """The binarized-scan degradation set its threshold from the ink level the line was meant
     to have; a faded typewriter line then fell wholly on the paper's side and came out blank
