@@ -614,6 +614,37 @@ def test_torch_weights_round_trip_beside_the_onnx_file(tmp_path):
         )
 
 
+def test_export_of_several_weights_files_ships_their_weighted_mean(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from scandex.errors import ModelError
+    from scandex.ocr.recognize import Recognizer
+    from scandex.training import export
+    from scandex.training.model import LineRecognizer, ModelConfig
+
+    first, second = _small_torch_model(), _small_torch_model()
+    with torch.no_grad():
+        for p in second.parameters():
+            p.add_(torch.randn_like(p))
+    export.export_model(first, CODEC, NormalizeParams(), tmp_path / "a.onnx")
+    export.export_model(second, CODEC, NormalizeParams(), tmp_path / "b.onnx")
+    out = tmp_path / "mean.onnx"
+    argv = ["export", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), str(out)]
+    monkeypatch.setattr("sys.argv", [*argv, "--shares", "1", "3"])
+    export.main()
+    mean, _, _, _ = export.load_weights(tmp_path / "mean.pt")
+    for name, value in mean.state_dict().items():
+        if value.is_floating_point():
+            expected = 0.25 * first.state_dict()[name] + 0.75 * second.state_dict()[name]
+            torch.testing.assert_close(value, expected)
+    assert Recognizer(out).recognize([np.full((40, 200), 255, np.uint8)])  # it loads and reads
+    # Weights of another architecture cannot be averaged in: the file is named.
+    wider = LineRecognizer(ModelConfig(num_classes=CODEC.num_classes, lstm_hidden=48))
+    export.export_model(wider, CODEC, NormalizeParams(), tmp_path / "c.onnx")
+    monkeypatch.setattr("sys.argv", [*argv[:2], str(tmp_path / "c.pt"), str(out)])
+    with pytest.raises(ModelError, match="c.pt"):
+        export.main()
+
+
 @pytest.mark.slow
 def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
     pytest.importorskip("torch")

@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -234,26 +235,79 @@ def load_for_training(path: str | Path) -> tuple[LineRecognizer, Codec, Normaliz
     return load_torch_from_onnx(onnx_path)
 
 
+def average_weights(
+    states: Sequence[dict[str, torch.Tensor]], shares: Sequence[float]
+) -> dict[str, torch.Tensor]:
+    """The weighted mean of state dicts of one architecture (shares need not sum to 1).
+
+    Models of one lineage (one fine-tuned from the other, or snapshots of one run) lie close
+    enough in weight space that their mean is a model too, and a better one: a run that goes
+    on from the shipped model gains on some sets and loses on others, and each snapshot
+    wavers (punctuation missed on the synthetic pages 34-65 from one evaluation to the next);
+    the mean of v7 and four snapshots of run v11 kept v11's gains on the EHRI pages and
+    v7's on the dev pages (see README, "Training and fine-tuning the recognizer").
+    """
+    total = float(sum(shares))
+    if not states or len(states) != len(shares) or total <= 0 or min(shares) < 0:
+        raise ValueError("need one non-negative share per state dict, not all zero")
+    mean = {}
+    for key, first in states[0].items():
+        if not first.is_floating_point():  # counters (BatchNorm's batches seen)
+            mean[key] = first.clone()
+            continue
+        acc = torch.zeros_like(first, dtype=torch.float64)
+        for state, share in zip(states, shares, strict=True):
+            acc += state[key].double() * (share / total)
+        mean[key] = acc.to(first.dtype)
+    return mean
+
+
 def main() -> None:
     """Export a trained model for the runtime from its torch weights (NAME.pt -> OUT.onnx +
     OUT.pt), e.g. to ship a training run's best model quantized:
 
         python -m scandex.training.export runs/x/best.pt scandex/models/en.onnx
+
+    Given several weights files of one architecture (the shipped model and runs that went on
+    from it), it exports their weighted mean (`--shares`, equal by default).
     """
     import argparse
 
     parser = argparse.ArgumentParser(description="Export a trained model from its torch weights.")
-    parser.add_argument("weights", type=Path, help="NAME.pt written beside a trained model")
+    parser.add_argument(
+        "weights",
+        type=Path,
+        nargs="+",
+        help="NAME.pt written beside a trained model; several: their mean",
+    )
     parser.add_argument("out", type=Path, help="the ONNX file to write (its .pt goes beside it)")
+    parser.add_argument(
+        "--shares", type=float, nargs="+", help="each weights file's share of the mean"
+    )
     parser.add_argument("--float", action="store_true", help="keep float weights (no quantization)")
     parser.add_argument("--info", default="{}", help="JSON merged into the model's info metadata")
     args = parser.parse_args()
-    model, codec, normalize, _ = load_weights(args.weights)
-    source = Path(args.weights).with_suffix(".onnx")
+    shares = args.shares or [1.0] * len(args.weights)
+    if len(shares) != len(args.weights) or min(shares) < 0 or sum(shares) <= 0:
+        parser.error(f"--shares: {len(args.weights)} non-negative numbers, not all zero")
+    loaded = [load_weights(path) for path in args.weights]
+    model, codec, normalize, _ = loaded[0]
+    for path, (other, other_codec, other_normalize, _) in zip(args.weights, loaded, strict=True):
+        if (other.config, other_codec, other_normalize) != (model.config, codec, normalize):
+            raise ModelError(
+                path, f"another architecture, alphabet or normalization than {args.weights[0]}"
+            )
+    if len(loaded) > 1:
+        model.load_state_dict(average_weights([m.state_dict() for m, *_ in loaded], shares))
+    source = Path(args.weights[0]).with_suffix(".onnx")
     info = {}
     if source.exists():
         info = dict(model_info(source, _metadata(source)).info)
         info.pop("quantized", None)
+    if len(loaded) > 1:
+        info["mean_of"] = {
+            str(path): share for path, share in zip(args.weights, shares, strict=True)
+        }
     info.update(json.loads(args.info))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export_model(model, codec, normalize, args.out, info=info, quantize=not args.float)
