@@ -632,10 +632,9 @@ def test_torch_weights_round_trip_beside_the_onnx_file(tmp_path):
         )
 
 
-def test_export_of_several_weights_files_ships_their_weighted_mean(tmp_path, monkeypatch):
+def test_export_of_several_weights_files_ships_their_weighted_mean(tmp_path, monkeypatch, capsys):
     torch = pytest.importorskip("torch")
-    from scandex.errors import ModelError
-    from scandex.ocr.recognize import Recognizer
+    from scandex.ocr.recognize import Recognizer, default_model_path
     from scandex.training import export
     from scandex.training.model import LineRecognizer, ModelConfig
 
@@ -655,12 +654,18 @@ def test_export_of_several_weights_files_ships_their_weighted_mean(tmp_path, mon
             expected = 0.25 * first.state_dict()[name] + 0.75 * second.state_dict()[name]
             torch.testing.assert_close(value, expected)
     assert Recognizer(out).recognize([np.full((40, 200), 255, np.uint8)])  # it loads and reads
-    # Weights of another architecture cannot be averaged in: the file is named.
+    # Weights of another architecture cannot be averaged in: the file is named, in one line.
     wider = LineRecognizer(ModelConfig(num_classes=CODEC.num_classes, lstm_hidden=48))
     export.export_model(wider, CODEC, NormalizeParams(), tmp_path / "c.onnx")
     monkeypatch.setattr("sys.argv", [*argv[:2], str(tmp_path / "c.pt"), str(out)])
-    with pytest.raises(ModelError, match="c.pt"):
+    with pytest.raises(SystemExit) as exit_info:
         export.main()
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert "c.pt: another architecture" in message and message.count("\n") == 1
+    # "default" is the shipped model's weights.
+    assert export._weights_file(Path("default")) == export.weights_path(default_model_path())
+    assert export._weights_file(tmp_path / "a.pt") == tmp_path / "a.pt"
 
 
 @pytest.mark.slow

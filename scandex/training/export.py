@@ -269,7 +269,11 @@ def main() -> None:
         python -m scandex.training.export runs/x/best.pt scandex/models/en.onnx
 
     Given several weights files of one architecture (the shipped model and runs that went on
-    from it), it exports their weighted mean (`--shares`, equal by default).
+    from it), it exports their weighted mean (`--shares`, equal by default); `default` names
+    the shipped model's weights. A fine-tuned model mixed with the one it started from keeps
+    what that one knew (README, "Training and fine-tuning the recognizer"):
+
+        python -m scandex.training.export default runs/mine/best.pt mine.onnx --shares 0.3 0.7
     """
     import argparse
 
@@ -278,7 +282,8 @@ def main() -> None:
         "weights",
         type=Path,
         nargs="+",
-        help="NAME.pt written beside a trained model; several: their mean",
+        help="NAME.pt written beside a trained model (default: the shipped model's); several: "
+        "their mean",
     )
     parser.add_argument("out", type=Path, help="the ONNX file to write (its .pt goes beside it)")
     parser.add_argument(
@@ -290,12 +295,18 @@ def main() -> None:
     shares = args.shares or [1.0] * len(args.weights)
     if len(shares) != len(args.weights) or min(shares) < 0 or sum(shares) <= 0:
         parser.error(f"--shares: {len(args.weights)} non-negative numbers, not all zero")
-    loaded = [load_weights(path) for path in args.weights]
+    args.weights = [_weights_file(path) for path in args.weights]
+    try:
+        loaded = [load_weights(path) for path in args.weights]
+    except (ModelError, OSError) as exc:
+        parser.exit(2, f"error: {exc}\n")
     model, codec, normalize, _ = loaded[0]
     for path, (other, other_codec, other_normalize, _) in zip(args.weights, loaded, strict=True):
         if (other.config, other_codec, other_normalize) != (model.config, codec, normalize):
-            raise ModelError(
-                path, f"another architecture, alphabet or normalization than {args.weights[0]}"
+            parser.exit(
+                2,
+                f"error: {path}: another architecture, alphabet or normalization than "
+                f"{args.weights[0]}\n",
             )
     if len(loaded) > 1:
         model.load_state_dict(average_weights([m.state_dict() for m, *_ in loaded], shares))
@@ -312,6 +323,15 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export_model(model, codec, normalize, args.out, info=info, quantize=not args.float)
     print(f"{args.out}: {args.out.stat().st_size} bytes, info {info}")
+
+
+def _weights_file(path: Path) -> Path:
+    """`default` is the shipped model's weights (as `scandex train --from default`)."""
+    if str(path) == "default" and not path.exists():
+        from scandex.ocr.recognize import default_model_path
+
+        return weights_path(default_model_path())
+    return path
 
 
 def _metadata(path: Path) -> dict[str, str]:
