@@ -295,6 +295,7 @@ def main() -> None:
     shares = args.shares or [1.0] * len(args.weights)
     if len(shares) != len(args.weights) or min(shares) < 0 or sum(shares) <= 0:
         parser.error(f"--shares: {len(args.weights)} non-negative numbers, not all zero")
+    named = [str(path) for path in args.weights]
     args.weights = [_weights_file(path) for path in args.weights]
     try:
         loaded = [load_weights(path) for path in args.weights]
@@ -311,14 +312,12 @@ def main() -> None:
     if len(loaded) > 1:
         model.load_state_dict(average_weights([m.state_dict() for m, *_ in loaded], shares))
     source = Path(args.weights[0]).with_suffix(".onnx")
-    info = {}
-    if source.exists():
+    info: dict = {}
+    if len(loaded) > 1:  # the first model's iteration and dev CER are not the mean's
+        info["mean_of"] = dict(zip(named, shares, strict=True))
+    elif source.exists():
         info = dict(model_info(source, _metadata(source)).info)
         info.pop("quantized", None)
-    if len(loaded) > 1:
-        info["mean_of"] = {
-            str(path): share for path, share in zip(args.weights, shares, strict=True)
-        }
     info.update(json.loads(args.info))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export_model(model, codec, normalize, args.out, info=info, quantize=not args.float)
