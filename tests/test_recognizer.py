@@ -454,6 +454,41 @@ def test_one_dash_read_as_two_marks_is_the_longest_dash_read():
     assert "".join(c.text for c in recount_mark_rows(chars, image, 4)) == "–"
 
 
+def _dash_line_image(slots: str, dash_px: int, hyphen_px: int = 8) -> np.ndarray:
+    """A normalized line image, one slot of 22 px per character of `slots`: a letter's tall
+    ink, a hyphen's bar ("-"), a dash's bar `dash_px` long ("="), or paper (space)."""
+    image = np.zeros((32, 12 + 22 * len(slots)), np.float32)
+    for k, char in enumerate(slots):
+        x = 8 + k * 22
+        if char.isalpha():
+            image[8:24, x : x + 12] = 1.0
+        elif char in "-=":
+            image[15:18, x : x + (hyphen_px if char == "-" else dash_px)] = 1.0
+    return image
+
+
+@pytest.mark.parametrize(
+    "dash_px, read, expected",
+    [
+        (14, "well-to-do - yes", "well-to-do – yes"),  # print: an en dash 1.75 hyphens long
+        (8, "well-to-do – yes", "well-to-do - yes"),  # a typewriter's one hyphen key
+        (20, "well-to-do - yes", "well-to-do - yes"),  # an em dash's length: left as read
+        (14, "wellxtoxdo - yes", "wellxtoxdo - yes"),  # no hyphen in the line to go by
+    ],
+)
+def test_a_spaced_dash_is_read_by_its_length_beside_the_lines_hyphens(dash_px, read, expected):
+    """v8 read the synthetic pages' printed spaced en dashes as hyphens (22 missed): alone,
+    a dash's length tells nothing (a typewriter's hyphen is as long as a printed en dash),
+    but beside the same line's in-word hyphens it does."""
+    from scandex.ocr.mark_rows import spaced_dashes_by_length
+
+    dash = read.index(" ") + 1
+    slots = "".join("=" if k == dash else c for k, c in enumerate(read.replace("x", "a")))
+    image = _dash_line_image(slots, dash_px)
+    chars = _mixed_reading(image, read)
+    assert "".join(c.text for c in spaced_dashes_by_length(chars, image, 4)) == expected
+
+
 @pytest.mark.parametrize(
     "widths, read",
     [

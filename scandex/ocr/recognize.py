@@ -19,7 +19,7 @@ from scandex.errors import ModelError
 from scandex.ocr.codec import Codec
 from scandex.ocr.ctc import greedy_decode
 from scandex.ocr.lexicon import Lexicon
-from scandex.ocr.mark_rows import recount_mark_rows
+from scandex.ocr.mark_rows import recount_mark_rows, spaced_dashes_by_length
 from scandex.ocr.normalize import NormalizedLine, NormalizeParams, normalize_line
 from scandex.ocr.spelling import CorrectedWord, SpellingParams, correct_line
 
@@ -222,6 +222,7 @@ def _line_result(
     spelling: SpellingParams,
 ) -> LineResult:
     decoded = recount_mark_rows(greedy_decode(probs, codec), line.image, WIDTH_DOWNSAMPLE)
+    decoded = spaced_dashes_by_length(decoded, line.image, WIDTH_DOWNSAMPLE)
     corrected: list[CorrectedWord] = []
     if lexicon is not None:
         decoded, corrected = correct_line(probs, decoded, codec, lexicon, spelling)
