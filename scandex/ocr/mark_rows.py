@@ -25,6 +25,7 @@ hyphens (`spaced_dashes_by_length`): an en dash in print, a hyphen on a typewrit
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -197,7 +198,11 @@ def recount_mark_rows(
 
 
 def _single_bar_width(
-    char: DecodedChar, strokes: np.ndarray, image: np.ndarray, px_per_step: float, params
+    char: DecodedChar,
+    strokes: np.ndarray,
+    image: np.ndarray,
+    px_per_step: float,
+    params: MarkRowParams,
 ) -> int | None:
     """The width of the one bar under a decoded mark, or None where its stretch of the image
     holds anything else (no stroke, several, or a stroke taller than a bar)."""
@@ -221,13 +226,13 @@ def spaced_dashes_by_length(
 
     A printed spaced en dash is only a little longer than a hyphen, and the models that
     learned typed pages (where a typist's spaced hyphen is a hyphen) read it as one (v8
-    missed 22 dashes of the synthetic pages, 16 with this). On its own a dash's length says nothing
-    (a typewriter's hyphen is as long as a printed en dash), but beside the hyphens of the
-    same line, in the same face at the same scale, it does.
+    missed 22 dashes of the synthetic pages, 16 with this). On its own a dash's length says
+    nothing (a typewriter's hyphen is as long as a printed en dash), but beside the hyphens
+    of the same line, in the same face at the same scale, it does.
     """
     text = [c.text for c in chars]
 
-    def between(i: int, test) -> bool:
+    def between(i: int, test: Callable[[str], bool]) -> bool:
         return 0 < i < len(chars) - 1 and test(text[i - 1]) and test(text[i + 1])
 
     hyphens = [i for i, t in enumerate(text) if t == "-" and between(i, str.isalpha)]
@@ -246,13 +251,12 @@ def spaced_dashes_by_length(
         if width is None:
             continue
         ratio = width / hyphen
-        mark = (
-            "–"
-            if params.en_dash <= ratio < params.em_dash
-            else "-"
-            if ratio <= params.same_dash
-            else None
-        )
-        if mark is not None and mark != text[i]:
+        if params.en_dash <= ratio < params.em_dash:
+            mark = "–"
+        elif ratio <= params.same_dash:
+            mark = "-"
+        else:
+            continue
+        if mark != text[i]:
             out[i] = replace(chars[i], text=mark, alternatives=())
     return out
