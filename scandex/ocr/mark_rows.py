@@ -166,6 +166,14 @@ def _recounted(
     ]
 
 
+def _strokes_within(
+    strokes: np.ndarray, x0_step: float, x1_step: float, px_per_step: float
+) -> np.ndarray:
+    """The strokes whose centres lie under the decoded steps x0_step..x1_step."""
+    centres = strokes.mean(axis=1)
+    return strokes[(centres >= x0_step * px_per_step) & (centres < x1_step * px_per_step)]
+
+
 def recount_mark_rows(
     chars: list[DecodedChar],
     image: np.ndarray,
@@ -179,14 +187,11 @@ def recount_mark_rows(
     if not runs:
         return chars
     strokes = ink_strokes(image, params)
-    centres = strokes.mean(axis=1)
     out: list[DecodedChar] = []
     done = 0
     for first, last in runs:
         run = chars[first:last]
-        inside = strokes[
-            (centres >= run[0].x0_step * px_per_step) & (centres < run[-1].x1_step * px_per_step)
-        ]
+        inside = _strokes_within(strokes, run[0].x0_step, run[-1].x1_step, px_per_step)
         mark = _row_mark(run, inside, image, params)
         if mark is None:
             continue
@@ -206,10 +211,7 @@ def _single_bar_width(
 ) -> int | None:
     """The width of the one bar under a decoded mark, or None where its stretch of the image
     holds anything else (no stroke, several, or a stroke taller than a bar)."""
-    centres = strokes.mean(axis=1)
-    inside = strokes[
-        (centres >= char.x0_step * px_per_step) & (centres < char.x1_step * px_per_step)
-    ]
+    inside = _strokes_within(strokes, char.x0_step, char.x1_step, px_per_step)
     if len(inside) != 1 or len(_bars(image, inside[0], params)) != 1:
         return None
     return int(inside[0][1] - inside[0][0])
