@@ -45,12 +45,16 @@ def frozen_texts() -> list[str]:
 
 
 def single_thread_environment() -> None:
-    """Ask every native library we load (and every child process) for one thread.
+    """Ask every native library we load (and every child process) for one thread, and keep
+    freed memory as scandex's OCR workers do (scandex.memory).
 
     Call before importing numpy, OpenCV or onnxruntime."""
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_THREAD_LIMIT"):
         os.environ[name] = "1"
     sys.path.insert(0, REPO)
+    from scandex.memory import keep_freed_memory
+
+    keep_freed_memory()
 
 
 def comparable(text: str, *, unlv_tildes: bool = False) -> str:

@@ -15,6 +15,7 @@ import typer
 
 from scandex.cli.app import app, error
 from scandex.errors import ExitCode, ScandexError, UsageError
+from scandex.memory import keep_freed_memory
 
 if TYPE_CHECKING:
     from scandex.ocr.lexicon import LexiconParams
@@ -316,6 +317,7 @@ def ocr(
         )
     first_page = True
     show_progress = sys.stderr.isatty() and len(images) > 1
+    keep_freed_memory()
     with _executor(jobs) as pool:
         outcomes = pool.map(_run_job, jobs_list) if pool else map(_run_job, jobs_list)
         if show_progress:
@@ -406,4 +408,8 @@ class _NoPool:
 
 
 def _executor(jobs: int):
-    return ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else _NoPool()
+    return (
+        ProcessPoolExecutor(max_workers=jobs, initializer=keep_freed_memory)
+        if jobs > 1
+        else _NoPool()
+    )

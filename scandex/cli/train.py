@@ -9,6 +9,7 @@ import typer
 
 from scandex.cli.app import app
 from scandex.errors import ScandexError, UsageError
+from scandex.memory import keep_freed_memory
 
 
 @app.command()
@@ -84,6 +85,8 @@ def train(
         start = default_model_path() if str(from_model) == "default" else from_model
         if not start.is_file():
             raise UsageError(f"{start}: model file not found")
+    # A training process (and its data loader, forked from it) does nothing else.
+    keep_freed_memory()
     summary = run_training(
         TrainOptions(
             out_dir=out,

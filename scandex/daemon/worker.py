@@ -36,6 +36,7 @@ from scandex.errors import (
     SegmentationError,
     TemporaryError,
 )
+from scandex.memory import keep_freed_memory
 from scandex.page import Document
 
 if TYPE_CHECKING:
@@ -265,6 +266,7 @@ def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
     # (and reloads them on its own SIGHUP), and kills them if it must.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
+    keep_freed_memory()  # a process that only reads pages
     try:
         engine = setup.make_engine()
     except BaseException as exc:

@@ -60,6 +60,7 @@ from scandex.daemon.worker import (
     scandex_engine,
 )
 from scandex.errors import ConfigError, ExitCode, ScandexError, TemporaryError
+from scandex.memory import keep_freed_memory
 from scandex.queue.jobs import HEARTBEAT_GRACE_SECONDS, Outcome, Ticket, queue_name
 
 log = logging.getLogger("scandex.worker")
@@ -194,6 +195,7 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
     for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
     _log_to_stderr(spec.verbose)
+    keep_freed_memory()  # a process that only reads pages
     try:
         engine = spec.factory()
     except BaseException as exc:
