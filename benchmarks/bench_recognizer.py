@@ -9,6 +9,9 @@ beside the peers measured in the same run:
     jls-letters-dev), each read when present;
 (b) CER on synthetic lines rendered in the fonts held out of training (Carlito, P052,
     Courier Prime*), clean and degraded, by family, plus ALL-CAPS and typewriter-font lines;
+(b2) CER and WER on synthetic French, German and Spanish lines (held-out fonts, degraded),
+    read with the default word lists (a choice of languages per `recognize` call) and with
+    the English list alone;
 (c) calibration of scandex's word confidences on the real sets (expected calibration error);
 (d) lines per second on one core on the UW-III dev lines;
 (e) the model file's size.
@@ -32,6 +35,7 @@ single_thread_environment()
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import glob  # noqa: E402
+import itertools  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import tempfile  # noqa: E402
@@ -65,7 +69,7 @@ SYNTH_DPI = 300
 TRAIN_RUNS = "/work/train-runs"
 SYNTH_SEED = 20261125  # the synthetic lines' fonts, sizes and damage (texts: frozen_texts)
 CALIBRATION_BINS = 10
-LEXICON_LANGUAGES = ("en",)
+OTHER_LANGUAGES = ("fr", "de", "es")  # (b2)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class LineSample:
     family: str = ""  # synthetic only: held-out font family
     degraded: bool = False
     caps: bool = False
+    language: str = ""  # (b2) only: the language of the line's words
 
     @property
     def typewriter(self) -> bool:
@@ -203,6 +208,37 @@ def synthetic_lines(per_family: int, folder: Path, seed: int = SYNTH_SEED) -> li
                 samples.append(
                     LineSample(image, text, str(path), family=family, degraded=degraded, caps=caps)
                 )
+    return samples
+
+
+def other_language_lines(
+    per_language: int, folder: Path, seed: int = SYNTH_SEED
+) -> list[LineSample]:
+    """(b2): lines of French, German and Spanish words (drawn by frequency from wordfreq's
+    lists, as the training text draws them; wordfreq's lists are also what the word lists
+    are built from, so every word here is listed: real text holds some that are not) in the
+    held-out faces, degraded as in (b)."""
+    from scandex.training.render import draw_text
+    from scandex.training.text import TextSource
+
+    rng = random.Random(seed)
+    families = _held_out_families()
+    names = sorted(families)
+    samples: list[LineSample] = []
+    for language in OTHER_LANGUAGES:
+        source = TextSource(seed=seed, other_languages=(language,))
+        texts = (source.other_language_line(rng.randint(20, 70)) for _ in itertools.count())
+        for k in range(per_language):
+            family = names[k % len(names)]
+            face = families[family][k % len(families[family])]
+            text = _renderable_text(texts, face, caps=False)
+            ink = draw_text(text, face, rng.randint(24, 56), rng)
+            image = _degraded_image(ink, rng, family.startswith("Courier"))
+            path = folder / f"{language}-{k:04d}.png"
+            cv2.imwrite(str(path), image)
+            samples.append(
+                LineSample(image, text, str(path), family=family, degraded=True, language=language)
+            )
     return samples
 
 
@@ -444,6 +480,20 @@ def synthetic_groups() -> list[Group]:
     return groups
 
 
+def print_other_language_accuracy(
+    samples: Sequence[LineSample], reads: Reads, engines: Sequence[str]
+) -> None:
+    scores = scores_by_engine(samples, reads, engines)
+    groups: list[Group] = [
+        (language, lambda s, language=language: s.language == language)
+        for language in OTHER_LANGUAGES
+    ]
+    for measure, rate in (("CER", lambda t: t.cer), ("WER", lambda t: t.wer)):
+        rows = accuracy_rows(samples, scores, groups, rate)
+        title = f"(b2) {measure}, French, German and Spanish lines, held-out fonts, degraded"
+        print_table(title, ["set", "lines", "chars", "words", *engines], rows)
+
+
 def print_synthetic_accuracy(
     samples: Sequence[LineSample], reads: Reads, engines: Sequence[str]
 ) -> None:
@@ -615,7 +665,8 @@ def describe_setup(args, variants: Sequence[Variant], lexicon) -> None:
     print(f"scandex: onnxruntime {onnxruntime.__version__}, 1 thread, OpenCV 1 thread")
     print(
         f"  greedy = lexicon off; lexicon = lexicon decoding with the default SpellingParams"
-        f" and the {'+'.join(LEXICON_LANGUAGES)} word list ({len(lexicon)} words)"
+        f" and the default word lists ({'+'.join(lexicon.languages)}, the languages of each"
+        f" recognize() call's words chosen among them); en list = the English list alone"
     )
     print(f"tesseract: {peers.tesseract_version() if args.tesseract else 'skipped'}")
     print(
@@ -628,11 +679,17 @@ def describe_setup(args, variants: Sequence[Variant], lexicon) -> None:
 def main() -> None:
     args = parse_args()
     cv2.setNumThreads(1)
-    from scandex.ocr.lexicon import load_lexicon
+    from scandex.ocr.lexicon import LexiconParams, PageLexicon, load_lexicon
+    from scandex.ocr.recognize import Recognizer
 
-    lexicon = load_lexicon(LEXICON_LANGUAGES)
+    lexicon = LexiconParams().load()
+    assert isinstance(lexicon, PageLexicon)  # the default: several languages' lists
+    model = find_model(args.model)
     old_model = Path(args.compare_model) if args.compare_model else None
-    variants = scandex_variants(find_model(args.model), old_model, lexicon)
+    variants = scandex_variants(model, old_model, lexicon)
+    english_only = Variant(
+        "scandex en list", Recognizer(model, threads=1, lexicon=load_lexicon(("en",)))
+    )
     peer_columns = ["tesseract"] * args.tesseract + ["rapidocr"] * bool(args.rapidocr_python)
     engines = [v.name for v in variants] + peer_columns
     describe_setup(args, variants, lexicon)
@@ -659,6 +716,14 @@ def main() -> None:
             synth, variants, args, timing=speed_set is None, tesseract_dpi=SYNTH_DPI
         )
         print_synthetic_accuracy(synth, synth_reads, engines)
+        foreign = other_language_lines(per_family, Path(tmp))
+        foreign_variants = [*variants[:2], english_only]
+        foreign_reads = read_all(
+            foreign, foreign_variants, args, timing=False, tesseract_dpi=SYNTH_DPI
+        )
+        print_other_language_accuracy(
+            foreign, foreign_reads, [v.name for v in foreign_variants] + peer_columns
+        )
         if real:
             print_calibration(real, real_reads, variants)
         if speed_set:

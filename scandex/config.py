@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from scandex.errors import ConfigError, MissingFolderError
+from scandex.lexicons import DEFAULT_LANGUAGES
 
 if TYPE_CHECKING:
     from scandex.ocr.lexicon import LexiconParams
@@ -68,7 +69,7 @@ class OcrConfig:
     max_file_bytes: int = 2_000_000_000  # larger files (scans and hOCR) are never read
     reocr: str = "auto"  # read files again when the model changes: auto, manual or off
     lexicon: bool = True  # check uncertain words against word lists (lexicon-aware decoding)
-    languages: tuple[str, ...] = ("en",)  # the shipped word lists to use
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES  # the word lists a page may use
     user_words: Path | None = None  # the user's own words, one per line
     pdf_text: str = "auto"  # a PDF page's own text: "auto" (when it covers the page), "ocr", "text"
     pdf_dpi: float = 300.0  # PDF pages that are not one scanned image are rendered at this
@@ -396,7 +397,7 @@ def _watch_paths(reader: _Reader, base_dir: Path) -> tuple[Path, ...]:
 def _languages(reader: _Reader) -> tuple[str, ...]:
     from scandex.lexicons import available_languages
 
-    languages = reader.strings("languages", ("en",), allow_empty=True)
+    languages = reader.strings("languages", DEFAULT_LANGUAGES, allow_empty=True)
     shipped = available_languages()
     for language in languages:
         if language not in shipped:

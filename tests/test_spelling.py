@@ -11,7 +11,14 @@ import pytest
 from scandex.errors import ConfigError, ScandexError
 from scandex.ocr.codec import Codec
 from scandex.ocr.ctc import ctc_align, ctc_log_likelihood, greedy_decode
-from scandex.ocr.lexicon import LexiconParams, load_lexicon, make_lexicon, read_user_words
+from scandex.ocr.lexicon import (
+    LexiconParams,
+    PageLexicon,
+    choose_languages,
+    load_lexicon,
+    make_lexicon,
+    read_user_words,
+)
 from scandex.ocr.spelling import SpellingParams, correct_line
 
 CODEC = Codec()
@@ -166,6 +173,49 @@ def test_user_words_are_known(tmp_path: Path):
     # A user's word wins where the network half-read it.
     text, _ = read("Hibbord", {4: {"a": 0.3}}, lexicon=lexicon)
     assert text == "Hibbard"
+
+
+ALL = ("en", "fr", "de", "es")
+
+
+def test_a_page_is_checked_against_the_lists_of_its_languages():
+    english = (
+        "We would be glad to hear whether you could send us the books which were promised "
+        "to our office last week."
+    )
+    french = (
+        "Le comité s'est réuni mardi pour discuter du transport des familles qui attendent "
+        "encore à la frontière."
+    )
+    german = "Der Ausschuss trat am Dienstag zusammen, um die Lage der Familien zu besprechen."
+    assert choose_languages(english, ALL) == ("en",)
+    assert choose_languages(french, ALL) == ("fr",)
+    assert choose_languages(german, ALL) == ("de",)
+    # English and French sentences: both lists; no listed words: the first language given.
+    assert choose_languages(english + " " + french, ALL) == ("en", "fr")
+    assert choose_languages("1938 - 42 - xqzv", ALL) == ("en",)
+    assert choose_languages(french, ("en",)) == ("en",)
+
+
+def test_a_french_page_is_corrected_from_the_french_list():
+    page = PageLexicon(ALL)
+    # "voitare" where the network gave "u" real weight: the English list has no "voiture".
+    confused = {7: {"u": 0.3}}
+    english = page.for_text("We would be glad to hear whether you could send the voitare.")
+    french = page.for_text("Le comité a envoyé la voitare pour les familles à la frontière.")
+    assert read("la voitare", confused, lexicon=english)[0] == "la voitare"
+    assert read("la voitare", confused, lexicon=french)[0] == "la voiture"
+
+
+def test_the_default_word_lists_are_a_choice_per_page(tmp_path: Path):
+    from scandex.config import parse_config
+
+    assert LexiconParams().load() == PageLexicon(ALL)
+    assert parse_config({}, base_dir=tmp_path, source=None).ocr.lexicon_params.languages == ALL
+    # One language is one list, as before.
+    assert LexiconParams(languages=("en",)).load() is load_lexicon(("en",), None)
+    with pytest.raises(ScandexError, match="no word list for language 'xx'"):
+        LexiconParams(languages=("en", "xx")).load()
 
 
 def test_config_lexicon_keys(tmp_path: Path):

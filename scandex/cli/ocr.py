@@ -15,6 +15,7 @@ import typer
 
 from scandex.cli.app import app, error
 from scandex.errors import ExitCode, ScandexError, UsageError
+from scandex.lexicons import DEFAULT_LANGUAGES
 from scandex.memory import keep_freed_memory
 
 if TYPE_CHECKING:
@@ -234,7 +235,10 @@ def ocr(
         True, "--lexicon/--no-lexicon", help="Check uncertain words against word lists."
     ),
     languages: list[str] = typer.Option(
-        ["en"], "--language", help="Word list to use (repeatable): en, fr, de, es."
+        list(DEFAULT_LANGUAGES),
+        "--language",
+        help="Word list to use (repeatable): en, fr, de, es; each page uses those of the "
+        "languages its words are in.",
     ),
     words: Path | None = typer.Option(
         None, "--words", help="Your own words (names, places), one per line."

@@ -2,6 +2,10 @@
 
 from importlib import resources
 
+# The word lists a reader uses unless told otherwise: each page is decoded with the lists of
+# the languages its words are in (scandex.ocr.lexicon.choose_languages).
+DEFAULT_LANGUAGES = ("en", "fr", "de", "es")
+
 
 def available_languages() -> list[str]:
     """The languages with a shipped word list."""

@@ -17,8 +17,8 @@ import numpy as np
 
 from scandex.errors import ModelError
 from scandex.ocr.codec import Codec
-from scandex.ocr.ctc import greedy_decode
-from scandex.ocr.lexicon import Lexicon
+from scandex.ocr.ctc import DecodedChar, greedy_decode
+from scandex.ocr.lexicon import Lexicon, PageLexicon
 from scandex.ocr.mark_rows import recount_mark_rows, spaced_dashes_by_length
 from scandex.ocr.normalize import NormalizedLine, NormalizeParams, normalize_line
 from scandex.ocr.spelling import CorrectedWord, SpellingParams, correct_line
@@ -129,7 +129,9 @@ class Recognizer:
     """Loads a model once; `recognize` reads batches of line images.
 
     With a lexicon, words the network read uncertainly are checked against it (see
-    scandex.ocr.spelling); without one, the reading is the greedy CTC decoding.
+    scandex.ocr.spelling); without one, the reading is the greedy CTC decoding. With word
+    lists of several languages (a PageLexicon), each `recognize` call (a page) is checked
+    against the lists of the languages its greedy reading is in.
     """
 
     def __init__(
@@ -137,7 +139,7 @@ class Recognizer:
         model_path: str | Path | None = None,
         *,
         threads: int = 1,
-        lexicon: Lexicon | None = None,
+        lexicon: Lexicon | PageLexicon | None = None,
         spelling: SpellingParams = SpellingParams(),
     ) -> None:
         self.lexicon = lexicon
@@ -162,22 +164,29 @@ class Recognizer:
     def recognize(
         self, images: Sequence[np.ndarray], *, max_batch: int = 32, max_pixels: int = 600_000
     ) -> list[LineResult]:
-        """Recognize each image as one text line, in the order given."""
+        """Recognize each image as one text line, in the order given (the lines of one page:
+        with several languages' word lists, they are checked against one choice of them)."""
         normalized = [normalize_line(image, self.model.normalize) for image in images]
         order = sorted(range(len(images)), key=lambda i: normalized[i].image.shape[1])
-        results: list[LineResult | None] = [None] * len(images)
+        line_probs: list[np.ndarray] = [np.empty((0, 0), np.float32)] * len(images)
         for batch_indices in _width_batches(
             [normalized[i].image.shape[1] for i in order], max_batch, max_pixels
         ):
             indices = [order[k] for k in batch_indices]
-            lines = [normalized[i] for i in indices]
-            probs = self.posteriors(stack_lines([line.image for line in lines]))
-            for index, line, p in zip(indices, lines, probs, strict=True):
-                steps = output_steps(line.image.shape[1])
-                results[index] = _line_result(
-                    p[:steps], line, self.codec, self.lexicon, self.spelling
-                )
-        return [r for r in results if r is not None]
+            probs = self.posteriors(stack_lines([normalized[i].image for i in indices]))
+            for index, p in zip(indices, probs, strict=True):
+                line_probs[index] = p[: output_steps(normalized[index].image.shape[1])]
+        decoded = [
+            _first_reading(p, line, self.codec)
+            for p, line in zip(line_probs, normalized, strict=True)
+        ]
+        lexicon = self.lexicon
+        if isinstance(lexicon, PageLexicon):
+            lexicon = lexicon.for_text("\n".join("".join(c.text for c in d) for d in decoded))
+        return [
+            _line_result(p, line, d, self.codec, lexicon, self.spelling)
+            for p, line, d in zip(line_probs, normalized, decoded, strict=True)
+        ]
 
 
 def _width_batches(widths: list[int], max_batch: int, max_pixels: int) -> list[list[int]]:
@@ -214,15 +223,21 @@ def stack_lines(images: Sequence[np.ndarray]) -> np.ndarray:
     return batch
 
 
+def _first_reading(probs: np.ndarray, line: NormalizedLine, codec: Codec) -> list[DecodedChar]:
+    """The network's best path, with rows of marks recounted and spaced dashes read by
+    their length (before any word list is consulted)."""
+    decoded = recount_mark_rows(greedy_decode(probs, codec), line.image, WIDTH_DOWNSAMPLE)
+    return spaced_dashes_by_length(decoded, line.image, WIDTH_DOWNSAMPLE)
+
+
 def _line_result(
     probs: np.ndarray,
     line: NormalizedLine,
+    decoded: list[DecodedChar],
     codec: Codec,
     lexicon: Lexicon | None,
     spelling: SpellingParams,
 ) -> LineResult:
-    decoded = recount_mark_rows(greedy_decode(probs, codec), line.image, WIDTH_DOWNSAMPLE)
-    decoded = spaced_dashes_by_length(decoded, line.image, WIDTH_DOWNSAMPLE)
     corrected: list[CorrectedWord] = []
     if lexicon is not None:
         decoded, corrected = correct_line(probs, decoded, codec, lexicon, spelling)
