@@ -112,7 +112,7 @@ def choose_languages(
     A word list of every language at once would put words of the wrong language within
     reach of every misread word (measured: the English dev lines 0.35 -> 0.37% CER and
     1.29 -> 1.41% with the four lists), while the English list alone reads French lines at
-    twice the CER of the French list.
+    nearly twice the CER of the French list.
     """
     words = [w.lower() for w in _LETTER_RUNS.findall(text)]
     if len(languages) < 2 or not words:
