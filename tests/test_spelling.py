@@ -159,6 +159,12 @@ def test_shipped_word_lists_load():
     assert english.has_prefix("septem") and not english.has_prefix("xqzv")
     both = load_lexicon(("en", "fr"))
     assert "aujourd" in both or "château" in both
+    french = load_lexicon(("fr",), None)
+    # A word of both lists keeps its higher frequency; the merged words stay sorted.
+    assert both.frequency("transport") == max(
+        english.frequency("transport") or 0, french.frequency("transport") or 0
+    )
+    assert list(both.words) == sorted(both.words) and len(both) < len(english) + len(french)
     with pytest.raises(ScandexError, match="no word list for language 'xx'"):
         load_lexicon(("xx",))
 
