@@ -100,7 +100,7 @@ def load_lexicon(languages: tuple[str, ...], user_words: Path | None = None) -> 
     waited 0.65 s for its merged list where merging the loaded ones takes 0.2 s)."""
     if len(languages) == 1 and user_words is None:
         return make_lexicon(_read_shipped(languages[0]))
-    parts = [load_lexicon((language,), None) for language in languages]
+    parts = [_shipped(language) for language in languages]
     if user_words is not None:
         parts.append(make_lexicon(read_user_words(user_words)))
     return merge_lexicons(parts)
@@ -183,7 +183,6 @@ class LexiconParams:
         if len(self.languages) > 1:
             # Loaded now, so a missing list is an error at start, not at the first page.
             for language in self.languages:
-                _shipped(language)
-                load_lexicon((language,), self.user_words)
+                load_lexicon((language,), self.user_words)  # reads the shipped list too
             return PageLexicon(self.languages, self.user_words)
         return load_lexicon(self.languages, self.user_words)
