@@ -1115,3 +1115,22 @@ def test_a_faded_typewriter_line_binarized_keeps_its_strokes():
             kept.append(float((image[strokes] == 0).mean()))
     assert len(kept) > 50
     assert min(kept) > 0.3  # fading takes patches, never the line
+
+
+def test_faded_bars_lose_the_horizontal_strokes_and_keep_the_upright_ones():
+    """The training degradation for faces whose bars fade first (ALL-CAPS E, F, T read as I):
+    a bar as thin as a tenth of the type size fades, a stem keeps all its ink and length."""
+    import random
+
+    from scandex.training.render import fade_horizontal_strokes
+
+    ink = np.zeros((40, 60), np.float32)
+    ink[5:35, 10:14] = 1.0  # a stem, 30 px tall
+    ink[5:7, 14:40] = 1.0  # a bar 2 px thick (an E's top)
+    ink[20:22, 14:34] = 1.0  # and its middle
+    for seed in range(20):
+        faded = fade_horizontal_strokes(ink, 40, random.Random(seed))
+        assert np.array_equal(faded[5:35, 10:14], ink[5:35, 10:14])
+        assert faded[5:7, 16:40].max() <= 0.6 and faded[20:22, 16:34].max() <= 0.6
+        assert faded[5:7, 16:40].min() >= 0.1  # faded, not erased: a reader still sees a trace
+        assert (faded[ink == 0] == 0).all()

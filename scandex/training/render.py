@@ -497,13 +497,28 @@ def add_card_marks(image: np.ndarray, rng: random.Random) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def fade_horizontal_strokes(ink: np.ndarray, size_px: int, rng: random.Random) -> np.ndarray:
+    """Strokes thinner than a tenth or so of the type size across, faded to a fraction of
+    their ink; upright strokes kept. A face with hairline bars, a worn type slug or a
+    photocopier's threshold loses the bars first: the ALL-CAPS held-out lines the recognizer
+    misread most were such ("OF FOLLOWING" with bars gone read as "OETOILOWING")."""
+    # Odd: an even structuring element shifts the opening by a row and eats a stem's top.
+    reach = 2 * max(1, round(size_px * rng.uniform(0.025, 0.05))) + 1
+    # An opening with an upright bar keeps every part of a stroke at least `reach` tall.
+    upright = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((reach, 1), np.uint8))
+    return np.maximum(upright, ink * rng.uniform(0.1, 0.6))
+
+
 def render_line(
     text: str, face: FontFace, rng: random.Random, neighbours: tuple[str, str] | None = None
 ) -> RenderedLine:
     """One degraded line; with `neighbours` (texts above and below), slivers of them too."""
     size_px = rng.choice([rng.randint(18, 34), rng.randint(22, 56)])
+    fade_bars = rng.random() < 0.08
     if neighbours is None:
         ink = _draw(text, face, size_px, rng)
+        if fade_bars:
+            ink = fade_horizontal_strokes(ink, size_px, rng)
         image = crop_line(degrade(ink, rng, typewriter=face.is_typewriter), rng)
         if rng.random() < 0.1:
             image = add_neighbour_fragments(image, rng)
@@ -511,6 +526,8 @@ def render_line(
             image = add_card_marks(image, rng)
         return RenderedLine(image, text, face.family)
     block, rows = draw_with_neighbours(text, *neighbours, face, size_px, rng)
+    if fade_bars:
+        block = fade_horizontal_strokes(block, size_px, rng)
     extent = _ink_extent(block[rows[0] : rows[1]])
     cols = (extent[2], extent[3]) if extent else (0, block.shape[1])
     # The wobble in `degrade` moves rows a little; the crop's random depth absorbs it.
