@@ -90,7 +90,9 @@ def test_words_run_together_are_split_only_where_the_frames_show_a_gap(space_pro
     probs = missed_space("market of the street", 9, space_prob)
     greedy = greedy_decode(probs, CODEC)
     assert "".join(c.text for c in greedy) == "market ofthe street"
-    chars, corrected = correct_line(probs, greedy, CODEC, LEXICON)
+    # (a gap in the frames alone: a split without one is the next test's)
+    gap_only = SpellingParams(missing_space_nats=None)
+    chars, corrected = correct_line(probs, greedy, CODEC, LEXICON, gap_only)
     assert "".join(c.text for c in chars) == expected
     # Split, the line keeps what it read as the first word's other reading, for search.
     assert [(c.first_char, c.original) for c in corrected] == (
@@ -98,6 +100,26 @@ def test_words_run_together_are_split_only_where_the_frames_show_a_gap(space_pro
     )
     off = correct_line(probs, greedy, CODEC, LEXICON, SpellingParams(split_words=False))[0]
     assert "".join(c.text for c in off) == "market ofthe street"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("market ofthe street", "market of the street"),  # far likelier as two words
+        ("the marketstreet", "the marketstreet"),  # two rarer words: as likely one unknown
+        ("ofthe market", "ofthe market"),  # a line's first word may end a hyphenated one
+        ("the ofthe- market", "the ofthe- market"),  # and one before a hyphen start it
+    ],
+)
+def test_words_typed_without_a_space_are_split_only_when_far_likelier(text, expected):
+    # No gap in the frames at all: the typist's space bar did not catch.
+    probs = posteriors(text)
+    greedy = greedy_decode(probs, CODEC)
+    chars, _ = correct_line(probs, greedy, CODEC, LEXICON)
+    assert "".join(c.text for c in chars) == expected
+    strict = SpellingParams(missing_space_nats=None)
+    chars, _ = correct_line(probs, greedy, CODEC, LEXICON, strict)
+    assert "".join(c.text for c in chars) == text
 
 
 def test_tokens_with_digits_are_never_changed():

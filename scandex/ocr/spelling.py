@@ -10,7 +10,8 @@ an unknown word if it is not in the lexicon). A candidate replaces the reading o
 wins by a clear margin, and the greedy reading is kept as the word's alternative, so both
 are searchable. Names and codes the lexicon lacks survive: the margin needs real evidence.
 An unknown word is also tried as two known words with a space between (where the network
-passed over a narrow gap), scored the same way: the space must be in the frames.
+passed over a narrow gap, or the typist left none), scored the same way: the space must be
+in the frames, or the two words far likelier than one unknown word.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ class SpellingParams:
     # An unknown word may be two known ones run together where the network missed a narrow
     # space ("werealso", "ofink"): each such split is a candidate, its letters as read.
     split_words: bool = True
+    # ... or where the typist left none: a typewriter's space bar that did not catch, as on
+    # one archive's pages ("youcoming", "ofink"), where the frames show no gap at all. Such a
+    # split may also be scored on its letters alone, at this cost, if the two words are
+    # likelier than one unknown word by more than it (None: only a gap in the frames
+    # counts). Chosen on the real dev lines and pages: at 0.5 nats four run-together pairs
+    # of the 22 pages are split (243 -> 235 words missed) and one unlisted word of the dev
+    # lines ("speedup"); at 1.5 one pair, at 3 none. The reading stays searchable as the
+    # word's alternative.
+    missing_space_nats: float | None = 0.5
 
 
 @dataclass(frozen=True)
@@ -284,9 +294,20 @@ def correct_line(
                     best_text, best_score = cased, score
         if known is None and params.split_words:
             # The space is scored like any letter: a split wins only where the frames show
-            # a gap the greedy reading passed over.
+            # a gap the greedy reading passed over, or where it pays its missing-space cost.
+            # Not for a piece of a word hyphenated across lines: a line's first word or one
+            # that ends in a hyphen ("theless," of "never-theless" read "the less").
+            fragment = token.first == 0 or text[core[1] :].startswith("-")
+            letters_only = (
+                _score(log_frames, word, groups.index, 0.0, weight) - params.missing_space_nats
+                if params.missing_space_nats is not None and not fragment
+                else -math.inf
+            )
             for split, prior in split_candidates(word, lexicon):
-                score = _score(log_frames, split, groups.index, prior, weight)
+                score = max(
+                    _score(log_frames, split, groups.index, prior, weight),
+                    letters_only + weight * LN10 * prior,
+                )
                 scores.append(score)
                 if score > best_score + (params.margin_nats if best_text == word else 0.0):
                     best_text, best_score = split, score
