@@ -136,22 +136,30 @@ def lexicon_beam_search(
     posteriors are summed over upper and lower case (capitalization is decided afterwards).
     """
     letters = probs @ groups.members  # (steps, letter groups)
-    blank = probs[:, 0]
+    # Python floats from here: the loop below is scalar work, where NumPy scalars cost
+    # several times more per operation.
+    rows = letters.tolist()
+    blanks = probs[:, 0].tolist()
+    likely_at = [np.flatnonzero(row > 1e-3).tolist() for row in letters]
+    # Each prefix's lexicon test once per search, not once per frame.
+    is_prefix: dict[str, bool] = {}
     beams: dict[str, tuple[float, float]] = {"": (1.0, 0.0)}  # prefix -> (p_blank, p_letter)
     log_scale = 0.0
-    for t in range(probs.shape[0]):
-        row = letters[t]
-        likely = [(groups.letters[g], float(row[g])) for g in np.flatnonzero(row > 1e-3)]
+    for row, blank, likely_groups in zip(rows, blanks, likely_at, strict=True):
+        likely = [(groups.letters[g], row[g]) for g in likely_groups]
         grown: dict[str, list[float]] = {}
         for prefix, (p_blank, p_letter) in beams.items():
             total = p_blank + p_letter
             entry = grown.setdefault(prefix, [0.0, 0.0])
-            entry[0] += total * blank[t]
+            entry[0] += total * blank
             if prefix:
                 entry[1] += p_letter * row[groups.position[prefix[-1]]]
             for letter, p in likely:
                 longer = prefix + letter
-                if not lexicon.has_prefix(longer):
+                allowed = is_prefix.get(longer)
+                if allowed is None:
+                    allowed = is_prefix[longer] = lexicon.has_prefix(longer)
+                if not allowed:
                     continue
                 # A repeated letter needs a blank between; without one it is the same letter.
                 from_total = p_blank if prefix.endswith(letter) else total
@@ -298,8 +306,9 @@ def correct_line(
             # Not for a piece of a word hyphenated across lines: a line's first word or one
             # that ends in a hyphen ("theless," of "never-theless" read "the less").
             fragment = token.first == 0 or text[core[1] :].startswith("-")
+            # The letters' likelihood is the reading's own score (scores[0]) less its prior.
             letters_only = (
-                _score(log_frames, word, groups.index, 0.0, weight) - params.missing_space_nats
+                scores[0] - weight * LN10 * own_prior - params.missing_space_nats
                 if params.missing_space_nats is not None and not fragment
                 else -math.inf
             )
