@@ -941,6 +941,19 @@ def test_training_text_has_page_numbers_standing_alone_with_their_spaces():
     assert len(spaced) + len(tight) < 0.02 * len(lines)  # a seasoning, not a diet
 
 
+def test_training_text_spells_contractions_with_both_apostrophes():
+    """Contractions came only with the straight apostrophe of the word lists; a typeset
+    "won’t" was read "won’'t" and "I’ve" "Ive"."""
+    from scandex.training.text import TextSource
+
+    source = TextSource(seed=3)
+    words = [source.word() for _ in range(20000)]
+    straight = [w for w in words if re.search(r"\w'\w", w)]
+    curly = [w for w in words if re.search(r"\w’\w", w)]
+    assert len(straight) > 20 and len(curly) > 20
+    assert 0.5 < len(curly) / len(straight) < 2
+
+
 def test_training_lines_label_a_dash_the_face_draws_as_its_hyphen_a_hyphen():
     """Courier's en dash is its hyphen to the pixel; labelled "–", such lines taught the
     model to read a typed " --" as "–-"."""

@@ -90,7 +90,13 @@ class TextSource:
 
     # -- pieces -------------------------------------------------------------------------
     def word(self) -> str:
-        return self.rng.choices(self.words, cum_weights=self.cumulative_weights)[0]
+        word = self.rng.choices(self.words, cum_weights=self.cumulative_weights)[0]
+        # The lists spell contractions with the typewriter's straight apostrophe; print and
+        # word processors set a curly one, which the network had only seen in "’s" and
+        # quotes: "won’t" read "won’'t", "doesn’t" "doesn’ t", "I’ve" "Ive" (dev pages).
+        if "'" in word and self.rng.random() < 0.5:
+            word = word.replace("'", "’")
+        return word
 
     def number(self) -> str:
         r = self.rng.random()
