@@ -954,6 +954,17 @@ def test_training_text_spells_contractions_with_both_apostrophes():
     assert 0.5 < len(curly) / len(straight) < 2
 
 
+def test_training_text_closes_quotes_both_before_and_after_the_period():
+    """Quotes were only ever closed before a sentence's mark; typeset "it.”" was read "it”"."""
+    from scandex.training.text import TextSource
+
+    source = TextSource(seed=4)
+    lines = [source.line() for _ in range(5000)]
+    inside = sum(len(re.findall(r"\w[.,?!][”\"’]", line)) for line in lines)
+    outside = sum(len(re.findall(r"\w[”\"’][.,?!]", line)) for line in lines)
+    assert inside > 20 and outside > 20
+
+
 def test_training_lines_label_a_dash_the_face_draws_as_its_hyphen_a_hyphen():
     """Courier's en dash is its hyphen to the pixel; labelled "–", such lines taught the
     model to read a typed " --" as "–-"."""

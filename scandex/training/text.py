@@ -192,40 +192,48 @@ class TextSource:
             elif self.rng.random() < 0.06 and token[:1].isalpha():
                 token = token[:1].upper() + token[1:]
             r = self.rng.random()
+            quotes = ("", "")
             if r < 0.02:
-                token = f"“{token}”"
+                quotes = ("“", "”")
             elif r < 0.03:
-                token = f'"{token}"'
+                quotes = ('"', '"')
             elif r < 0.045:
                 token = f"({token})"
             elif r < 0.05:
-                token = f"‘{token}’"
+                quotes = ("‘", "’")
             elif r < 0.06 and token.isalpha():
                 token = token + self.rng.choice(["'s", "’s", "s'"])
             r = self.rng.random()
+            after = ""
             if r < 0.08:
-                token += ","
+                after = ","
             elif r < 0.13:
-                token += "."
+                after = "."
                 capital_next = True
             elif r < 0.14:
-                token += ";"
+                after = ";"
             elif r < 0.15:
-                token += ":"
+                after = ":"
             elif r < 0.165:
-                token += "?"
+                after = "?"
                 capital_next = True
             elif r < 0.17:
-                token += "!"
+                after = "!"
                 capital_next = True
             elif r < 0.19:
                 # Typists made a dash of two hyphens; typesetters of an em or en dash. The
                 # spaced en dash, only a little longer than a hyphen, was read as one, the
                 # more so once a monospaced face's en dash was labelled a hyphen (it is one
                 # to the pixel): 4 of these 13 forms are a spaced en dash (was 2 of 11).
-                token += self.rng.choice(
+                after = self.rng.choice(
                     ["-", " -", " —", "—", " –", " –", " –", " –", "–", " --", "--", " --", "--"]
                 )
+            # American print closes a quote after the sentence's comma or period ("it.”):
+            # with the mark only ever outside, the period inside was read as nothing.
+            if quotes[0] and after in (",", ".", "?", "!") and self.rng.random() < 0.5:
+                token = f"{quotes[0]}{token}{after}{quotes[1]}"
+            else:
+                token = f"{quotes[0]}{token}{quotes[1]}{after}"
             out.append(token)
             length += len(token) + 1
         line = " ".join(out)
