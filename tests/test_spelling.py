@@ -105,10 +105,14 @@ def test_words_run_together_are_split_only_where_the_frames_show_a_gap(space_pro
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("market ofthe street", "market of the street"),  # far likelier as two words
-        ("the marketstreet", "the marketstreet"),  # two rarer words: as likely one unknown
-        ("ofthe market", "ofthe market"),  # a line's first word may end a hyphenated one
-        ("the ofthe- market", "the ofthe- market"),  # and one before a hyphen start it
+        ("the market of the street ofthe market", "the market of the street of the market"),
+        # two rarer words: as likely one unknown word
+        ("the market of the street marketstreet", "the market of the street marketstreet"),
+        # a line's first word may end a hyphenated one, and one before a hyphen start it
+        ("ofthe market of the street", "ofthe market of the street"),
+        ("the market of the ofthe- street", "the market of the ofthe- street"),
+        # a line the lists mostly do not know is in another language: its words stay
+        ("mercado ofthe calle street", "mercado ofthe calle street"),
     ],
 )
 def test_words_typed_without_a_space_are_split_only_when_far_likelier(text, expected):
