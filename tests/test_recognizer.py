@@ -357,6 +357,24 @@ def test_greedy_decoding_reports_peak_confidence_positions_and_close_alternative
     assert c.x0_step < c.start_step and ell.x1_step > ell.end_step
 
 
+def test_one_mark_split_between_look_alike_classes_is_read_once():
+    """A typeset apostrophe read curly in its first steps and straight in the next came out
+    as two ("won’'t"); with a blank between, two marks stay two (a typed '')."""
+    n, t = {"n": 0.9}, {"t": 0.9}
+    curly, straight = {"’": 0.47, "'": 0.3}, {"'": 0.83, "’": 0.13}
+    chars = greedy_decode(_posteriors([n, {}, curly, straight, {}, t]), CODEC)
+    assert "".join(c.text for c in chars) == "n't"  # the class with most posterior overall
+    mark = chars[1]
+    assert (mark.start_step, mark.end_step) == (2, 4) and mark.confidence == pytest.approx(0.83)
+    closing = greedy_decode(_posteriors([n, {}, {"”": 0.6}, {'"': 0.7}, {}]), CODEC)
+    assert "".join(c.text for c in closing) == 'n"'
+    two = greedy_decode(_posteriors([n, {"'": 0.9}, {}, {"’": 0.9}, {}]), CODEC)
+    assert "".join(c.text for c in two) == "n'’"
+    # Marks of different shapes side by side are two marks.
+    both = greedy_decode(_posteriors([n, {"'": 0.9}, {'"': 0.9}, {}]), CODEC)
+    assert "".join(c.text for c in both) == "n'\""
+
+
 def test_greedy_decoding_of_all_blank_or_empty_input_is_empty():
     assert greedy_decode(_posteriors([{}, {}, {}]), CODEC) == []
     assert greedy_decode(np.zeros((0, CODEC.num_classes)), CODEC) == []

@@ -8,6 +8,7 @@ by another label are separate characters.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,12 +40,50 @@ def _runs(best: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, ends, best[starts]
 
 
+# Marks of one shape that the network may split between two classes: an apostrophe whose
+# first steps read curly and the next straight came out as two ("won’'t", and "autarchy”""
+# for one closing quote). Two of them with no blank between are never two marks: a typed
+# '' or ’’ has a blank between its marks like any repeated character.
+LOOK_ALIKE_MARKS = ("'’‘", '"“”')
+
+
+@functools.lru_cache(maxsize=8)
+def _look_alike_groups(alphabet: str) -> np.ndarray:
+    """Per class of a codec's alphabet: the index of its group in LOOK_ALIKE_MARKS, or -1."""
+    groups = np.full(len(alphabet) + 1, -1, np.int64)
+    for g, marks in enumerate(LOOK_ALIKE_MARKS):
+        for mark in marks:
+            if mark in alphabet:
+                groups[alphabet.index(mark) + 1] = g
+    return groups
+
+
+def merge_look_alikes(best: np.ndarray, probs: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """`best` (each step's best class) with every unbroken stretch of look-alike marks of
+    one group given one class: the one with most posterior over the stretch."""
+    group = groups[best]
+    split = np.flatnonzero((best[1:] != best[:-1]) & (group[1:] == group[:-1]) & (group[1:] >= 0))
+    if split.size == 0:
+        return best
+    best = best.copy()
+    for step in (split + 1).tolist():
+        start = step - 1
+        while start > 0 and group[start - 1] == group[step]:
+            start -= 1
+        end = step + 1
+        while end < len(best) and group[end] == group[step]:
+            end += 1
+        classes = np.unique(best[start:end])
+        best[start:end] = classes[np.argmax(probs[start:end][:, classes].sum(axis=0))]
+    return best
+
+
 def greedy_decode(probs: np.ndarray, codec: Codec) -> list[DecodedChar]:
     """Decode one line's posteriors (steps x classes) into characters."""
     if probs.ndim != 2 or probs.shape[0] == 0:
         return []
     steps = probs.shape[0]
-    best = np.argmax(probs, axis=1)
+    best = merge_look_alikes(np.argmax(probs, axis=1), probs, _look_alike_groups(codec.alphabet))
     starts, ends, labels = _runs(best)
     # Each run's peak (its first step of highest posterior), found for all runs at once: a
     # run's label is every one of its steps' best class.
