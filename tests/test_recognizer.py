@@ -373,6 +373,14 @@ def test_one_mark_split_between_look_alike_classes_is_read_once():
     # Marks of different shapes side by side are two marks.
     both = greedy_decode(_posteriors([n, {"'": 0.9}, {'"': 0.9}, {}]), CODEC)
     assert "".join(c.text for c in both) == "n'\""
+    # An apostrophe whose posterior is shared by two classes, each below the blank: "I’ve"
+    # was read "Ive". Together they outweigh the blank; a mark of another shape never joins.
+    i, v = {"I": 0.9}, {"v": 0.9}
+    shared = greedy_decode(_posteriors([i, {"'": 0.34, "’": 0.18}, {}, v]), CODEC)
+    assert "".join(c.text for c in shared) == "I'v"
+    assert shared[1].confidence == pytest.approx(0.34)  # the mark read, as sure as it was
+    unlike = greedy_decode(_posteriors([i, {"'": 0.3, '"': 0.25}, {}, v]), CODEC)
+    assert "".join(c.text for c in unlike) == "Iv"
 
 
 def test_greedy_decoding_of_all_blank_or_empty_input_is_empty():
