@@ -97,14 +97,16 @@ def _known_share(chars: Sequence[DecodedChar], tokens: list[_Token], lexicon: Le
     words = []
     for token in tokens:
         text = "".join(c.text for c in chars[token.first : token.last + 1])
-        core = _split_core(text)
-        if core is not None and core[1] - core[0] >= 2:
+        core = _word_core(text)
+        if core is not None:
             words.append(text[core[0] : core[1]])
     return sum(lexicon.frequency(w) is not None for w in words) / len(words) if words else 1.0
 
 
-def _split_core(text: str) -> tuple[int, int] | None:
-    """(start, end) of the token's first run of letters, if the token may be corrected."""
+def _word_core(text: str) -> tuple[int, int] | None:
+    """(start, end) of the token's word, its first run of letters, if the token may be
+    corrected: no digit in it, and two letters or more (a single letter is never
+    reconsidered)."""
     if any(ch.isdigit() for ch in text):
         return None
     start = next((i for i, ch in enumerate(text) if ch.isalpha()), None)
@@ -113,7 +115,7 @@ def _split_core(text: str) -> tuple[int, int] | None:
     end = start
     while end < len(text) and text[end].isalpha():
         end += 1
-    return start, end
+    return (start, end) if end - start >= 2 else None
 
 
 class _LetterGroups:
@@ -291,8 +293,8 @@ def correct_line(
     for token in tokens:
         token_chars = chars[token.first : token.last + 1]
         text = "".join(c.text for c in token_chars)
-        core = _split_core(text)
-        if core is None or core[1] - core[0] < 2:
+        core = _word_core(text)
+        if core is None:
             continue
         core_chars = token_chars[core[0] : core[1]]
         word = text[core[0] : core[1]]
