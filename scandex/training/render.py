@@ -498,8 +498,8 @@ def add_card_marks(image: np.ndarray, rng: random.Random) -> np.ndarray:
 
 
 def fade_horizontal_strokes(ink: np.ndarray, size_px: int, rng: random.Random) -> np.ndarray:
-    """Strokes thinner than a tenth or so of the type size across, faded to a fraction of
-    their ink; upright strokes kept. A face with hairline bars, a worn type slug or a
+    """Strokes less tall than a twentieth to a tenth of the type size (bars), faded to a
+    fraction of their ink; upright strokes kept. A face with hairline bars, a worn type slug or a
     photocopier's threshold loses the bars first: the ALL-CAPS held-out lines the recognizer
     misread most were such ("OF FOLLOWING" with bars gone read as "OETOILOWING")."""
     # Odd: an even structuring element shifts the opening by a row and eats a stem's top.
