@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import bisect
 import gzip
+import itertools
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,14 +48,21 @@ class Lexicon:
         return len(self.words)
 
 
-def make_lexicon(entries: Iterable[tuple[str, float]]) -> Lexicon:
-    """A lexicon from (word, zipf) pairs; a word listed twice keeps its higher frequency."""
+def _keeping_highest(entries: Iterable[tuple[str, float]]) -> Lexicon:
+    """A lexicon from (lower-case word, zipf) pairs; a word listed twice keeps its higher
+    frequency."""
     zipf: dict[str, float] = {}
     for word, value in entries:
-        key = word.strip().lower()
-        if key:
-            zipf[key] = max(value, zipf.get(key, value))
+        if value > zipf.get(word, -math.inf):
+            zipf[word] = value
     return Lexicon(tuple(sorted(zipf)), zipf)
+
+
+def make_lexicon(entries: Iterable[tuple[str, float]]) -> Lexicon:
+    """A lexicon from (word, zipf) pairs, words in any case; a word listed twice keeps its
+    higher frequency."""
+    stripped = ((word.strip().lower(), value) for word, value in entries)
+    return _keeping_highest((word, value) for word, value in stripped if word)
 
 
 def _read_shipped(language: str) -> list[tuple[str, float]]:
@@ -83,14 +92,10 @@ def read_user_words(path: Path) -> list[tuple[str, float]]:
 
 
 def merge_lexicons(parts: Iterable[Lexicon]) -> Lexicon:
-    """One lexicon of several; a word in more than one keeps its highest frequency (as in
-    make_lexicon), at a third of the cost of building it from their entries again."""
-    zipf: dict[str, float] = {}
-    for part in parts:
-        for word, value in part.zipf.items():
-            if value > zipf.get(word, float("-inf")):
-                zipf[word] = value
-    return Lexicon(tuple(sorted(zipf)), zipf)
+    """One lexicon of several; a word in more than one keeps its highest frequency, at a
+    third of the cost of building it from their entries again (their words are lower case
+    already)."""
+    return _keeping_highest(itertools.chain.from_iterable(part.zipf.items() for part in parts))
 
 
 @lru_cache(maxsize=32)
