@@ -786,6 +786,19 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
     assert tuned["first_loss"] < 0.8 * summary["first_loss"]
 
 
+def test_the_learning_rate_falls_on_a_half_cosine_only_when_a_final_rate_is_given():
+    from scandex.training.train import scheduled_learning_rate
+
+    assert scheduled_learning_rate(1e-4, None, 500, 1000) == 1e-4
+    assert scheduled_learning_rate(1e-4, 1e-6, 0, 1000) == pytest.approx(1e-4)
+    assert scheduled_learning_rate(1e-4, 1e-6, 500, 1000) == pytest.approx((1e-4 + 1e-6) / 2)
+    assert scheduled_learning_rate(1e-4, 1e-6, 1000, 1000) == pytest.approx(1e-6)
+    # A run resumed past its planned length keeps the final rate.
+    assert scheduled_learning_rate(1e-4, 1e-6, 1500, 1000) == pytest.approx(1e-6)
+    rates = [scheduled_learning_rate(1e-4, 1e-6, i, 1000) for i in range(0, 1001, 100)]
+    assert rates == sorted(rates, reverse=True)
+
+
 def test_word_error_rate_counts_a_dropped_space_as_two_wrong_words():
     from scandex.training.train import character_error_rate, word_error_rate
 

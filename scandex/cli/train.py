@@ -39,6 +39,11 @@ def train(
     max_minutes: float = typer.Option(math.inf, help="Stop after this many minutes."),
     batch_size: int = typer.Option(24, help="Lines per batch."),
     learning_rate: float = typer.Option(1e-3, help="Adam learning rate (use ~1e-4 to fine-tune)."),
+    final_learning_rate: float | None = typer.Option(
+        None,
+        help="Lower the learning rate to this over --iterations (half cosine); without it the "
+        "rate stays constant.",
+    ),
     eval_minutes: float = typer.Option(5.0, help="Minutes between dev evaluations and exports."),
     patience: int = typer.Option(10, help="Early stop after this many evaluations without gain."),
     threads: int = typer.Option(0, help="Torch threads (0 = all cores)."),
@@ -98,6 +103,7 @@ def train(
             anchor_weight=anchor,
             batch_size=batch_size,
             learning_rate=learning_rate,
+            final_learning_rate=final_learning_rate,
             max_iterations=iterations,
             max_seconds=max_minutes * 60.0,
             eval_every_seconds=eval_minutes * 60.0,

@@ -39,6 +39,10 @@ class TrainOptions:
     anchor_weight: float = 0.0
     batch_size: int = 24
     learning_rate: float = 1e-3
+    # When set, the rate falls from learning_rate to this on a half cosine over max_iterations:
+    # a long run can start high enough to leave the starting model's basin and still end with
+    # the small steps that settle it.
+    final_learning_rate: float | None = None
     max_iterations: int = 100_000
     max_seconds: float = math.inf
     eval_every_seconds: float = 300.0
@@ -78,6 +82,17 @@ def word_error_rate(pairs: list[tuple[str, str]]) -> float:
     errors = sum(edit_distance(ref.split(), hyp.split()) for ref, hyp in pairs)
     total = sum(len(ref.split()) for ref, _ in pairs)
     return errors / max(1, total)
+
+
+def scheduled_learning_rate(
+    start: float, final: float | None, iteration: int, total_iterations: int
+) -> float:
+    """The rate for this iteration: `start` throughout without a final rate, else a half
+    cosine from `start` at iteration 0 to `final` at `total_iterations` (and after)."""
+    if final is None:
+        return start
+    progress = min(1.0, iteration / max(1, total_iterations))
+    return final + (start - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
@@ -288,6 +303,13 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         if anchor is not None:
             pairs = zip(model.parameters(), anchor, strict=True)
             loss = loss + options.anchor_weight * sum(((p - a) ** 2).sum() for p, a in pairs)
+        for group in optimizer.param_groups:
+            group["lr"] = scheduled_learning_rate(
+                options.learning_rate,
+                options.final_learning_rate,
+                state.iteration,
+                options.max_iterations,
+            )
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -307,6 +329,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
             best_text = "-" if best is None else f"{best:.2%}"
             log(
                 f"iteration {state.iteration} loss {loss_ema:.3f} "
+                f"lr {optimizer.param_groups[0]['lr']:.2g} "
                 f"{lines_seen / (now - session_start):.1f} lines/s best dev CER {best_text} "
                 f"ETA {remaining / 3600:.1f} h"
             )
