@@ -546,3 +546,34 @@ def test_a_faded_carbon_copy_reads_line_by_line(seed, lone_pieces):
     extra = [analysis.lines[i].bbox for i in set(range(len(analysis.lines))) - set(best)]
     assert len(extra) == lone_pieces, extra
     assert all(box.x1 - box.x0 < 5 * analysis.scale_px for box in extra), extra
+
+
+def test_a_margin_note_joined_to_a_line_does_not_move_it_ahead_of_the_lines_above():
+    """A handwritten note in the margin that touches a typed line joins it (its ink has to
+    be somewhere), and stretches the line's box up beside the lines above. Ordered by that
+    box, the line was read before them (a real typewritten page); ordered by its own rows
+    it keeps its place, while a heading's big letters keep their whole box."""
+    from scandex.ocr.reading_order import reading_order
+    from scandex.ocr.segment import TextLine
+
+    rows = [
+        TextLine(BBox(300, 150 + 52 * k, 1400, 176 + 52 * k), 170.0 + 52 * k, 14.0)
+        for k in range(5)
+    ]
+    joined = rows[2]
+    rows[2] = TextLine(BBox(40, 150, 1400, joined.bbox.y1), joined.baseline_y, 14.0)
+    assert reading_order([line.bbox for line in rows]) != list(range(5))
+    assert reading_order([line.reading_box for line in rows]) == list(range(5))
+    assert rows[2].reading_box.y0 > rows[1].bbox.y0 and rows[2].reading_box.x0 == 40
+    heading = TextLine(BBox(300, 40, 1400, 120), 110.0, 60.0)
+    assert heading.reading_box == heading.bbox
+    assert TextLine(BBox(300, 40, 1400, 120), None).reading_box == heading.bbox
+
+
+def test_each_line_knows_its_letters_height():
+    page = render_page("one_column", seed=2)
+    layout = segment(binarize(page.image))
+    for line in layout.lines:
+        assert line.letter_height_px is not None
+        # Mostly x-height letters: under the box's height, over a third of it.
+        assert 0.33 * line.bbox.height < line.letter_height_px < line.bbox.height

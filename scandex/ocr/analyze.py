@@ -63,7 +63,7 @@ def analyze_binarized(
 def assemble(binarized: Binarized, layout: Layout, params: AnalyzeParams) -> PageAnalysis:
     """Order the layout's lines, cut them out and map every box to the original image."""
     blocks, gutters = blocks_and_gutters(
-        layout.boxes,
+        layout.reading_boxes,
         columns=params.segment.columns,
         separators=layout.separators,
         params=params.segment.order,

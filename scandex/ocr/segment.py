@@ -88,6 +88,25 @@ class SegmentParams:
 class TextLine:
     bbox: BBox  # tight box of the line's ink, deskewed frame
     baseline_y: float | None  # y of the baseline in the deskewed frame
+    letter_height_px: float | None = None  # median height of the line's letters
+
+    @property
+    def reading_box(self) -> BBox:
+        """The box reading order places the line by: its own rows, without the reach of a
+        few marks far taller than its letters. A signature or margin note in handwriting
+        that touches a typed line joins it (its ink is the line's), but it stretched the
+        box up over the two lines above, which were then read after this one."""
+        if self.baseline_y is None or self.letter_height_px is None:
+            return self.bbox
+        y0 = max(self.bbox.y0, int(self.baseline_y - _READING_ASCENT * self.letter_height_px))
+        y1 = min(self.bbox.y1, int(self.baseline_y + _READING_DESCENT * self.letter_height_px))
+        return self.bbox if y1 <= y0 else BBox(self.bbox.x0, y0, self.bbox.x1, y1)
+
+
+# A line's own rows, in letter heights from its baseline: capitals, ascenders, accents and
+# quotes above (the letters measured are mostly x-height), descenders and commas below.
+_READING_ASCENT = 2.0
+_READING_DESCENT = 1.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,10 @@ class Layout:
     @property
     def boxes(self) -> list[BBox]:
         return [line.bbox for line in self.lines]
+
+    @property
+    def reading_boxes(self) -> list[BBox]:
+        return [line.reading_box for line in self.lines]
 
 
 # Component classes.
@@ -239,6 +262,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     line_of_comp[marks] = np.where(rows >= 0, rows + line_of_comp.max() + 1, -1)
     line_boxes = _union_boxes(comps, line_of_comp)
     baselines = _baselines(comps, line_of_comp, kind, len(line_boxes), scale)
+    letter_heights = _letter_heights(comps, line_of_comp, kind, len(line_boxes), scale)
 
     # Lines top to bottom; renumber the per-component assignment to match.
     order = np.lexsort((line_boxes[:, 0], line_boxes[:, 1])).astype(np.int64)
@@ -246,7 +270,8 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     rank[order] = np.arange(len(line_boxes))
     line_of_comp = np.where(line_of_comp >= 0, rank[np.maximum(line_of_comp, 0)], -1)
     lines = tuple(
-        TextLine(BBox(*map(int, line_boxes[i])), baselines[i]) for i in np.asarray(order, int)
+        TextLine(BBox(*map(int, line_boxes[i])), baselines[i], letter_heights[i])
+        for i in np.asarray(order, int)
     )
     line_of_label = np.concatenate([[-1], line_of_comp]).astype(np.int32)
     rules = np.flatnonzero(kind == _RULE)
@@ -1634,23 +1659,51 @@ def _baselines(
     the weights keep the strokes of quotes, which hang from the capital height, from
     outvoting the letters of a short word ('"As".'). Marks under a third of the text
     scale tall do not count."""
+    letters = _letters(comps, line_of_comp, kind, scale)
+    bottoms = comps[letters, 1] + comps[letters, 3]
+    weights = comps[letters, 3] ** 2
+    return _medians_per_line(bottoms, weights, line_of_comp[letters], n_lines)
+
+
+def _letter_heights(
+    comps: np.ndarray, line_of_comp: np.ndarray, kind: np.ndarray, n_lines: int, scale: float
+) -> list[float | None]:
+    """Median height of each line's letters (the marks _baselines counts): an x-height or
+    a little more, whatever else joined the line. None for a line whose letters hold less
+    than half its ink: display type, whose few such marks are specks and pieces."""
+    letters = _letters(comps, line_of_comp, kind, scale)
+    heights = comps[letters, 3]
+    medians = _medians_per_line(heights, np.ones_like(heights), line_of_comp[letters], n_lines)
+    in_line = line_of_comp >= 0
+    ink = np.bincount(line_of_comp[in_line], comps[in_line, 4], minlength=n_lines)
+    letter_ink = np.bincount(line_of_comp[letters], comps[letters, 4], minlength=n_lines)
+    return [m if 2 * letter_ink[i] >= ink[i] else None for i, m in enumerate(medians)]
+
+
+def _letters(comps: np.ndarray, line_of_comp: np.ndarray, kind: np.ndarray, scale: float):
+    """Indices of the marks of lines that are letters: of body size, a third of the text
+    scale tall or more."""
+    return np.flatnonzero((kind == _CHAR) & (line_of_comp >= 0) & (comps[:, 3] >= scale / 3.0))
+
+
+def _medians_per_line(
+    values: np.ndarray, weights: np.ndarray, lines: np.ndarray, n_lines: int
+) -> list[float | None]:
+    """Each line's weighted median of `values` (None for a line without any), all at once:
+    sorted by line then value, a line's values are consecutive, and the running sum of the
+    (whole-number) weights is exact."""
     out: list[float | None] = [None] * n_lines
-    chars = (kind == _CHAR) & (line_of_comp >= 0) & (comps[:, 3] >= scale / 3.0)
-    if not chars.any():
+    if not len(values):
         return out
-    lines = line_of_comp[chars]
-    bottoms = (comps[chars, 1] + comps[chars, 3]).astype(np.float64)
-    weights = comps[chars, 3].astype(np.float64) ** 2
-    order = np.lexsort((bottoms, lines))
-    lines, bottoms, weights = lines[order], bottoms[order], weights[order]
+    values = values.astype(np.float64)
+    order = np.lexsort((values, lines))
+    lines, values, weights = lines[order], values[order], weights[order].astype(np.float64)
     starts = np.searchsorted(lines, np.arange(n_lines))
     ends = np.searchsorted(lines, np.arange(n_lines), side="right")
-    # Each line's weighted median at once: its letters are consecutive, sorted by bottom,
-    # and the running sum of the (whole-number) weights is exact.
     cum = np.cumsum(weights)
     before = np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0.0)
     total = cum[np.maximum(ends - 1, 0)] - before
-    median = bottoms[np.minimum(np.searchsorted(cum, before + total / 2.0), len(cum) - 1)]
+    median = values[np.minimum(np.searchsorted(cum, before + total / 2.0), len(cum) - 1)]
     for i in np.flatnonzero(ends > starts):
         out[i] = float(median[i])
     return out
