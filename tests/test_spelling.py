@@ -67,6 +67,23 @@ def test_a_misread_capital_is_restored():
     assert corrected == [(4, "larket")]
 
 
+def test_a_word_in_capitals_with_letters_read_in_lower_case_is_read_in_capitals():
+    """Typed capitals whose c, s and o look the same in both cases: the network read
+    "STREet" with some weight on the capitals, and "STREet" is not a way to write a word."""
+    text, corrected = read("ON MARKET STREet", {14: {"E": 0.4}, 15: {"T": 0.3}})
+    assert text == "ON MARKET STREET"
+    assert corrected == [(10, "STREet")]
+
+
+def test_mixed_case_stays_where_the_network_is_sure_or_the_word_is_not_listed():
+    # The lower-case letters read with no doubt: a name such as "McKune" is written so.
+    assert read("ON MARKET STREet")[0] == "ON MARKET STREet"
+    # Not a listed word: nothing to put in one case.
+    assert read("the GigaMax", {6: {"m": 0.3}})[0] == "the GigaMax"
+    # Capitalized and lower-case words are not mixed case.
+    assert read("the Market street")[0] == "the Market street"
+
+
 def test_punctuation_around_a_word_stays():
     text, _ = read('"Septerber,"', {6: {"m": 0.3}})
     assert text == '"September,"'

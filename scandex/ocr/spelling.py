@@ -58,6 +58,10 @@ class SpellingParams:
     # ("novela" -> "novel a", "problemas" -> "problem as"; bench_recognizer (b2), Spanish
     # lines with the English list alone: 2.27 -> 2.63% CER). English lines know 90% or more.
     missing_space_known_share: float = 0.8
+    # A listed word read in mixed case ("FRANCiscO", "MIss", "siX": letterheads and typed
+    # capitals, where c, s, o, x, i look the same in both cases) is an unlikely way to write
+    # it: its reading costs this much, so the word's one-case forms compete with it.
+    mixed_case_nats: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -221,13 +225,21 @@ def _capitalizations(word: str, reading: str) -> list[str]:
     """How a lexicon word may be written where the network read `reading`.
 
     The network rarely gets the case of a whole word wrong, so a capitalized or ALL-CAPS
-    reading keeps its form; a lower-case first letter may be a misread capital.
+    reading keeps its form; a lower-case first letter may be a misread capital, and a
+    reading with capitals after its first letter may be a word in capitals with some
+    letters misread as lower case.
     """
     if len(reading) > 1 and reading.isupper():
         return [word.upper()]
     if reading[:1].isupper():
-        return [word.capitalize()]
+        return [word.upper(), word.capitalize()] if _mixed_case(reading) else [word.capitalize()]
     return [word, word.capitalize()]
+
+
+def _mixed_case(word: str) -> bool:
+    """Whether the letters after the first are neither all capitals nor all lower case."""
+    rest = [ch for ch in word[1:] if ch.isalpha()]
+    return any(ch.isupper() for ch in rest) and any(ch.islower() for ch in rest)
 
 
 def _score(
@@ -309,6 +321,8 @@ def correct_line(
         weight = params.prior_weight
         own_prior = known if known is not None else params.unknown_zipf
         best_text, best_score = word, _score(log_frames, word, groups.index, own_prior, weight)
+        if known is not None and _mixed_case(word):
+            best_score -= params.mixed_case_nats
         scores = [best_score]  # of every reading considered, for the winner's probability
         for candidate, folded in lexicon_beam_search(
             frames, groups, lexicon, params.beam_width, params.candidates
