@@ -357,6 +357,30 @@ def test_greedy_decoding_reports_peak_confidence_positions_and_close_alternative
     assert c.x0_step < c.start_step and ell.x1_step > ell.end_step
 
 
+def test_a_stop_before_a_lower_case_word_is_a_comma_where_the_network_saw_one():
+    from scandex.ocr.ctc import commas_before_lower_case
+
+    def frames(text: str, mark: dict) -> list[dict]:
+        return [x for ch in text for x in ({}, mark if ch == "." else {ch: 0.95})] + [{}]
+
+    def read(text: str, mark: dict) -> str:
+        chars = greedy_decode(_posteriors(frames(text, mark)), CODEC)
+        return "".join(c.text for c in commas_before_lower_case(chars))
+
+    # "monsters. moonlighting" in small print: the comma at a seventh of the stop's peak.
+    assert read("monsters. moon", {".": 0.8, ",": 0.15}) == "monsters, moon"
+    # An abbreviation keeps its stop: the network has no doubt of it.
+    assert read("e.g. the", {".": 0.95, ",": 0.02}) == "e.g. the"
+    # Nor before a capital, or after a number: a sentence ends, a list is numbered.
+    assert read("monsters. Moon", {".": 0.8, ",": 0.15}) == "monsters. Moon"
+    assert read("2. moon", {".": 0.8, ",": 0.15}) == "2. moon"
+    # The stop stays the comma's alternative.
+    probs = _posteriors(frames("a. b", {".": 0.7, ",": 0.25}))
+    comma = commas_before_lower_case(greedy_decode(probs, CODEC))[1]
+    assert comma.text == "," and comma.confidence == pytest.approx(0.25)
+    assert comma.alternatives[0] == (".", pytest.approx(0.7))
+
+
 def test_one_mark_split_between_look_alike_classes_is_read_once():
     """A typeset apostrophe read curly in its first steps and straight in the next came out
     as two ("won’'t"); with a blank between, two marks stay two (a typed '')."""

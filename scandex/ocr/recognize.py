@@ -17,7 +17,7 @@ import numpy as np
 
 from scandex.errors import ModelError
 from scandex.ocr.codec import Codec
-from scandex.ocr.ctc import DecodedChar, greedy_decode
+from scandex.ocr.ctc import DecodedChar, commas_before_lower_case, greedy_decode
 from scandex.ocr.lexicon import Lexicon, PageLexicon
 from scandex.ocr.mark_rows import recount_mark_rows, spaced_dashes_by_length
 from scandex.ocr.normalize import NormalizedLine, NormalizeParams, normalize_line
@@ -224,10 +224,12 @@ def stack_lines(images: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _first_reading(probs: np.ndarray, line: NormalizedLine, codec: Codec) -> list[DecodedChar]:
-    """The network's best path, with rows of marks recounted and spaced dashes read by
-    their length (before any word list is consulted)."""
+    """The network's best path, with rows of marks recounted, spaced dashes read by their
+    length and stops before lower-case words checked for commas (before any word list is
+    consulted)."""
     decoded = recount_mark_rows(greedy_decode(probs, codec), line.image, WIDTH_DOWNSAMPLE)
-    return spaced_dashes_by_length(decoded, line.image, WIDTH_DOWNSAMPLE)
+    decoded = spaced_dashes_by_length(decoded, line.image, WIDTH_DOWNSAMPLE)
+    return commas_before_lower_case(decoded)
 
 
 def _line_result(
