@@ -358,7 +358,7 @@ def test_greedy_decoding_reports_peak_confidence_positions_and_close_alternative
 
 
 def test_a_stop_before_a_lower_case_word_is_a_comma_where_the_network_saw_one():
-    from scandex.ocr.ctc import commas_before_lower_case
+    from scandex.ocr.context import commas_before_lower_case
 
     def frames(text: str, mark: dict) -> list[dict]:
         return [x for ch in text for x in ({}, mark if ch == "." else {ch: 0.95})] + [{}]
@@ -379,6 +379,26 @@ def test_a_stop_before_a_lower_case_word_is_a_comma_where_the_network_saw_one():
     comma = commas_before_lower_case(greedy_decode(probs, CODEC))[1]
     assert comma.text == "," and comma.confidence == pytest.approx(0.25)
     assert comma.alternatives[0] == (".", pytest.approx(0.7))
+
+
+def test_look_alike_letters_in_numbers_are_read_as_digits():
+    from scandex.ocr.context import digits_in_numbers
+    from scandex.ocr.ctc import DecodedChar
+
+    def read(text: str) -> str:
+        chars = [DecodedChar(ch, 0.9, i, i + 1, i, i + 1) for i, ch in enumerate(text)]
+        return "".join(c.text for c in digits_in_numbers(chars))
+
+    # A typist's l for 1, an o or O for 0, inside punctuation and hyphenated words.
+    assert read("long-term experience of 1oo.") == "long-term experience of 100."
+    assert read("the WSR-3O1-solution") == "the WSR-301-solution"
+    assert read("on the lst October, the 2lst, (llth)") == "on the 1st October, the 21st, (11th)"
+    # Words of these letters, codes with other letters and wrong ordinals stay.
+    assert read("lo Ist Oil I-O lost A1O 1O% lnd lth") == "lo Ist Oil I-O lost A1O 1O% lnd lth"
+    assert read("the 2lnd") == "the 2lnd"
+    # The letter read stays the digit's alternative.
+    chars = [DecodedChar(ch, 0.8, i, i + 1, i, i + 1) for i, ch in enumerate("1o")]
+    assert digits_in_numbers(chars)[1].alternatives == (("o", 0.8),)
 
 
 def test_one_mark_split_between_look_alike_classes_is_read_once():

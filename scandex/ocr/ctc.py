@@ -127,39 +127,6 @@ def greedy_decode(probs: np.ndarray, codec: Codec) -> list[DecodedChar]:
     return chars
 
 
-def commas_before_lower_case(
-    chars: Sequence[DecodedChar], min_comma_prob: float = 0.1
-) -> list[DecodedChar]:
-    """`chars` with each period between a word and a lower-case word read as a comma where
-    the network gave the comma `min_comma_prob` or more at the mark's peak.
-
-    In small print a comma's tail is a pixel or two, and the two marks differ by nothing
-    else ("our purposes. is set up", "monsters. moonlighting"); a sentence rarely goes on in
-    lower case after a stop, a clause does after a comma. The stops that do stand there
-    (abbreviations: "e.g. the", "grms. sugar", "inst. to") are read with no comma in doubt:
-    on the real line sets, under 0.07 where the misread commas had 0.14 to 0.41.
-    """
-    out = list(chars)
-    for i in range(1, len(chars) - 2):
-        mark = chars[i]
-        if not (
-            mark.text == "."
-            and chars[i - 1].text.isalpha()
-            and chars[i + 1].text == " "
-            and chars[i + 2].text.islower()
-        ):
-            continue
-        others = dict(mark.alternatives)
-        comma = others.pop(",", 0.0)
-        if comma < min_comma_prob:
-            continue
-        alternatives = ((".", mark.confidence), *others.items())[:MAX_ALTERNATIVES]
-        out[i] = DecodedChar(
-            ",", comma, mark.start_step, mark.end_step, mark.x0_step, mark.x1_step, alternatives
-        )
-    return out
-
-
 def decode_text(probs: np.ndarray, codec: Codec) -> str:
     return "".join(c.text for c in greedy_decode(probs, codec))
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from scandex.errors import ModelError
 from scandex.ocr.codec import Codec
-from scandex.ocr.ctc import DecodedChar, commas_before_lower_case, greedy_decode
+from scandex.ocr.context import read_in_context
+from scandex.ocr.ctc import DecodedChar, greedy_decode
 from scandex.ocr.lexicon import Lexicon, PageLexicon
 from scandex.ocr.mark_rows import recount_mark_rows, spaced_dashes_by_length
 from scandex.ocr.normalize import NormalizedLine, NormalizeParams, normalize_line
@@ -225,11 +226,11 @@ def stack_lines(images: Sequence[np.ndarray]) -> np.ndarray:
 
 def _first_reading(probs: np.ndarray, line: NormalizedLine, codec: Codec) -> list[DecodedChar]:
     """The network's best path, with rows of marks recounted, spaced dashes read by their
-    length and stops before lower-case words checked for commas (before any word list is
+    length and look-alike characters read by their context (before any word list is
     consulted)."""
     decoded = recount_mark_rows(greedy_decode(probs, codec), line.image, WIDTH_DOWNSAMPLE)
     decoded = spaced_dashes_by_length(decoded, line.image, WIDTH_DOWNSAMPLE)
-    return commas_before_lower_case(decoded)
+    return read_in_context(decoded)
 
 
 def _line_result(
