@@ -118,6 +118,29 @@ def test_punctuation_and_case_do_not_matter(filled) -> None:
     assert hit_paths(filled.search("zurich")) == [INVOICE.path]
 
 
+def test_a_word_hyphenated_at_a_lines_end_is_found_whole(index_dir: Path) -> None:
+    doc = make_doc(
+        "/archive/1938/report.png",
+        [
+            "guarantee for emigra-",
+            "tion on behalf of these Jews.",
+            "Chief Rabbi -",
+            "Vienna, Anglo-",
+            "American aid",
+        ],
+    )
+    index = open_index(index_dir, writable=True)
+    index.add(doc)
+    index.commit()
+    (hit,) = index.search("emigration")
+    # Both parts are marked, each on its own line.
+    assert [[w.text for w in line.words] for line in hit.lines] == [["emigra-"], ["tion"]]
+    assert hit_paths(index.search('"for emigra"')) == [doc.path]  # the parts as typed
+    # A dash at a line's end joins nothing, nor does a next line that begins a capital.
+    assert index.search("rabbivienna") == [] and index.search("angloamerican") == []
+    index.close()
+
+
 def test_every_page_is_its_own_hit(filled) -> None:
     hits = filled.search("august", limit=10)
     assert {(h.path, h.page) for h in hits} == {

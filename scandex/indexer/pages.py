@@ -43,8 +43,9 @@ def line_tokens(lines: Sequence[Any]) -> Iterator[tuple[str, int, int]]:
     """(token, line index, word index) in reading order; word index -1 for lines without words.
 
     The index text is built from exactly this stream, so any index match maps onto words.
-    Words' other readings come after the page's text, so they are found as words without
-    putting gaps into the phrases of the text itself.
+    Words' other readings, then the words hyphenated at lines' ends joined whole (on both
+    their parts), come after the page's text, so they are found as words without putting
+    gaps into the phrases of the text itself.
     """
     for line_index, (text, _bbox, words) in enumerate(lines):
         if words:
@@ -59,6 +60,34 @@ def line_tokens(lines: Sequence[Any]) -> Iterator[tuple[str, int, int]]:
             for alternative in word[5] if len(word) > 5 else ():
                 for token in word_tokens(alternative):
                     yield token, line_index, word_index
+    for joined, *parts in hyphenated_words(lines):
+        for token in word_tokens(joined):
+            for line_index, word_index in parts:
+                yield token, line_index, word_index
+
+
+def hyphenated_words(
+    lines: Sequence[Any],
+) -> Iterator[tuple[str, tuple[int, int], tuple[int, int]]]:
+    """(whole word, (line, word) of its first part, (line, word) of its second) for each word
+    hyphenated at a line's end: "emigra-" then "tion." is "emigration.". A typed page
+    breaks several words a page so, and each was unsearchable by itself. The next line in
+    reading order must go on in lower case; a compound broken at its own hyphen ("well-",
+    "known") joins too, which only adds a token no one searches for.
+    """
+    for line_index in range(len(lines) - 1):
+        words, following = lines[line_index][2], lines[line_index + 1][2]
+        if not words or not following:
+            continue
+        first, second = words[-1][0], following[0][0]
+        if (
+            len(first) >= 3
+            and first.endswith("-")
+            and first[-2].isalpha()
+            and second[:1].isalpha()
+            and second[:1].islower()
+        ):
+            yield first[:-1] + second, (line_index, len(words) - 1), (line_index + 1, 0)
 
 
 def hit_lines(lines: Sequence[Any], patterns: list[list[Container[str]]]) -> tuple[HitLine, ...]:
