@@ -1680,7 +1680,9 @@ def _letter_heights(
     return [m if 2 * letter_ink[i] >= ink[i] else None for i, m in enumerate(medians)]
 
 
-def _letters(comps: np.ndarray, line_of_comp: np.ndarray, kind: np.ndarray, scale: float):
+def _letters(
+    comps: np.ndarray, line_of_comp: np.ndarray, kind: np.ndarray, scale: float
+) -> np.ndarray:
     """Indices of the marks of lines that are letters: of body size, a third of the text
     scale tall or more."""
     return np.flatnonzero((kind == _CHAR) & (line_of_comp >= 0) & (comps[:, 3] >= scale / 3.0))
