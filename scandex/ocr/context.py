@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from scandex.ocr.ctc import MAX_ALTERNATIVES, DecodedChar
+from scandex.ocr.ctc import MAX_ALTERNATIVES, DecodedChar, indexed_text
 
 
 def read_in_context(chars: Sequence[DecodedChar]) -> list[DecodedChar]:
@@ -69,9 +69,7 @@ def digits_in_numbers(chars: Sequence[DecodedChar]) -> list[DecodedChar]:
     "2lst", "llth"). No word is made of these letters and digits (none in the
     truth of any real set), so the letters cannot be meant.
     """
-    # One character of text per decoded character (a symbol of several code points stands
-    # as one NUL), so the text's indices are the characters'.
-    text = "".join(c.text if len(c.text) == 1 else "\0" for c in chars)
+    text = indexed_text(chars)
     out = list(chars)
     for part in re.finditer(r"[^\s\-/–—]+", text):
         start, end = part.span()

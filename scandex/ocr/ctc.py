@@ -127,6 +127,14 @@ def greedy_decode(probs: np.ndarray, codec: Codec) -> list[DecodedChar]:
     return chars
 
 
+def indexed_text(chars: Sequence[DecodedChar]) -> str:
+    """The characters' text with one character per decoded character (a symbol of several
+    code points, never a mark or a digit, stands as one NUL), so the text's indices are the
+    characters': rules that search the text with regular expressions change the characters
+    found."""
+    return "".join(c.text if len(c.text) == 1 else "\0" for c in chars)
+
+
 def decode_text(probs: np.ndarray, codec: Codec) -> str:
     return "".join(c.text for c in greedy_decode(probs, codec))
 

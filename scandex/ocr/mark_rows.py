@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from scandex.ocr.ctc import DecodedChar
+from scandex.ocr.ctc import DecodedChar, indexed_text
 from scandex.ocr.normalize import true_runs
 
 # Marks that are typed or printed in rows. Letters and digits repeat too, but never in rows
@@ -103,10 +103,9 @@ def _bars(image: np.ndarray, stroke: np.ndarray, params: MarkRowParams) -> list[
 def _mark_runs(chars: list[DecodedChar], min_run: int) -> list[tuple[int, int]]:
     """(first, last + 1) of every run of at least `min_run` equal row marks, or of two bar
     marks or more in any mix."""
-    # One character of text per decoded character (a symbol of several code points, never a
-    # mark, stands as one NUL), so the text's indices are the characters'; a regular
-    # expression finds the runs far faster than a loop over every character of every line.
-    text = "".join(c.text if len(c.text) == 1 else "\0" for c in chars)
+    # A regular expression finds the runs far faster than a loop over every character of
+    # every line.
+    text = indexed_text(chars)
     pattern = _RUN_PATTERNS.setdefault(
         min_run,
         re.compile(rf"{_BARS_CLASS}{{2,}}|({_OTHER_CLASS})\1{{{min_run - 1},}}"),
