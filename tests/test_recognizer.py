@@ -401,6 +401,26 @@ def test_look_alike_letters_in_numbers_are_read_as_digits():
     assert digits_in_numbers(chars)[1].alternatives == (("o", 0.8),)
 
 
+def test_a_contraction_is_one_word_though_its_apostrophe_is_as_wide_as_a_space():
+    from scandex.ocr.context import contractions_joined
+    from scandex.ocr.ctc import DecodedChar
+
+    def read(text: str) -> str:
+        chars = [DecodedChar(ch, 0.9, i, i + 1, i, i + 1) for i, ch in enumerate(text)]
+        return "".join(c.text for c in contractions_joined(chars))
+
+    # Typed apostrophes fill a whole character cell ("doesn’ t", "o' clock" on real lines).
+    assert read("This doesn’ t augur well") == "This doesn’t augur well"
+    assert read("at twelve o' clock. I' m sure we' ll, they' re") == (
+        "at twelve o'clock. I'm sure we'll, they're"
+    )
+    # Quotes and plural possessives are followed by words, which keep their space.
+    assert read("the boys' games, three times' the 'best' time") == (
+        "the boys' games, three times' the 'best' time"
+    )
+    assert read("feet 4' tall, the ' t' key") == "feet 4' tall, the ' t' key"
+
+
 def test_one_mark_split_between_look_alike_classes_is_read_once():
     """A typeset apostrophe read curly in its first steps and straight in the next came out
     as two ("won’'t"); with a blank between, two marks stay two (a typed '')."""

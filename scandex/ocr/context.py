@@ -16,7 +16,7 @@ from scandex.ocr.ctc import MAX_ALTERNATIVES, DecodedChar, indexed_text
 
 def read_in_context(chars: Sequence[DecodedChar]) -> list[DecodedChar]:
     """Every rule of this module, in turn."""
-    return digits_in_numbers(commas_before_lower_case(chars))
+    return contractions_joined(digits_in_numbers(commas_before_lower_case(chars)))
 
 
 def commas_before_lower_case(
@@ -100,3 +100,20 @@ def _ordinal_suffix(number: int) -> str:
     if number % 100 in (11, 12, 13):
         return "th"
     return {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+
+
+# What follows an apostrophe inside a word: n't, 's, 'd, 'm, 'll, 're, 've, o'clock.
+_CONTRACTION = re.compile(r"(?<=[^\W\d_])['’] (?=(?:t|s|d|m|ll|re|ve|clock)(?![^\W\d_]))")
+
+
+def contractions_joined(chars: Sequence[DecodedChar]) -> list[DecodedChar]:
+    """`chars` without the space read between a contraction's apostrophe and its ending
+    ("doesn’ t", "o' clock").
+
+    A typewriter gives the apostrophe a whole character's width, so the gap after it is as
+    wide as a space, and the network reads one. These endings are no words of their own
+    ("t", "ll", "clock" after an apostrophe), while a closing quote or a plural possessive
+    ("the boys' games") is followed by a word, which keeps its space.
+    """
+    drop = {match.end() - 1 for match in _CONTRACTION.finditer(indexed_text(chars))}
+    return [ch for i, ch in enumerate(chars) if i not in drop]
