@@ -401,6 +401,26 @@ def test_look_alike_letters_in_numbers_are_read_as_digits():
     assert digits_in_numbers(chars)[1].alternatives == (("o", 0.8),)
 
 
+def test_a_lone_s_in_a_list_of_numbers_is_a_five():
+    from scandex.ocr.context import fives_in_lists
+    from scandex.ocr.ctc import DecodedChar
+
+    def read(text: str) -> str:
+        chars = [DecodedChar(ch, 0.9, i, i + 1, i, i + 1) for i, ch in enumerate(text)]
+        return "".join(c.text for c in fives_in_lists(chars))
+
+    # A letterhead's flat-topped 5 (jls-letters-dev: "ROOMS 3, 4 AND S, UP STAIRS").
+    assert read("ROOMS 3, 4 AND S, UP STAIRS") == "ROOMS 3, 4 AND 5, UP STAIRS"
+    assert read("items 1, S and 7; pages 3 or S") == "items 1, 5 and 7; pages 3 or 5"
+    # An initial, a word after a year, and words with an S keep their letters.
+    assert (
+        read("in 1938 and S. Smith; in 1938, S wrote") == "in 1938 and S. Smith; in 1938, S wrote"
+    )
+    assert read("2 and SS, 4 and Sam") == "2 and SS, 4 and Sam"
+    chars = [DecodedChar(ch, 0.9, i, i + 1, i, i + 1) for i, ch in enumerate("4 and S")]
+    assert fives_in_lists(chars)[-1].alternatives == (("S", 0.9),)
+
+
 def test_a_contraction_is_one_word_though_its_apostrophe_is_as_wide_as_a_space():
     from scandex.ocr.context import contractions_joined
     from scandex.ocr.ctc import DecodedChar

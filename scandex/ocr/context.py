@@ -16,7 +16,7 @@ from scandex.ocr.ctc import MAX_ALTERNATIVES, DecodedChar, indexed_text
 
 def read_in_context(chars: Sequence[DecodedChar]) -> list[DecodedChar]:
     """Every rule of this module, in turn."""
-    return contractions_joined(digits_in_numbers(commas_before_lower_case(chars)))
+    return contractions_joined(fives_in_lists(digits_in_numbers(commas_before_lower_case(chars))))
 
 
 def commas_before_lower_case(
@@ -100,6 +100,29 @@ def _ordinal_suffix(number: int) -> str:
     if number % 100 in (11, 12, 13):
         return "th"
     return {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+
+
+# A lone S after a number and a list's comma or conjunction, followed by the list's next
+# comma or conjunction, a closing mark or the line's end: "3, 4 and S, up", "1, S or 7".
+_LIST_JOIN = r"(?:,| and| AND| or| OR| &)"
+_FIVE_IN_LIST = re.compile(rf"(?<=\d){_LIST_JOIN},? S(?=[,;)]|{_LIST_JOIN} |\s*$)")
+
+
+def fives_in_lists(chars: Sequence[DecodedChar]) -> list[DecodedChar]:
+    """`chars` with a lone S that goes on a list of numbers read as 5 ("ROOMS 3, 4 AND S").
+
+    Letterhead and typewriter faces draw 5 with a flat top that the network reads as an S,
+    sure of it; a letter S standing alone right after a number and a list's comma or
+    conjunction, and followed by the list's next one or its end, is no word and no initial
+    (an initial takes its stop).
+    """
+    out = list(chars)
+    for match in _FIVE_IN_LIST.finditer(indexed_text(chars)):
+        i = match.end() - 1
+        letter = out[i]
+        alternatives = ((letter.text, letter.confidence), *letter.alternatives)
+        out[i] = replace(letter, text="5", alternatives=alternatives[:MAX_ALTERNATIVES])
+    return out
 
 
 # What follows an apostrophe inside a word: n't, 's, 'd, 'm, 'll, 're, 've, o'clock.
