@@ -68,9 +68,10 @@ defaults' model): spaces 27 -> 9 errors, punctuation 59 -> 36, inserted characte
 ASCII letters and digits 112 -> 98, accented letters and symbols 95 -> 99. The frozen texts
 are multilingual, and accented letters, 40% of what remains, are a handful per corrected
 line (of the test lines' 81 accented words the shipped model reads 29, lexicon or not):
-200 lines teach the archive's spacing and marks, not its accents. The loop itself works: the daemon re-read the archive's 3 pages with the new model
-3 s after SIGHUP, and since page analysis reads faded carbon copies line by line (commits
-c53075a, 66027f0) their page CER is under 0.5%, where it was 77%.
+200 lines teach the archive's spacing and marks, not its accents. The loop itself works:
+the daemon re-read the archive's 3 pages with the new model 3 s after SIGHUP, and since
+page analysis reads faded carbon copies line by line (commits c53075a, 66027f0) their page
+CER is under 0.5%, where it was 77%.
 """
 
 from __future__ import annotations
