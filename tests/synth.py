@@ -18,6 +18,8 @@ Layouts that reproduce the ways page analysis failed on real documents (FAILURE_
 line's text is punctuated, and a row of pieces, such as a line number, a "Q." and the text
 after a tab stop, is one line of the truth):
 "transcript" (Courier, line numbers, Q./A. at tab stops, two spaces after periods, dashes),
+"pleading" (the transcript on pleading paper: rules from the top edge to the bottom beside
+the line numbers and the text),
 "typewritten" (single-spaced typing with uneven, heavy ink), "tight_print" (8 point type set
 solid), "grey_text" (40-70% grey paragraphs, small print header and footer), "shaded" (an
 inverted banner, a shaded box, a hatched table header), "mixed_table" (a column of text
@@ -104,6 +106,7 @@ LAYOUTS = (
 # The failure kinds of real documents, one layout each (see the module docstring).
 FAILURE_KINDS = (
     "transcript",
+    "pleading",
     "typewritten",
     "tight_print",
     "grey_text",
@@ -585,6 +588,16 @@ def _layout_transcript(b: _Builder, rng: random.Random, kind: str) -> None:
         marker = "A." if marker == "Q." else "Q."
 
 
+def _layout_pleading(b: _Builder, rng: random.Random, kind: str) -> None:
+    """A transcript on pleading paper: a double rule from the top edge to the bottom between
+    the line numbers and the text, and a single rule right of the text."""
+    _layout_transcript(b, rng, kind)
+    rule_px = max(2, b.px(0.01))
+    numbers_end = b.margin + b.px(0.3)
+    for x in (numbers_end + b.px(0.1), numbers_end + b.px(0.14), b.width - b.margin + b.px(0.25)):
+        b.rules.append((x, 0, x + rule_px, b.height))
+
+
 def _layout_typewritten(b: _Builder, rng: random.Random, kind: str) -> None:
     """A single-spaced typewritten letter (six lines to the inch) with a heavy, uneven ribbon."""
     kind, points = "typewriter", 12
@@ -897,6 +910,7 @@ _LAYOUT_FUNCS = {
     "card": _layout_card,
     "blank": lambda b, rng, kind: None,
     "transcript": _layout_transcript,
+    "pleading": _layout_pleading,
     "typewritten": _layout_typewritten,
     "tight_print": _layout_tight_print,
     "grey_text": _layout_grey_text,

@@ -262,6 +262,10 @@ def test_cli_names_the_file_a_page_of_noise_came_from(tmp_path):
     [
         ("transcript", {}),  # line numbers, Q. and A. at tab stops, two spaces after stops
         ("transcript", {"angle_deg": 1.5, "noise_sigma": 6.0, "speckles": 200}),
+        # Rules from edge to edge beside the line numbers (set aside like a scanner margin's):
+        # the numbers were a "light patch" of the page between two such strips and dropped.
+        ("pleading", {}),
+        ("pleading", {"angle_deg": -0.8, "noise_sigma": 6.0, "speckles": 200}),
         ("typewritten", {}),  # single spacing, heavy uneven ribbon: glyphs of lines touch
         ("typewritten", {"dpi": 150, "angle_deg": -1.0}),
         ("tight_print", {}),  # 8 point set solid
@@ -277,6 +281,23 @@ def test_failure_kinds_read_line_by_line_in_order(layout, kwargs):
     page = render_page(layout, seed=11, **kwargs)
     analysis = analyze_page(page.image)
     assert_page_read_right(page, analysis)
+
+
+def test_line_numbers_beside_a_dark_band_from_edge_to_edge_are_read():
+    """A heavy double rule (or a fold's shadow) from the top edge to the bottom is set aside
+    like a scanner margin; the strip of page it cut off, the line numbers, was taken for the
+    light patch of a dark photograph and its "lines" dropped."""
+    page = render_page("transcript", seed=200)
+    image = page.image.copy()
+    numbers_end = max(line.bbox.x0 for line in page.lines) + 60  # right of every number
+    for x in (numbers_end, numbers_end + 10):
+        image[:, x : x + 5] = 0
+    lines = analyze_page(image).lines
+    for truth in page.lines:
+        number = BBox(truth.bbox.x0, truth.bbox.y0, truth.bbox.x0 + 20, truth.bbox.y1)
+        assert any(line.bbox.iou(number) > 0 and line.bbox.x0 <= number.x0 + 2 for line in lines), (
+            truth.text
+        )
 
 
 @pytest.mark.parametrize("layout_name", FAILURE_KINDS)

@@ -522,18 +522,37 @@ class _Patches(NamedTuple):
         return bool(np.count_nonzero(per_column == cy1 - cy0) >= width_px / f)
 
 
-def _page_patches(binarized: Binarized, max_patch: float = 0.25) -> _Patches | None:
+def _page_patches(
+    binarized: Binarized, max_patch: float = 0.25, max_strip: float = 0.02
+) -> _Patches | None:
     """The page's stretches, those under `max_patch` of the largest one marked light: the
     light parts of a large dark photograph (a shirt, a face) that it encloses, alone or
-    with the image's edges. None when nothing is outside the page."""
+    with the image's edges. None when nothing is outside the page.
+
+    A strip set aside (a pleading paper's rules from edge to edge, a fold's shadow: at most
+    `max_strip` of the image's short side across, four times as long) parts no stretch:
+    the line numbers left of a pleading paper's double rule are the page's, not a
+    photograph's light patch."""
     if binarized.outside_work is None or not binarized.outside_work.any():
         return None
     page = binarized.page_mask_work > 0
-    labels, stats, _ = components.label_components(page, centroids=False)
+    labels, stats, _ = components.label_components(
+        page | _strips(~page, max_strip * min(page.shape)), centroids=False
+    )
     area = stats[:, 4].astype(np.float64)
     area[0] = 0.0  # not the page
     outside = cv2.integral((~page).view(np.uint8), sdepth=cv2.CV_32S)
     return _Patches(labels, area < max_patch * area.max(), binarized.work_factor, outside)
+
+
+def _strips(mask: np.ndarray, max_across: float) -> np.ndarray:
+    """bool: the parts of `mask` at most `max_across` cells across and four times as long."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    across = np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    along = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    strip = (across <= max_across) & (along >= 4 * across)
+    strip[0] = False
+    return strip[labels]
 
 
 def _drop_lines_in_light_patches(
