@@ -910,9 +910,11 @@ def find_separators(
 # A gutter is paper. In binarize's gray (0 = the text's black, 255 = paper; ink below 128)
 # faint ink is darker than FAINT_INK_TONE: the broken strokes of faded type. Strips with
 # more than MAX_FAINT_INK of it are word gaps of a faded fixed-pitch page, one above another
-# (8-12% of their pixels on a carbon copy); the gutters of the 52 pages measured hold at
-# most 2% (specks, a stray mark).
-FAINT_INK_TONE = 180
+# (5-15% of their pixels on a carbon copy); the gutters of the 52 pages measured hold at
+# most 2% (specks, a stray mark), and so do those of noisy scans (noise sigma 14 levels).
+# At 180 the strokes of a carbon faded to a third were lighter than that, and a strip of
+# them parted a carbon copy's 19 lines into 39 pieces (2 of 24 pages, bench_layout's seeds).
+FAINT_INK_TONE = 215
 MAX_FAINT_INK = 0.04
 
 
