@@ -8,7 +8,8 @@ Sets (a set whose folder is absent is skipped with a note):
 - ehri: /work/shared/data/pages/ehri-typewritten, 18 typewritten pages with page text and
   ALTO line outlines.
 - synthetic: one 300 dpi page per failure kind of tests/synth.py (FAILURE_KINDS: transcripts,
-  single-spaced typing, type set solid, grey text, shaded and inverted text, a table beside a
+  a transcript on pleading paper (since 2026-12-02; the kinds after it moved to the next
+  seed), single-spaced typing, type set solid, grey text, shaded and inverted text, a table beside a
   column, a newspaper photo, a band beside a photo, a receipt, a title beside small print)
   and the layouts that worked before (REGRESSION_KINDS), each twice: straight and clean, and
   skewed with uneven light, noise and dust; and carbon_copy, a page typed in Courier on a
