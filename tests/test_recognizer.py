@@ -381,13 +381,20 @@ def test_a_stop_before_a_lower_case_word_is_a_comma_where_the_network_saw_one():
     assert comma.alternatives[0] == (".", pytest.approx(0.7))
 
 
+def _read_by(rule, text: str) -> str:
+    """`text` as decoded characters (one step each, confidence 0.9) through a context rule."""
+    from scandex.ocr.ctc import DecodedChar
+
+    chars = [DecodedChar(ch, 0.9, i, i + 1, i, i + 1) for i, ch in enumerate(text)]
+    return "".join(c.text for c in rule(chars))
+
+
 def test_look_alike_letters_in_numbers_are_read_as_digits():
     from scandex.ocr.context import digits_in_numbers
     from scandex.ocr.ctc import DecodedChar
 
     def read(text: str) -> str:
-        chars = [DecodedChar(ch, 0.9, i, i + 1, i, i + 1) for i, ch in enumerate(text)]
-        return "".join(c.text for c in digits_in_numbers(chars))
+        return _read_by(digits_in_numbers, text)
 
     # A typist's l for 1, an o or O for 0, inside punctuation and hyphenated words.
     assert read("long-term experience of 1oo.") == "long-term experience of 100."
@@ -406,8 +413,7 @@ def test_a_lone_s_in_a_list_of_numbers_is_a_five():
     from scandex.ocr.ctc import DecodedChar
 
     def read(text: str) -> str:
-        chars = [DecodedChar(ch, 0.9, i, i + 1, i, i + 1) for i, ch in enumerate(text)]
-        return "".join(c.text for c in fives_in_lists(chars))
+        return _read_by(fives_in_lists, text)
 
     # A letterhead's flat-topped 5 (jls-letters-dev: "ROOMS 3, 4 AND S, UP STAIRS").
     assert read("ROOMS 3, 4 AND S, UP STAIRS") == "ROOMS 3, 4 AND 5, UP STAIRS"
@@ -423,11 +429,9 @@ def test_a_lone_s_in_a_list_of_numbers_is_a_five():
 
 def test_a_contraction_is_one_word_though_its_apostrophe_is_as_wide_as_a_space():
     from scandex.ocr.context import contractions_joined
-    from scandex.ocr.ctc import DecodedChar
 
     def read(text: str) -> str:
-        chars = [DecodedChar(ch, 0.9, i, i + 1, i, i + 1) for i, ch in enumerate(text)]
-        return "".join(c.text for c in contractions_joined(chars))
+        return _read_by(contractions_joined, text)
 
     # Typed apostrophes fill a whole character cell ("doesn’ t", "o' clock" on real lines).
     assert read("This doesn’ t augur well") == "This doesn’t augur well"
