@@ -547,7 +547,7 @@ def _page_patches(
 
 def _strips(mask: np.ndarray, max_across: float) -> np.ndarray:
     """bool: the parts of `mask` at most `max_across` cells across and four times as long."""
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    labels, stats, _ = components.label_components(mask, centroids=False)
     across = np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
     along = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
     strip = (across <= max_across) & (along >= 4 * across)
