@@ -90,10 +90,14 @@ def digits_in_numbers(chars: Sequence[DecodedChar]) -> list[DecodedChar]:
         for i in range(start, end):
             digit = _DIGIT_LOOK_ALIKES.get(out[i].text)
             if digit is not None:
-                letter = out[i]
-                alternatives = ((letter.text, letter.confidence), *letter.alternatives)
-                out[i] = replace(letter, text=digit, alternatives=alternatives[:MAX_ALTERNATIVES])
+                out[i] = _read_as(out[i], digit)
     return out
+
+
+def _read_as(char: DecodedChar, text: str) -> DecodedChar:
+    """`char` read as `text`, the network's own reading first among its alternatives."""
+    alternatives = ((char.text, char.confidence), *char.alternatives)
+    return replace(char, text=text, alternatives=alternatives[:MAX_ALTERNATIVES])
 
 
 def _ordinal_suffix(number: int) -> str:
@@ -119,9 +123,7 @@ def fives_in_lists(chars: Sequence[DecodedChar]) -> list[DecodedChar]:
     out = list(chars)
     for match in _FIVE_IN_LIST.finditer(indexed_text(chars)):
         i = match.end() - 1
-        letter = out[i]
-        alternatives = ((letter.text, letter.confidence), *letter.alternatives)
-        out[i] = replace(letter, text="5", alternatives=alternatives[:MAX_ALTERNATIVES])
+        out[i] = _read_as(out[i], "5")
     return out
 
 
