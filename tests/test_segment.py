@@ -550,10 +550,8 @@ def test_hatching_is_no_line_and_slashes_in_text_stay():
     assert (box.x1, box.y1) == (left + ink.shape[1], top + ink.shape[0])
 
 
-@pytest.mark.parametrize(
-    ("seed", "lone_pieces"), [(1, 0), (5, 0), (7, 1), (9, 0), (212, 1), (214, 0)]
-)
-def test_a_faded_carbon_copy_reads_line_by_line(seed, lone_pieces):
+@pytest.mark.parametrize("seed", [1, 5, 7, 9, 201, 202, 207, 210, 212, 214])
+def test_a_faded_carbon_copy_reads_line_by_line(seed):
     # Courier on a carbon copy whose carbon fades in patches, 140 dpi: word gaps stand one
     # above another, and where faded letters break so do the breaks; they were taken for
     # column gutters, which cut each line into up to a dozen pieces (19 lines, 201 found).
@@ -565,12 +563,12 @@ def test_a_faded_carbon_copy_reads_line_by_line(seed, lone_pieces):
     best = match(page, analysis)
     assert best == sorted(best) and len(set(best)) == len(best), f"reading order {best}"
     assert len(analysis.regions) == 1
-    # What is left over is a piece of a faded letter that stood alone above or below its
-    # line's band (one on seed 7), never pieces of words; the tops of faded letters beside
-    # a line, within its rows, are that line's.
+    # Nothing is left over: the tops of faded letters, within the rows of their line, are
+    # that line's, also where they stand above the band of the word beside them and
+    # within the rows of the whole line only (seeds 7, 201, 202, 207, 210, 212: a piece
+    # read as a line of its own, "A\"fr" or "7430").
     extra = [analysis.lines[i].bbox for i in set(range(len(analysis.lines))) - set(best)]
-    assert len(extra) == lone_pieces, extra
-    assert all(box.x1 - box.x0 < 5 * analysis.scale_px for box in extra), extra
+    assert not extra
 
 
 def test_a_margin_note_joined_to_a_line_does_not_move_it_ahead_of_the_lines_above():

@@ -196,15 +196,15 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     # Phrases: the fragments of a row closer than a wide word gap (a title's words). Column
     # gutters come from the phrases of three or more characters: words and lines, not the
     # pieces of a stamp or the single letters a typewriter's wide spacing leaves alone.
-    frag_bases = _baselines(comps[chars], frag_of_char, kind[chars], len(frag_boxes), scale)
-    phrase_of_frag = _merge_row_fragments(
-        frag_boxes,
+    phrase_of_char = _merge_rows(
+        comps[chars],
+        frag_of_char,
+        kind[chars],
+        scale,
         separators,
-        params.fragment_gap * scale,
-        baselines=np.array([np.nan if b is None else b for b in frag_bases]),
+        max_gap_px=params.fragment_gap * scale,
         parted=patches,
     )
-    phrase_of_char = np.where(frag_of_char >= 0, phrase_of_frag[np.maximum(frag_of_char, 0)], -1)
     phrase_boxes = _union_boxes(comps[chars], phrase_of_char)
     wordy = np.bincount(phrase_of_char[phrase_of_char >= 0], minlength=len(phrase_boxes)) >= 3
     gutter_boxes = _paper_only(
@@ -217,18 +217,22 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         binarized.gray,
     )
     # Lines: the phrases of a row, however far apart, unless a gutter runs between them.
-    phrase_bases = _baselines(comps[chars], phrase_of_char, kind[chars], len(phrase_boxes), scale)
-    line_of_phrase = _merge_row_fragments(
-        phrase_boxes,
-        [*gutter_boxes, *separators],
-        columns_apart=params.columns != 1,
-        baselines=np.array([np.nan if b is None else b for b in phrase_bases]),
-        parted=patches,
-    )
+    # Then once more over the lines: a piece of faded letters (their tops, the rest gone)
+    # stands within the rows of its whole line, not always within those of the phrase
+    # beside it; on faded carbon copies such pieces came out as lines of their own.
+    line_of_char = phrase_of_char
+    for _ in range(2):
+        line_of_char = _merge_rows(
+            comps[chars],
+            line_of_char,
+            kind[chars],
+            scale,
+            [*gutter_boxes, *separators],
+            columns_apart=params.columns != 1,
+            parted=patches,
+        )
     line_of_comp = np.full(len(comps), -1, np.int64)
-    line_of_comp[chars] = np.where(
-        phrase_of_char >= 0, line_of_phrase[np.maximum(phrase_of_char, 0)], -1
-    )
+    line_of_comp[chars] = line_of_char
     line_of_comp = _drop_blob_lines(comps, line_of_comp, scale)
     line_of_comp = _drop_marks_in_outlines(comps, kind, line_of_comp, float(binary.size))
     line_of_comp = _drop_unlike_text(comps, line_of_comp, scale)
@@ -1413,7 +1417,13 @@ def _merge_row_fragments(
             # A piece of faded letters (their tops, the rest gone) stands within the
             # rows of the line beside it, off its centre and its baseline: it is that
             # line's if it is close.
-            within = (ay0 >= by0 and ay1 <= by1) or (by0 >= ay0 and by1 <= ay1)
+            short, tall = sorted((boxes[a], boxes[b]), key=lambda box: box[3] - box[1])
+            slack = max(1.0, 0.15 * lower)
+            within = (
+                short[1] >= tall[1] - slack
+                and short[3] <= tall[3] + slack
+                and short[2] - short[0] <= tall[2] - tall[0]
+            )
             piece = within and hi - lo <= 1.5 * max(ay1 - ay0, by1 - by0)
             # Centres close, so that a taller mark (a scrawl in the margin) that overlaps
             # two rows by half each never chains them into one line.
@@ -1454,6 +1464,33 @@ def _merge_row_fragments(
     roots = np.array([find(i) for i in range(n)], np.int64)
     _, dense = np.unique(roots, return_inverse=True)
     return dense.reshape(-1).astype(np.int64)
+
+
+def _merge_rows(
+    comps: np.ndarray,
+    group: np.ndarray,
+    kind: np.ndarray,
+    scale: float,
+    gutters: Sequence[BBox],
+    *,
+    max_gap_px: float = float("inf"),
+    columns_apart: bool = True,
+    parted: _Patches | None = None,
+) -> np.ndarray:
+    """Each component's row: its group (a fragment, a phrase; -1 for none, which stays)
+    merged with the other groups of its row by _merge_row_fragments, on the groups' boxes
+    and baselines."""
+    boxes = _union_boxes(comps, group)
+    bases = _baselines(comps, group, kind, len(boxes), scale)
+    row_of_group = _merge_row_fragments(
+        boxes,
+        gutters,
+        max_gap_px,
+        columns_apart=columns_apart,
+        baselines=np.array([np.nan if b is None else b for b in bases]),
+        parted=parted,
+    )
+    return np.where(group >= 0, row_of_group[np.maximum(group, 0)], -1)
 
 
 def _is_wide(box: np.ndarray) -> bool:
