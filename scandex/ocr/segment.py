@@ -1411,12 +1411,11 @@ def _merge_row_fragments(
             lower = min(ay1 - ay0, by1 - by0)
             if min(ay1, by1) - max(ay0, by0) < 0.5 * lower:
                 continue
-            if max(ay1 - ay0, by1 - by0) > 2.5 * lower:
-                continue
             lo, hi = (ax1, bx0) if ax1 <= bx0 else (bx1, ax0)
-            # A piece of faded letters (their tops, the rest gone) stands within the
-            # rows of the line beside it, off its centre and its baseline: it is that
-            # line's if it is close.
+            # A piece of faded letters (their tops, the rest gone, or a stroke a few
+            # pixels tall) stands within the rows of a taller and wider box beside it,
+            # off its centre and its baseline: it is that line's if it is close (two of
+            # the line's heights), however much lower, up to a quarter of the line.
             short, tall = sorted((boxes[a], boxes[b]), key=lambda box: box[3] - box[1])
             slack = max(1.0, 0.15 * lower)
             within = (
@@ -1424,7 +1423,10 @@ def _merge_row_fragments(
                 and short[3] <= tall[3] + slack
                 and short[2] - short[0] <= tall[2] - tall[0]
             )
-            piece = within and hi - lo <= 1.5 * max(ay1 - ay0, by1 - by0)
+            taller = max(ay1 - ay0, by1 - by0)
+            piece = within and hi - lo <= 2.0 * taller and taller <= 4.0 * lower
+            if not piece and taller > 2.5 * lower:
+                continue
             # Centres close, so that a taller mark (a scrawl in the margin) that overlaps
             # two rows by half each never chains them into one line.
             if not piece and abs((ay0 + ay1) - (by0 + by1)) > lower:
