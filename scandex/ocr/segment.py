@@ -1401,11 +1401,12 @@ def _merge_row_fragments(
 
     # Sorted by top edge, a fragment can only share a row with those that start above its
     # bottom, so each one looks at a handful of others.
-    order = np.argsort(boxes[:, 1], kind="stable")
+    order = np.argsort(boxes[:, 1], kind="stable").tolist()
+    rows = boxes[:, :4].tolist()  # Python numbers: the loop below is scalar work
     for a_pos, a in enumerate(order):
-        ax0, ay0, ax1, ay1 = boxes[a]
+        ax0, ay0, ax1, ay1 = rows[a]
         for b in order[a_pos + 1 :]:
-            bx0, by0, bx1, by1 = boxes[b]
+            bx0, by0, bx1, by1 = rows[b]
             if by0 >= ay1:
                 break
             lower = min(ay1 - ay0, by1 - by0)
@@ -1416,14 +1417,14 @@ def _merge_row_fragments(
             # pixels tall) stands within the rows of a taller and wider box beside it,
             # off its centre and its baseline: it is that line's if it is close (two of
             # the line's heights), however much lower, up to a quarter of the line.
-            short, tall = sorted((boxes[a], boxes[b]), key=lambda box: box[3] - box[1])
-            slack = max(1.0, 0.15 * lower)
-            within = (
-                short[1] >= tall[1] - slack
-                and short[3] <= tall[3] + slack
-                and short[2] - short[0] <= tall[2] - tall[0]
-            )
             taller = max(ay1 - ay0, by1 - by0)
+            (sx0, sy0, sx1, sy1), (tx0, ty0, tx1, ty1) = (
+                ((ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1))
+                if ay1 - ay0 == lower
+                else ((bx0, by0, bx1, by1), (ax0, ay0, ax1, ay1))
+            )
+            slack = max(1.0, 0.15 * lower)
+            within = sy0 >= ty0 - slack and sy1 <= ty1 + slack and sx1 - sx0 <= tx1 - tx0
             piece = within and hi - lo <= 2.0 * taller and taller <= 4.0 * lower
             if not piece and taller > 2.5 * lower:
                 continue
