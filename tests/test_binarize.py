@@ -382,6 +382,28 @@ def test_a_thin_page_edge_shadow_along_the_border_is_not_ink() -> None:
     assert _ink_inside(back, page.boxes) == _ink_inside(clean, page.boxes)
 
 
+def test_an_underlined_heading_at_the_left_edge_keeps_its_letters() -> None:
+    """A tightly cropped typewritten page: a heading typed 12 px from the left edge and
+    underlined, the underline through its descenders. Underline and letters are one mark
+    that starts at the edge and runs across the page; taken for a scanner margin, it was
+    painted out with the letters it touches ("Sixt ht Thousand Peo" on a real page). A
+    rule that runs away from the one edge it touches is the page's."""
+    page = render_page("one_column", dpi=300, seed=3)
+    image = page.image.copy()
+    image[:260] = 245
+    heading = render_text("Sixty-eight Thousand People", "typewriter", 42)
+    top, left = 150, 12
+    h, w = heading.shape
+    region = image[top : top + h, left : left + w]
+    np.minimum(region, (245 - 225 * heading).astype(np.uint8), out=region)
+    underline_y = top + int(0.8 * h)  # through the descenders of y, g and p
+    image[underline_y : underline_y + 4, left : left + int(1.2 * w)] = 20
+    back = _to_original_frame(binarize(image))
+    letters = (heading > 0.5)[: int(0.8 * h) - 2]  # above the underline
+    found = back[top : top + letters.shape[0], left : left + w][letters]
+    assert found.mean() > 0.9
+
+
 def test_punched_holes_and_a_thick_margin_are_not_ink() -> None:
     page = render_page("one_column", dpi=150, seed=5, angle_deg=-1.0)
     image = page.image.copy()

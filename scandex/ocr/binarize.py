@@ -87,6 +87,9 @@ class BinarizeParams:
     # A dark strip touching the image border longer than this fraction of that side is a
     # scanner margin even when it is thinner than the background kernel.
     border_strip_frac: float = 0.2
+    # ... unless it is a rule running away from the one edge it touches, at most this share
+    # of the image across (an underline with the letters it touches: 2% on a real page).
+    edge_rule_frac: float = 0.04
     # A solid round blob this big (fraction of the long side: 3-12 mm on a letter page)
     # centred this close to an edge (fraction of that side) is a punched hole.
     hole_size_frac: tuple[float, float] = (0.011, 0.045)
@@ -503,7 +506,8 @@ def _edge_artifacts(
     """255 on dark things along the image's edges that are not text.
 
     Scanner margins: components touching the image border and longer than
-    `border_strip_frac` of that side. Punched holes: solid, round blobs of hole size
+    `border_strip_frac` of that side, but for thin rules (`edge_rule_frac`) that run away
+    from the one edge they touch. Punched holes: solid, round blobs of hole size
     (`hole_size_frac` of the long side) centred within `hole_band_frac` of an edge and
     standing apart from any text (see `_is_hole`); the white level cannot remove them
     because it must keep the strokes of large headings. `full` is the uint8 image at full
@@ -516,9 +520,18 @@ def _edge_artifacts(
     # "Touching" allows a gap of 1 % of the side: a page edge's shadow seldom starts exactly
     # at the image border, and text seldom comes this close to it.
     gap_x, gap_y = max(1, round(0.01 * width)), max(1, round(0.01 * height))
-    touches = (x0 < gap_x) | (y0 < gap_y) | (x0 + w > width - gap_x) | (y0 + h > height - gap_y)
-    long = (w >= params.border_strip_frac * width) | (h >= params.border_strip_frac * height)
-
+    at_left, at_right = x0 < gap_x, x0 + w > width - gap_x
+    at_top, at_bottom = y0 < gap_y, y0 + h > height - gap_y
+    touches = at_left | at_right | at_top | at_bottom
+    long_across = w >= params.border_strip_frac * width
+    long_down = h >= params.border_strip_frac * height
+    # A thin rule that only starts at one edge, running away from it, is the page's: an
+    # underline under a heading typed close to the left edge of a tightly cropped scan went
+    # with the letters it touches; a typed rule from the edge is a separator.
+    thin = params.edge_rule_frac
+    rule_across = long_across & (h <= thin * height) & (at_left ^ at_right) & ~(at_top | at_bottom)
+    rule_down = long_down & (w <= thin * width) & (at_top ^ at_bottom) & ~(at_left | at_right)
+    strip = touches & (long_across | long_down) & ~rule_across & ~rule_down
     long_side = max(height, width)
     lo, hi = (f * long_side for f in params.hole_size_frac)
     fill = stats[:, cv2.CC_STAT_AREA] / np.maximum(w * h, 1)
@@ -533,7 +546,6 @@ def _edge_artifacts(
         & (fill >= 0.65)
         & near_edge
     )  # fmt: skip
-    strip = touches & long
     hole[0] = False
     for i in np.flatnonzero(hole):
         hole[i] = _is_hole(labels, stats, int(i), strip, params, full, factor)
