@@ -135,13 +135,18 @@ class Page:
     number: int  # 1-based
     width: int
     height: int
-    angle_deg: float = 0.0  # skew that was corrected, counter-clockwise positive
+    angle_deg: float = 0.0  # skew (and turn) that was corrected, counter-clockwise positive
     dpi: float | None = None
     blocks: tuple[Block, ...] = ()
     regions: tuple[Region, ...] = ()  # photos and rules, top to bottom
     # A PDF page's size as shown (CropBox, /Rotate), in points: a box maps onto the PDF page
     # by size_pt / (width, height). None for image files.
     size_pt: tuple[float, float] | None = None
+
+    @property
+    def turned_over(self) -> bool:
+        """Whether the page was read turned over (scanned upside down; angle_deg near 180)."""
+        return abs((self.angle_deg + 180.0) % 360.0 - 180.0) > 90.0
 
     @property
     def lines(self) -> tuple[Line, ...]:

@@ -81,6 +81,52 @@ def test_a_skewed_page_keeps_boxes_in_original_coordinates():
         assert max(line.bbox.iou(t.bbox) for t in synth.lines) >= 0.7
 
 
+def _turned_over(box, width: int, height: int):
+    """A box of an image turned a half turn, in the upright image's pixels."""
+    return type(box)(width - box.x1, height - box.y1, width - box.x0, height - box.y0)
+
+
+def test_a_page_scanned_upside_down_is_read_turned_over_with_its_boxes_on_the_scan():
+    """A sheet fed the wrong way up: read as it lies, the page is letters the network is
+    unsure of; read turned over it is the page's text, and every box still points at the
+    scan as it lies (the upright reading's boxes turned with the image)."""
+    from scandex.ocr.hocr import to_hocr
+    from scandex.page import Document
+
+    synth = render_page("one_column", dpi=300, angle_deg=0.8, seed=6)
+    upright = ocr_image(synth.image)
+    height, width = synth.image.shape
+    page = ocr_image(cv2.rotate(synth.image, cv2.ROTATE_180))
+    assert page.turned_over and not upright.turned_over
+    assert page.angle_deg == pytest.approx(180.0 + upright.angle_deg, abs=0.1)
+    assert character_error_rate([(upright.text, page.text)]) < 0.01
+    assert len(page.lines) == len(upright.lines)
+    same_words = 0
+    for line, upright_line in zip(page.lines, upright.lines, strict=True):
+        assert _turned_over(line.bbox, width, height).iou(upright_line.bbox) > 0.8
+        if [w.text for w in line.words] == [w.text for w in upright_line.words]:
+            same_words += 1
+            for word, upright_word in zip(line.words, upright_line.words, strict=True):
+                assert _turned_over(word.bbox, width, height).iou(upright_word.bbox) > 0.5
+    assert same_words >= 0.8 * len(page.lines)
+    hocr = to_hocr(Document("upside-down.png", (page,)))
+    assert hocr.count("textangle 180") == len(page.lines) and "baseline" not in hocr
+    assert read_hocr(hocr).pages[0].text == page.text
+
+
+def test_an_upright_page_is_analysed_once(letter, monkeypatch):
+    """Turning a page over costs a second analysis; a page that reads sure as it lies
+    never pays it."""
+    import scandex.ocr.analyze as analyze
+
+    synth, page = letter
+    calls = []
+    real = analyze.analyze_page
+    monkeypatch.setattr(analyze, "analyze_page", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert ocr_image(synth.image).text == page.text
+    assert len(calls) == 1
+
+
 def test_blank_page_has_no_lines():
     page = ocr_image(np.full((1100, 850), 250, np.uint8))
     assert page.lines == ()

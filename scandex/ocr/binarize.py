@@ -106,6 +106,9 @@ class BinarizeParams:
     deskew: bool = True
     skew: SkewParams = SkewParams()
     min_rotation_deg: float = 0.05
+    # The page lies upside down (scanned the wrong way up): deskewing turns it over too, so
+    # the frame holds it upright and the way back to the original image turns it back.
+    half_turn: bool = False
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,8 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
             angle_deg = estimate_skew_deg(ink_work, params.skew)
             if abs(angle_deg) < params.min_rotation_deg:
                 angle_deg = 0.0
+    if params.half_turn:
+        angle_deg += 180.0
 
     to_original, frame_size = deskew_transform((width, height), angle_deg)
     if angle_deg:
