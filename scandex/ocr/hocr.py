@@ -165,9 +165,9 @@ def _write_page(body: ET.Element, page: Page, image_name: str) -> None:
         for line in block.lines:
             line_no += 1
             props = [_bbox(line.bbox)]
-            if page.turned_over:
+            if page.turned_over:  # hOCR's baseline is upright text's: the angle says it all
                 props.append("textangle 180")
-            if line.baseline is not None:
+            elif line.baseline is not None:
                 slope, offset = line.baseline
                 props.append(f"baseline {_num(slope, 4)} {round(offset)}")
             props.append(f"x_wconf {_percent(line.confidence)}")

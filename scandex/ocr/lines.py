@@ -284,18 +284,12 @@ def _underline(ink: np.ndarray, length: int) -> np.ndarray:
     return cv2.dilate(runs, np.ones((3, 1), np.uint8)) > 0
 
 
-def _hocr_baseline(
-    a: np.ndarray, box: BBox, baseline_y: float, bbox: BBox
-) -> tuple[float, float] | None:
+def _hocr_baseline(a: np.ndarray, box: BBox, baseline_y: float, bbox: BBox) -> tuple[float, float]:
     """hOCR "baseline slope offset": y = slope * (x - x0) + offset from the bottom-left corner
-    of the original-image box; the deskewed baseline is horizontal, so map two points. None
-    on a page read turned over: hOCR's baseline is upright text's (such lines are written
-    with `textangle 180` and no baseline)."""
+    of the original-image box; the deskewed baseline is horizontal, so map two points."""
     ends = np.array([[box.x0 - 0.5, baseline_y - 0.5], [box.x1 - 0.5, baseline_y - 0.5]])
     p = ends @ a[:, :2].T + a[:, 2]
     dx = p[1, 0] - p[0, 0]
-    if dx < 0:  # the line runs right to left in the original image: it was turned over
-        return None
     slope = float((p[1, 1] - p[0, 1]) / dx) if abs(dx) > 1e-9 else 0.0
     y_at_x0 = p[0, 1] + 0.5 + slope * (bbox.x0 - (p[0, 0] + 0.5))
     return (round(slope, 5), round(float(y_at_x0 - bbox.y1), 2))
