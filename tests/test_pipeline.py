@@ -13,7 +13,8 @@ import pytest
 from synth import render_page
 
 from scandex.ocr import ocr_file, ocr_image
-from scandex.ocr.hocr import read_hocr
+from scandex.ocr.hocr import read_hocr, to_hocr
+from scandex.page import BBox, Document
 from scandex.training.train import character_error_rate
 
 # The shipped model's page-level character error rate on clean rendered 300 dpi pages.
@@ -81,18 +82,15 @@ def test_a_skewed_page_keeps_boxes_in_original_coordinates():
         assert max(line.bbox.iou(t.bbox) for t in synth.lines) >= 0.7
 
 
-def _turned_over(box, width: int, height: int):
+def _turned_over(box: BBox, width: int, height: int) -> BBox:
     """A box of an image turned a half turn, in the upright image's pixels."""
-    return type(box)(width - box.x1, height - box.y1, width - box.x0, height - box.y0)
+    return BBox(width - box.x1, height - box.y1, width - box.x0, height - box.y0)
 
 
 def test_a_page_scanned_upside_down_is_read_turned_over_with_its_boxes_on_the_scan():
     """A sheet fed the wrong way up: read as it lies, the page is letters the network is
     unsure of; read turned over it is the page's text, and every box still points at the
     scan as it lies (the upright reading's boxes turned with the image)."""
-    from scandex.ocr.hocr import to_hocr
-    from scandex.page import Document
-
     synth = render_page("one_column", dpi=300, angle_deg=0.8, seed=6)
     upright = ocr_image(synth.image)
     height, width = synth.image.shape
