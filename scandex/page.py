@@ -144,9 +144,10 @@ class Page:
     size_pt: tuple[float, float] | None = None
 
     @property
-    def turned_over(self) -> bool:
-        """Whether the page was read turned over (scanned upside down; angle_deg near 180)."""
-        return abs((self.angle_deg + 180.0) % 360.0 - 180.0) > 90.0
+    def text_angle(self) -> int:
+        """The quarter turn its text lies at in the image, counter-clockwise: 0 upright, 180
+        for a page scanned upside down, 90 or 270 sideways (angle_deg to the nearest)."""
+        return round(self.angle_deg / 90.0) % 4 * 90
 
     @property
     def lines(self) -> tuple[Line, ...]:

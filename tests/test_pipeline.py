@@ -82,34 +82,54 @@ def test_a_skewed_page_keeps_boxes_in_original_coordinates():
         assert max(line.bbox.iou(t.bbox) for t in synth.lines) >= 0.7
 
 
-def _turned_over(box: BBox, width: int, height: int) -> BBox:
-    """A box of an image turned a half turn, in the upright image's pixels."""
-    return BBox(width - box.x1, height - box.y1, width - box.x0, height - box.y0)
+# How a box of an upright width x height page lies in the page turned by cv2.rotate.
+_TURNED_BOXES = {
+    cv2.ROTATE_180: lambda b, w, h: BBox(w - b.x1, h - b.y1, w - b.x0, h - b.y0),
+    cv2.ROTATE_90_CLOCKWISE: lambda b, w, h: BBox(h - b.y1, b.x0, h - b.y0, b.x1),
+    cv2.ROTATE_90_COUNTERCLOCKWISE: lambda b, w, h: BBox(b.y0, w - b.x1, b.y1, w - b.x0),
+}
 
 
-def test_a_page_scanned_upside_down_is_read_turned_over_with_its_boxes_on_the_scan():
-    """A sheet fed the wrong way up: read as it lies, the page is letters the network is
-    unsure of; read turned over it is the page's text, and every box still points at the
-    scan as it lies (the upright reading's boxes turned with the image)."""
+@pytest.mark.parametrize(
+    ("turn", "text_angle"),
+    [(cv2.ROTATE_180, 180), (cv2.ROTATE_90_CLOCKWISE, 270), (cv2.ROTATE_90_COUNTERCLOCKWISE, 90)],
+)
+def test_a_page_scanned_turned_is_read_turned_back_with_its_boxes_on_the_scan(turn, text_angle):
+    """A sheet fed the wrong way up, or a page scanned sideways: read as it lies, the page
+    is letters the network is unsure of; read turned back it is the page's text, and every
+    box still points at the scan as it lies (the upright reading's boxes turned with it)."""
     synth = render_page("one_column", dpi=300, angle_deg=0.8, seed=6)
     upright = ocr_image(synth.image)
     height, width = synth.image.shape
-    page = ocr_image(cv2.rotate(synth.image, cv2.ROTATE_180))
-    assert page.turned_over and not upright.turned_over
-    assert page.angle_deg == pytest.approx(180.0 + upright.angle_deg, abs=0.1)
+    page = ocr_image(cv2.rotate(synth.image, turn))
+    assert page.text_angle == text_angle and upright.text_angle == 0
+    assert page.angle_deg == pytest.approx(text_angle + upright.angle_deg, abs=0.1)
     assert character_error_rate([(upright.text, page.text)]) < 0.01
     assert len(page.lines) == len(upright.lines)
+    turned = _TURNED_BOXES[turn]
     same_words = 0
     for line, upright_line in zip(page.lines, upright.lines, strict=True):
-        assert _turned_over(line.bbox, width, height).iou(upright_line.bbox) > 0.8
+        assert line.bbox.iou(turned(upright_line.bbox, width, height)) > 0.8
         if [w.text for w in line.words] == [w.text for w in upright_line.words]:
             same_words += 1
             for word, upright_word in zip(line.words, upright_line.words, strict=True):
-                assert _turned_over(word.bbox, width, height).iou(upright_word.bbox) > 0.5
+                assert word.bbox.iou(turned(upright_word.bbox, width, height)) > 0.5
     assert same_words >= 0.8 * len(page.lines)
-    hocr = to_hocr(Document("upside-down.png", (page,)))
-    assert hocr.count("textangle 180") == len(page.lines) and "baseline" not in hocr
+    hocr = to_hocr(Document("turned.png", (page,)))
+    assert hocr.count(f"textangle {text_angle}") == len(page.lines) and "baseline" not in hocr
     assert read_hocr(hocr).pages[0].text == page.text
+
+
+def test_a_page_that_reads_nothing_or_unsure_may_lie_turned():
+    """Sideways, a typewritten page's letters stand in columns and six of the 22 real pages
+    gave no line at all: reading nothing is as much a sign as reading unsure letters."""
+    from scandex.ocr.pipeline import may_lie_turned
+    from scandex.ocr.recognize import LineResult
+
+    sure = [LineResult("The Secretary, Council for German Jewry, Woburn House", 0.99)]
+    assert not may_lie_turned(sure)
+    assert may_lie_turned([LineResult("Tpe Seoretarv, Couucil tor Germau Jewrv, Wobnrn", 0.8)])
+    assert may_lie_turned([]) and may_lie_turned([LineResult("3", 0.99)])
 
 
 def test_an_upright_page_is_analysed_once(letter, monkeypatch):

@@ -106,9 +106,10 @@ class BinarizeParams:
     deskew: bool = True
     skew: SkewParams = SkewParams()
     min_rotation_deg: float = 0.05
-    # The page lies upside down (scanned the wrong way up): deskewing turns it over too, so
-    # the frame holds it upright and the way back to the original image turns it back.
-    half_turn: bool = False
+    # The page lies turned this many quarter turns counter-clockwise (2: upside down; 1 and
+    # 3: sideways, its lines running up or down): deskewing turns it back too, so the frame
+    # holds it upright and the way back to the original image turns it as it lies.
+    quarter_turns: int = 0
 
 
 @dataclass(frozen=True)
@@ -230,11 +231,12 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
                     dst=stretched,
                 )
         if params.deskew:
-            angle_deg = estimate_skew_deg(ink_work, params.skew)
+            # Measured with the page turned upright (np.rot90 turns counter-clockwise).
+            upright_ink = np.ascontiguousarray(np.rot90(ink_work, -params.quarter_turns))
+            angle_deg = estimate_skew_deg(upright_ink, params.skew)
             if abs(angle_deg) < params.min_rotation_deg:
                 angle_deg = 0.0
-    if params.half_turn:
-        angle_deg += 180.0
+    angle_deg += 90.0 * (params.quarter_turns % 4)
 
     to_original, frame_size = deskew_transform((width, height), angle_deg)
     if angle_deg:

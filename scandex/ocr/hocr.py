@@ -25,9 +25,10 @@ Layout of what `to_hocr` writes (XHTML, built with xml.etree so every text is es
 - `x_skew A` is the page's skew in degrees as found in the original image, counter-clockwise
   positive (Page.angle_deg), three decimals at most. hOCR has no property for it:
   `textangle` means text rotated relative to the page, which is something else, and `x_` is
-  the spec's prefix for engine-specific properties. A page scanned upside down was read
-  turned over (x_skew about 180): its lines have `textangle 180` and no baseline (hOCR's
-  baseline is upright text's), so a PDF text layer runs the way the text does.
+  the spec's prefix for engine-specific properties. A page scanned upside down or sideways
+  was read turned (x_skew about 180, 90 or 270): its lines have `textangle` 180, 90 or 270
+  and no baseline (hOCR's baseline is upright text's), so a PDF text layer runs the way
+  the text does.
 - The image name is written in double quotes with `%`, `"`, `;` and control characters
   percent-encoded, so that titles split on `;` (as hocr-tools does) stay intact.
 - The text between and around a line's words is the line's own text (normally single
@@ -165,8 +166,8 @@ def _write_page(body: ET.Element, page: Page, image_name: str) -> None:
         for line in block.lines:
             line_no += 1
             props = [_bbox(line.bbox)]
-            if page.turned_over:  # hOCR's baseline is upright text's: the angle says it all
-                props.append("textangle 180")
+            if page.text_angle:  # hOCR's baseline is upright text's: the angle says it all
+                props.append(f"textangle {page.text_angle}")
             elif line.baseline is not None:
                 slope, offset = line.baseline
                 props.append(f"baseline {_num(slope, 4)} {round(offset)}")

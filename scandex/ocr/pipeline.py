@@ -131,15 +131,21 @@ def group_blocks(
     return tuple(blocks)
 
 
-# A page read upside down comes out as letters the network is unsure of: on the 22 real
-# pages 0.77-0.86 mean character confidence turned over, 0.96-1.00 upright (and half the
-# words in no word list, against 95% or more). Below UPSIDE_DOWN_BELOW (with at least
-# MIN_CHARS characters read) the page is read turned over too; the turned reading is kept
-# when its widest TURN_SAMPLE_LINES lines read surer by TURN_MARGIN than the upright ones.
-UPSIDE_DOWN_BELOW = 0.9
+# A page read turned (upside down, or sideways) comes out as letters the network is unsure
+# of: on the 22 real pages 0.77-0.86 mean character confidence upside down, 0.53-0.63
+# sideways, 0.96-1.00 upright (and half the words in no word list, against 95% or more).
+# Sideways, a typewritten page may give no line at all (its letters stand in columns, not
+# rows: 6 of the 22 read as blank). Below UNSURE_BELOW, or with fewer than MIN_CHARS
+# characters read, the page is analysed again turned over, then a quarter turn either way,
+# each judged on its TURN_SAMPLE_LINES widest lines; a turn is kept when they read surer by
+# TURN_MARGIN than the page's widest as it lies (and, where that read next to nothing, sure
+# themselves: dust on a blank page stays nothing), and the first that reads sure (UNSURE_BELOW
+# or more) ends the search.
+UNSURE_BELOW = 0.9
 TURN_MARGIN = 0.05
 TURN_SAMPLE_LINES = 12
 MIN_CHARS = 40
+TURNS = (2, 1, 3)  # quarter turns counter-clockwise: upside down first, the commonest
 
 
 def reading_confidence(results: Sequence[LineResult]) -> float:
@@ -150,35 +156,44 @@ def reading_confidence(results: Sequence[LineResult]) -> float:
     return sum(result.confidence * len(result.text) for result in results) / chars
 
 
-def reads_upside_down(results: Sequence[LineResult]) -> bool:
-    """Whether a page's reading is unsure enough that the page may lie upside down."""
+def may_lie_turned(results: Sequence[LineResult]) -> bool:
+    """Whether a page's reading is unsure, or next to nothing, so the page may lie turned."""
     chars = sum(len(result.text) for result in results)
-    return chars >= MIN_CHARS and reading_confidence(results) < UPSIDE_DOWN_BELOW
+    return chars < MIN_CHARS or reading_confidence(results) < UNSURE_BELOW
 
 
 def _read_either_way_up(
     gray: np.ndarray, params: AnalyzeParams, recognizer
 ) -> tuple[PageAnalysis, list[LineResult]]:
-    """The page's analysis and its lines' readings, the page turned over where it reads
-    far surer so (a sheet scanned upside down). The turned page is judged on its widest
-    lines, and only a page that reads unsure as it lies is tried (see reads_upside_down)."""
+    """The page's analysis and its lines' readings, the page turned where it reads far
+    surer so (a sheet scanned upside down or sideways). Only a page that reads unsure as it
+    lies is tried turned (see may_lie_turned), each turn judged on its widest lines."""
     from scandex.ocr.analyze import analyze_page
 
     analysis = analyze_page(gray, params)
     results = recognizer.recognize([line.image for line in analysis.lines])
-    if not reads_upside_down(results):
+    if not may_lie_turned(results):
         return analysis, results
-    try:
-        turned = analyze_page(
-            gray, replace(params, binarize=replace(params.binarize, half_turn=True))
-        )
-    except SegmentationError:
+    best, best_sure = None, reading_confidence([results[i] for i in _widest(analysis.lines)])
+    read_little = sum(len(result.text) for result in results) < MIN_CHARS
+    for turns in TURNS:
+        try:
+            turned = analyze_page(
+                gray, replace(params, binarize=replace(params.binarize, quarter_turns=turns))
+            )
+        except SegmentationError:
+            continue
+        sample = recognizer.recognize([turned.lines[i].image for i in _widest(turned.lines)])
+        sure = reading_confidence(sample)
+        if sum(len(r.text) for r in sample) < MIN_CHARS or (read_little and sure < UNSURE_BELOW):
+            continue
+        if sure > best_sure + (TURN_MARGIN if best is None else 0.0):
+            best, best_sure = turned, sure
+        if best is not None and best_sure >= UNSURE_BELOW:
+            break
+    if best is None:
         return analysis, results
-    turned_sample = recognizer.recognize([turned.lines[i].image for i in _widest(turned.lines)])
-    upright_sample = [results[i] for i in _widest(analysis.lines)]
-    if reading_confidence(turned_sample) <= reading_confidence(upright_sample) + TURN_MARGIN:
-        return analysis, results
-    return turned, recognizer.recognize([line.image for line in turned.lines])
+    return best, recognizer.recognize([line.image for line in best.lines])
 
 
 def _widest(lines: Sequence, count: int = TURN_SAMPLE_LINES) -> list[int]:
