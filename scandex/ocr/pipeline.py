@@ -148,9 +148,13 @@ MIN_CHARS = 40
 TURNS = (2, 1, 3)  # quarter turns counter-clockwise: upside down first, the commonest
 
 
+def _chars(results: Sequence[LineResult]) -> int:
+    return sum(len(result.text) for result in results)
+
+
 def reading_confidence(results: Sequence[LineResult]) -> float:
     """Mean confidence of every character read on a page (0 for none)."""
-    chars = sum(len(result.text) for result in results)
+    chars = _chars(results)
     if chars == 0:
         return 0.0
     return sum(result.confidence * len(result.text) for result in results) / chars
@@ -158,8 +162,7 @@ def reading_confidence(results: Sequence[LineResult]) -> float:
 
 def may_lie_turned(results: Sequence[LineResult]) -> bool:
     """Whether a page's reading is unsure, or next to nothing, so the page may lie turned."""
-    chars = sum(len(result.text) for result in results)
-    return chars < MIN_CHARS or reading_confidence(results) < UNSURE_BELOW
+    return _chars(results) < MIN_CHARS or reading_confidence(results) < UNSURE_BELOW
 
 
 def _read_either_way_up(
@@ -175,7 +178,7 @@ def _read_either_way_up(
     if not may_lie_turned(results):
         return analysis, results
     best, best_sure = None, reading_confidence([results[i] for i in _widest(analysis.lines)])
-    read_little = sum(len(result.text) for result in results) < MIN_CHARS
+    read_little = _chars(results) < MIN_CHARS
     for turns in TURNS:
         try:
             turned = analyze_page(
@@ -185,7 +188,7 @@ def _read_either_way_up(
             continue
         sample = recognizer.recognize([turned.lines[i].image for i in _widest(turned.lines)])
         sure = reading_confidence(sample)
-        if sum(len(r.text) for r in sample) < MIN_CHARS or (read_little and sure < UNSURE_BELOW):
+        if _chars(sample) < MIN_CHARS or (read_little and sure < UNSURE_BELOW):
             continue
         if sure > best_sure + (TURN_MARGIN if best is None else 0.0):
             best, best_sure = turned, sure
