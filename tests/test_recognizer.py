@@ -15,7 +15,7 @@ from synth import find_font
 from scandex.errors import ModelError, UsageError
 from scandex.ocr.codec import DEFAULT_ALPHABET, Codec, normalize_text
 from scandex.ocr.ctc import greedy_decode
-from scandex.ocr.normalize import NormalizeParams, normalize_line
+from scandex.ocr.normalize import NormalizeParams, normalize_line, quantile
 
 CODEC = Codec()
 
@@ -80,6 +80,17 @@ def test_any_image_normalizes_to_the_fixed_height(height, width, rectangles, ink
     line = normalize_line(image)
     assert line.image.shape[0] == NormalizeParams().height_px
     assert np.isfinite(line.image).all()
+
+
+@given(
+    st.lists(st.floats(-1e6, 1e6, width=32), min_size=1, max_size=300),
+    st.floats(0, 1),
+)
+def test_the_band_quantile_is_numpys(values, q):
+    # The band's edge is measured by partial sorting; it must be the estimate np.quantile
+    # gives, or the trained network would see lines scaled otherwise than in training.
+    array = np.array(values, np.float32)
+    assert quantile(array, q) == pytest.approx(float(np.quantile(array, q)), rel=1e-5, abs=1e-3)
 
 
 def test_blank_and_degenerate_lines_normalize_to_blank_images():
