@@ -1092,6 +1092,18 @@ def test_training_text_spells_contractions_with_both_apostrophes():
     assert 0.5 < len(curly) / len(straight) < 2
 
 
+def test_training_text_writes_the_pronoun_i_and_its_contractions_with_a_capital():
+    """The word lists hold "i", "i've", "i'm" in lower case: "I've" was rare in training
+    and read "Ive" on the dev pages."""
+    from scandex.training.text import TextSource
+
+    source = TextSource(seed=3)
+    words = [source.word() for _ in range(20000)]
+    pronoun = [w for w in words if re.fullmatch(r"[iI]|[iI]['’](?:m|ve|ll|d)", w)]
+    assert len(pronoun) > 20
+    assert all(w.startswith("I") for w in pronoun)
+
+
 def test_training_text_closes_quotes_both_before_and_after_the_period():
     """Quotes were only ever closed before a sentence's mark; typeset "it.”" was read "it”"."""
     from scandex.training.text import TextSource
