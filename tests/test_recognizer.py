@@ -482,6 +482,21 @@ def test_one_mark_split_between_look_alike_classes_is_read_once():
     assert "".join(c.text for c in unlike) == "Iv"
 
 
+def test_an_apostrophe_below_the_blank_between_letters_is_read():
+    """A typeset apostrophe tight between its letters got 0.42 against the blank's 0.58:
+    "I've" was read "Ive". Between letters it is read; elsewhere, or fainter, it is not."""
+    i, v, e, space = {"I": 0.9}, {"v": 0.9}, {"e": 0.9}, {" ": 0.9}
+
+    def read(frames: list[dict[str, float]]) -> str:
+        return "".join(c.text for c in greedy_decode(_posteriors(frames), CODEC))
+
+    assert read([i, {"’": 0.2}, {"’": 0.42}, {}, v, {}, e]) == "I’ve"
+    assert read([i, {"'": 0.25, "’": 0.15}, {}, v, {}, e]) == "I've"  # the likelier one
+    assert read([i, {"’": 0.2}, {}, v, {}, e]) == "Ive"  # too faint: no apostrophe there
+    assert read([i, {"’": 0.5}, {}, space, {}, v]) == "I v"  # no word around it
+    assert read([i, {"’": 0.4}, {}, {"’": 0.45}, {}, v]) == "I’v"  # one a stretch
+
+
 def test_greedy_decoding_of_all_blank_or_empty_input_is_empty():
     assert greedy_decode(_posteriors([{}, {}, {}]), CODEC) == []
     assert greedy_decode(np.zeros((0, CODEC.num_classes)), CODEC) == []

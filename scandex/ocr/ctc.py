@@ -85,12 +85,58 @@ def merge_look_alikes(best: np.ndarray, probs: np.ndarray, groups: np.ndarray) -
     return best
 
 
+# Between two letters, an apostrophe is read where the apostrophes' posterior reaches this
+# much, blank or not (see apostrophes_between_letters).
+APOSTROPHE_IN_WORD_PROB = 0.35
+
+
+@functools.lru_cache(maxsize=8)
+def _letter_classes(alphabet: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per class of a codec's alphabet whether it is a letter, and the apostrophes' classes."""
+    letters = np.array([False] + [ch.isalpha() for ch in alphabet])
+    apostrophes = np.array([alphabet.index(ch) + 1 for ch in LOOK_ALIKE_MARKS[0] if ch in alphabet])
+    return letters, apostrophes
+
+
+def apostrophes_between_letters(
+    best: np.ndarray, probs: np.ndarray, letters: np.ndarray, apostrophes: np.ndarray
+) -> np.ndarray:
+    """`best` with an apostrophe read in a blank stretch between two letters where the
+    apostrophes' posterior reaches APOSTROPHE_IN_WORD_PROB at one of its steps (the likeliest
+    step of the stretch, the likeliest apostrophe there).
+
+    A typeset apostrophe sits tight between its letters, its frames shared with theirs; the
+    network gave "I've" 0.42 apostrophe against 0.58 blank and the word was read "Ive".
+    Inside a word nothing else looks like an apostrophe; a word without one shows none."""
+    if len(apostrophes) == 0:
+        return best
+    steps = np.arange(len(best))
+    mass = probs[:, apostrophes].sum(axis=1)
+    candidate = (best == 0) & (mass >= APOSTROPHE_IN_WORD_PROB)
+    if not candidate.any():
+        return best
+    # The nearest character read before and after each step.
+    before = np.maximum.accumulate(np.where(best != 0, steps, -1))
+    after = np.minimum.accumulate(np.where(best != 0, steps, len(best))[::-1])[::-1]
+    best = best.copy()
+    for step in np.flatnonzero(candidate).tolist():
+        left, right = before[step], after[step]
+        if left < 0 or right >= len(best) or not (letters[best[left]] and letters[best[right]]):
+            continue
+        stretch = slice(left + 1, right)
+        if step != left + 1 + int(np.argmax(mass[stretch])):
+            continue  # one apostrophe a stretch, at its likeliest step
+        best[step] = apostrophes[int(np.argmax(probs[step, apostrophes]))]
+    return best
+
+
 def greedy_decode(probs: np.ndarray, codec: Codec) -> list[DecodedChar]:
     """Decode one line's posteriors (steps x classes) into characters."""
     if probs.ndim != 2 or probs.shape[0] == 0:
         return []
     steps = probs.shape[0]
     best = merge_look_alikes(np.argmax(probs, axis=1), probs, _look_alike_groups(codec.alphabet))
+    best = apostrophes_between_letters(best, probs, *_letter_classes(codec.alphabet))
     starts, ends, labels = _runs(best)
     # Each run's peak (its first step of highest posterior), found for all runs at once: a
     # run's label is every one of its steps' best class.
