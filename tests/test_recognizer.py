@@ -90,7 +90,9 @@ def test_the_band_quantile_is_numpys(values, q):
     # The band's edge is measured by partial sorting; it must be the estimate np.quantile
     # gives, or the trained network would see lines scaled otherwise than in training.
     array = np.array(values, np.float32)
-    assert quantile(array, q) == pytest.approx(float(np.quantile(array, q)), rel=1e-5, abs=1e-3)
+    # To a few float32 steps of the values' size: numpy orders its arithmetic its own way.
+    tolerance = 4 * float(np.spacing(np.abs(array).max()))
+    assert abs(quantile(array, q) - float(np.quantile(array, q))) <= tolerance
 
 
 def test_blank_and_degenerate_lines_normalize_to_blank_images():
