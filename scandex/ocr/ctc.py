@@ -94,8 +94,7 @@ APOSTROPHE_IN_WORD_PROB = 0.35
 def _letter_classes(alphabet: str) -> tuple[np.ndarray, np.ndarray]:
     """Per class of a codec's alphabet whether it is a letter, and the apostrophes' classes."""
     letters = np.array([False] + [ch.isalpha() for ch in alphabet])
-    apostrophes = np.array([alphabet.index(ch) + 1 for ch in LOOK_ALIKE_MARKS[0] if ch in alphabet])
-    return letters, apostrophes
+    return letters, np.flatnonzero(_look_alike_groups(alphabet) == 0)  # "'’‘"
 
 
 def apostrophes_between_letters(

@@ -365,8 +365,8 @@ def specks(stats: np.ndarray, speck_share: float = 0.2) -> np.ndarray:
 def quantile(values: np.ndarray, q: float) -> float:
     """np.quantile's default (linear) estimate, by partial sorting: a tenth of its cost on the
     thousands of stroke edges of a line. Interpolated as numpy does it, in the values' own
-    precision and from the nearer side, so the result is numpy's to the bit (the network was
-    trained on lines scaled by it)."""
+    precision and from the nearer side: within a float32 step of numpy's, and on 665 real
+    lines the same images to the bit (the network was trained on lines scaled by it)."""
     position = q * (values.size - 1)
     low = int(position)
     high = min(low + 1, values.size - 1)
