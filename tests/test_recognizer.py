@@ -95,22 +95,6 @@ def test_the_band_quantile_is_numpys(values, q):
     assert abs(quantile(array, q) - float(np.quantile(array, q))) <= tolerance
 
 
-def test_an_accent_over_an_all_caps_word_is_kept_in_the_room_above():
-    # The band of an ALL-CAPS line is the capitals' height; one accent lies above it.
-    line = _text_line("AVION TOUT LE OFFRE IDÉE ILS", height_px=60, face="serif")
-    plain = normalize_line(line).image
-    roomy = normalize_line(line, NormalizeParams(room_above_px=8)).image
-    assert roomy.shape[0] == 40
-    # The rows below the room are the image a model without room sees, exactly.
-    np.testing.assert_array_equal(roomy[8:], plain)
-    # Without room the accent is cut off but for its foot; with it, it stands above the capitals.
-    accent_ink = roomy[:8].sum()
-    assert accent_ink > 5.0 and accent_ink > 3 * plain[0].sum()
-    assert np.flatnonzero(roomy[:8].max(axis=0) > 0.5).size < 0.05 * roomy.shape[1]
-    blank = normalize_line(np.full((30, 90), 255, np.uint8), NormalizeParams(room_above_px=8))
-    assert blank.image.shape[0] == 40
-
-
 def test_blank_and_degenerate_lines_normalize_to_blank_images():
     for image in (
         np.full((40, 300), 255, np.uint8),
@@ -859,48 +843,6 @@ def test_export_of_several_weights_files_ships_their_weighted_mean(tmp_path, mon
     # "default" is the shipped model's weights.
     assert export._weights_file(Path("default")) == export.weights_path(default_model_path())
     assert export._weights_file(tmp_path / "a.pt") == tmp_path / "a.pt"
-
-
-def test_a_network_grown_by_rows_above_reads_the_old_rows_as_before(tmp_path, monkeypatch):
-    torch = pytest.importorskip("torch")
-    from scandex.ocr.recognize import Recognizer
-    from scandex.training import export
-    from scandex.training.model import with_rows_above
-
-    model = _small_torch_model().eval()
-    grown = with_rows_above(model, 8).eval()
-    assert grown.config.height_px == 40
-    # Ink below the top 8 rows, where the convolutions spill nothing into the room (on others
-    # they spill a little from the top rows, where the old network saw zero padding).
-    batch = np.random.default_rng(4).random((2, 1, 32, 120), np.float32)
-    batch[:, :, :8] = 0.0
-    below_room = np.pad(batch, ((0, 0), (0, 0), (8, 0), (0, 0)))
-    with torch.no_grad():
-        torch.testing.assert_close(
-            grown(torch.from_numpy(below_room)), model(torch.from_numpy(batch)), atol=1e-5, rtol=0
-        )
-        # ... and ink in the new rows now reaches the network.
-        ink_above = below_room.copy()
-        ink_above[:, :, :8] = 1.0
-        assert not torch.allclose(
-            grown(torch.from_numpy(ink_above)), grown(torch.from_numpy(below_room)), atol=1e-3
-        )
-    with pytest.raises(ValueError, match="multiple of 8"):
-        with_rows_above(model, 4)
-    # The export command grows a trained model's canvas and its normalization together.
-    export.export_model(model, CODEC, NormalizeParams(), tmp_path / "a.onnx", quantize=False)
-    out = tmp_path / "b.onnx"
-    argv = ["export", str(tmp_path / "a.pt"), str(out), "--float", "--room-above", "8"]
-    monkeypatch.setattr("sys.argv", argv)
-    export.main()
-    grown_file = Recognizer(out)
-    assert grown_file.model.normalize == NormalizeParams(room_above_px=8)
-    assert normalize_line(_text_line(), grown_file.model.normalize).image.shape[0] == 40
-    np.testing.assert_allclose(
-        grown_file.posteriors(below_room),
-        Recognizer(tmp_path / "a.onnx").posteriors(batch),
-        atol=1e-5,
-    )
 
 
 @pytest.mark.slow

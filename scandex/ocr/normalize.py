@@ -29,20 +29,11 @@ class NormalizeParams:
     flat_mark_share: float = 0.85  # band half-height >= this share of the marks' median width
     flat_mark_max_growth: float = 8.0  # ... but at most this many times the measured one
     flat_mark_aspect: float = 0.4  # a mark lower than this share of its width is flat
-    # Blank rows above the `height_px` rows: room for the accents of an ALL-CAPS line, whose
-    # band is the capitals' height (a rare accent is under 1% of the ink), so they stood
-    # outside it and were cut off ("IDÉE" reached the network as "IDEE"). Models made before
-    # have none, so an older model file, which does not name it, reads as 0.
-    room_above_px: int = 0
-
-    @property
-    def output_height_px(self) -> int:
-        return self.room_above_px + self.height_px
 
 
 @dataclass(frozen=True)
 class NormalizedLine:
-    image: np.ndarray  # float32 (output_height_px, width), ink = 1, paper = 0
+    image: np.ndarray  # float32 (height_px, width), ink = 1, paper = 0
     scale: float  # output pixels per input pixel
     crop_x0: int  # input column that output column `pad_px` came from
     pad_px: int
@@ -101,7 +92,7 @@ def _stretch(gray: np.ndarray, paper: float, dark: float) -> np.ndarray:
 
 def _blank(params: NormalizeParams, input_width: int) -> NormalizedLine:
     width = 2 * params.pad_px + 1
-    image = np.zeros((params.output_height_px, width), np.float32)
+    image = np.zeros((params.height_px, width), np.float32)
     return NormalizedLine(image, 1.0, 0, params.pad_px, input_width)
 
 
@@ -440,10 +431,13 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
         np.interp((np.arange(out_width) + 0.5) / sx - 0.5, np.arange(width), centre) + 0.5
     ) * (out_rows / height) - 0.5
 
-    canvas_rows = params.output_height_px
-    offsets = np.arange(canvas_rows) - params.room_above_px - (params.height_px - 1) / 2.0
-    map_x = np.broadcast_to(np.arange(out_width, dtype=np.float32), (canvas_rows, out_width)).copy()
-    map_y = (centre_scaled[None, :] + offsets[:, None]).astype(np.float32)
+    half = (params.height_px - 1) / 2.0
+    map_x = np.broadcast_to(
+        np.arange(out_width, dtype=np.float32), (params.height_px, out_width)
+    ).copy()
+    map_y = (centre_scaled[None, :] + (np.arange(params.height_px)[:, None] - half)).astype(
+        np.float32
+    )
     warped = cv2.remap(
         scaled,
         map_x,
@@ -452,7 +446,7 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0.0,
     )
-    image = np.zeros((canvas_rows, out_width + 2 * params.pad_px), np.float32)
+    image = np.zeros((params.height_px, out_width + 2 * params.pad_px), np.float32)
     # Resampling can overshoot by a rounding error; the network expects exactly 0..1.
     image[:, params.pad_px : params.pad_px + out_width] = np.clip(warped, 0.0, 1.0)
     return NormalizedLine(image, sx, x0, params.pad_px, input_width)

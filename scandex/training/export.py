@@ -18,7 +18,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -28,12 +28,7 @@ from scandex.errors import ModelError
 from scandex.ocr.codec import Codec
 from scandex.ocr.normalize import NormalizeParams
 from scandex.ocr.recognize import MODEL_FORMAT, SUPPORTED_FORMAT_VERSION, model_info
-from scandex.training.model import (
-    ROWS_PER_FEATURE_ROW,
-    LineRecognizer,
-    ModelConfig,
-    with_rows_above,
-)
+from scandex.training.model import LineRecognizer, ModelConfig
 
 
 def export_onnx(
@@ -296,16 +291,7 @@ def main() -> None:
     )
     parser.add_argument("--float", action="store_true", help="keep float weights (no quantization)")
     parser.add_argument("--info", default="{}", help="JSON merged into the model's info metadata")
-    parser.add_argument(
-        "--room-above",
-        type=int,
-        default=0,
-        help="blank rows to add above the line images (a multiple of 8); the network reads "
-        "the old rows as before, and training then goes on from it",
-    )
     args = parser.parse_args()
-    if args.room_above < 0 or args.room_above % ROWS_PER_FEATURE_ROW:
-        parser.error(f"--room-above: a multiple of {ROWS_PER_FEATURE_ROW}, not {args.room_above}")
     shares = args.shares or [1.0] * len(args.weights)
     if len(shares) != len(args.weights) or min(shares) < 0 or sum(shares) <= 0:
         parser.error(f"--shares: {len(args.weights)} non-negative numbers, not all zero")
@@ -332,10 +318,6 @@ def main() -> None:
     elif source.exists():
         info = dict(model_info(source, _metadata(source)).info)
         info.pop("quantized", None)
-    if args.room_above:
-        model = with_rows_above(model, args.room_above)
-        normalize = replace(normalize, room_above_px=normalize.room_above_px + args.room_above)
-        info["room_added_above"] = args.room_above
     info.update(json.loads(args.info))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export_model(model, codec, normalize, args.out, info=info, quantize=not args.float)

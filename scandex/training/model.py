@@ -7,7 +7,7 @@ sequential steps dominate the cost: fewer, richer time steps buy speed at little
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -80,33 +80,3 @@ class LineRecognizer(nn.Module):
         x = x.permute(0, 3, 1, 2).reshape(batch, steps, channels * rows)
         x, _ = self.lstm(x)
         return torch.log_softmax(self.classifier(x), dim=-1)
-
-
-# The front end halves the height three times: one LSTM feature row per 8 image rows.
-ROWS_PER_FEATURE_ROW = 8
-
-
-def with_rows_above(model: LineRecognizer, rows: int) -> LineRecognizer:
-    """The same network for images `rows` taller, the new rows on top, reading the old rows
-    as it did: the LSTM's weights from the new feature rows start at zero, so training goes
-    on from what the network knew rather than from scratch. `rows` must be a multiple of 8,
-    so that the old rows keep their place in the front end's pooling.
-    """
-    if rows <= 0 or rows % ROWS_PER_FEATURE_ROW:
-        raise ValueError(f"rows above must be a positive multiple of {ROWS_PER_FEATURE_ROW}")
-    config = replace(model.config, height_px=model.config.height_px + rows)
-    channels = config.conv_channels[-1]
-    old_rows = model.config.height_px // ROWS_PER_FEATURE_ROW
-    new_rows = config.height_px // ROWS_PER_FEATURE_ROW
-    state = model.state_dict()
-    for direction in ("", "_reverse"):
-        key = f"lstm.weight_ih_l0{direction}"
-        # Features are ordered channel-major (channel * rows + row), as `forward` flattens them.
-        old = state[key].reshape(-1, channels, old_rows)
-        grown = torch.zeros(old.shape[0], channels, new_rows, dtype=old.dtype)
-        grown[:, :, new_rows - old_rows :] = old
-        state[key] = grown.reshape(old.shape[0], channels * new_rows)
-    result = LineRecognizer(config)
-    result.load_state_dict(state)
-    result.frozen_batchnorm = model.frozen_batchnorm
-    return result
