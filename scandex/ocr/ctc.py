@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scandex.ocr.codec import Codec
+from scandex.ocr.normalize import quantile
 
 # A runner-up is reported when its posterior at the character's peak reaches this much.
 ALTERNATIVE_MIN_PROB = 0.05
@@ -148,20 +149,30 @@ def greedy_decode(probs: np.ndarray, codec: Codec) -> list[DecodedChar]:
         return []
     starts, ends, labels = starts[chars_only], ends[chars_only], labels[chars_only]
     peaks, run_max = peaks[chars_only], run_max[chars_only]
-    rows = probs[peaks]
-    ranked = np.argsort(rows, axis=1)[:, ::-1][:, : MAX_ALTERNATIVES + 2]
-    # Typical distance between character centres, for the outer edges of the first and last.
+    # Each character's other readings: its likeliest classes but the blank and its own, at
+    # ALTERNATIVE_MIN_PROB or more. Most characters have none, so only the others' classes
+    # are ranked (ranking and listing them for every character cost a third of the decoding).
+    others = probs[peaks]
+    others[:, 0] = 0.0
+    others[np.arange(len(labels)), labels] = 0.0
+    with_alternatives = np.flatnonzero((others >= ALTERNATIVE_MIN_PROB).any(axis=1))
+    ranked = np.argsort(others[with_alternatives], axis=1)[:, ::-1][:, :MAX_ALTERNATIVES]
+    alternatives_of = {
+        int(i): tuple(
+            (codec.char(k), float(others[i, k]))
+            for k in row
+            if others[i, k] >= ALTERNATIVE_MIN_PROB
+        )
+        for i, row in zip(with_alternatives, ranked.tolist(), strict=True)
+    }
+    # Typical distance between character centres, for the outer edges of the first and last
+    # (the median by partial sorting: np.median cost a tenth of the decoding).
     centres = (starts + ends) / 2.0
-    spacing = float(np.median(np.diff(centres))) if len(centres) > 1 else 2.0
+    spacing = quantile(np.diff(centres), 0.5) if len(centres) > 1 else 2.0
     runs = list(zip(labels.tolist(), starts.tolist(), ends.tolist(), strict=True))
     chars = []
     for i, (label, start, end) in enumerate(runs):
-        row = rows[i]
-        alternatives = tuple(
-            (codec.char(k), float(row[k]))
-            for k in ranked[i].tolist()
-            if k not in (0, label) and row[k] >= ALTERNATIVE_MIN_PROB
-        )[:MAX_ALTERNATIVES]
+        alternatives = alternatives_of.get(i, ())
         x0 = (runs[i - 1][2] + start) / 2.0 if i > 0 else max(0.0, start - spacing / 2.0)
         x1 = (end + runs[i + 1][1]) / 2.0 if i + 1 < len(runs) else end + spacing / 2.0
         chars.append(
