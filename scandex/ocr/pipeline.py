@@ -7,6 +7,7 @@ x-ranges (in each line image's pixels) into word and character boxes in the orig
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -73,8 +74,9 @@ def build_line(line_image, result, size: tuple[int, int]) -> Line:
     height, width = image.shape[:2]
     extents = []
     for word in result.words:
-        x0 = int(np.clip(np.floor(word.chars[0].x0), 0, width))
-        x1 = int(np.clip(np.ceil(word.chars[-1].x1), x0 + 1, width))
+        # Python's own min and max: NumPy's clip costs microseconds on a scalar.
+        x0 = min(max(math.floor(word.chars[0].x0), 0), width)
+        x1 = min(max(math.ceil(word.chars[-1].x1), x0 + 1), width)
         extents.append(_ink_extent(ink, x0, x1) or (x0, 0, x1, height))
     # Every word's and character's box mapped to the original image in one pass: one at a
     # time, the mapping's per-call cost was a tenth of a page's time.
