@@ -158,12 +158,12 @@ def greedy_decode(probs: np.ndarray, codec: Codec) -> list[DecodedChar]:
     with_alternatives = np.flatnonzero((others >= ALTERNATIVE_MIN_PROB).any(axis=1))
     ranked = np.argsort(others[with_alternatives], axis=1)[:, ::-1][:, :MAX_ALTERNATIVES]
     alternatives_of = {
-        int(i): tuple(
+        i: tuple(
             (codec.char(k), float(others[i, k]))
             for k in row
             if others[i, k] >= ALTERNATIVE_MIN_PROB
         )
-        for i, row in zip(with_alternatives, ranked.tolist(), strict=True)
+        for i, row in zip(with_alternatives.tolist(), ranked.tolist(), strict=True)
     }
     # Typical distance between character centres, for the outer edges of the first and last
     # (the median by partial sorting: np.median cost a tenth of the decoding).
