@@ -13,11 +13,22 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 from synth import render_page, render_text
 
-from scandex.ocr.binarize import Binarized, BinarizeParams, binarize
+from scandex.ocr.binarize import Binarized, BinarizeParams, _below_share, binarize
 from scandex.ocr.deskew import map_box_to_original
 from scandex.page import BBox
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@given(st.floats(0, 1), st.integers(0, 2**32 - 1))
+def test_a_level_below_a_share_of_its_reference_is_found_as_float_arithmetic_finds_it(share, seed):
+    # The page mask compares the white level with a share of the paper nearby, and pixels
+    # with a share of the white level, by a table of thresholds: it must pick the same pixels.
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 256, (40, 50), dtype=np.uint8)
+    reference = rng.integers(0, 256, (40, 50), dtype=np.uint8)
+    expected = values.astype(np.float32) < share * reference.astype(np.float32)
+    np.testing.assert_array_equal(_below_share(values, reference, share), expected.astype(np.uint8))
 
 
 def _line_boxes(result: Binarized) -> list[BBox]:

