@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scandex.ocr.components import label_components
+from scandex.ocr.components import label_components, mask_points
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,3 +37,22 @@ def test_a_blank_image_has_only_the_paper() -> None:
     found = label_components(np.zeros((5, 7), bool))
     assert found.stats.tolist() == [[0, 0, 7, 5, 35]]
     assert not found.labels.any()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    height=st.integers(1, 40),
+    width=st.integers(1, 40),
+    density=st.floats(0.0, 1.0),
+    seed=st.integers(0, 10_000),
+)
+def test_mask_points_are_numpys_nonzero(height: int, width: int, density: float, seed: int):
+    """The normalizer measures a line's band on the points of its stroke edges in
+    np.nonzero's order; OpenCV lists them faster and must list the same ones."""
+    mask = np.random.default_rng(seed).random((height, width)) < density
+    rows, cols = mask_points(mask)
+    expected_rows, expected_cols = np.nonzero(mask)
+    assert rows.dtype == cols.dtype == np.int64
+    assert np.array_equal(rows, expected_rows)
+    assert np.array_equal(cols, expected_cols)
+    assert np.array_equal(mask_points(mask.view(np.uint8))[1], expected_cols)

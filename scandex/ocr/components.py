@@ -13,7 +13,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-__all__ = ["Components", "label", "label_components", "measure"]
+__all__ = ["Components", "label", "label_components", "mask_points", "measure"]
 
 
 class Components(NamedTuple):
@@ -73,6 +73,19 @@ def measure(
     centres[1:, 0] = sum_x[1:] / area[1:]
     centres[1:, 1] = sum_y[1:] / area[1:]
     return Components(labels, stats, centres)
+
+
+def mask_points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of a bool or 0/1 uint8 mask's set pixels, int64, in raster order: what
+    np.nonzero returns, in a quarter of its time on a line's stroke edges (OpenCV lists the
+    points without numpy's per-element branches). `_ink_runs` keeps np.flatnonzero: its
+    flat indices look the labels up directly, and measured faster there."""
+    points = cv2.findNonZero(_as_uint8(mask))
+    if points is None:
+        empty = np.zeros(0, np.int64)
+        return empty, empty.copy()
+    points = points.reshape(-1, 2).astype(np.int64)
+    return points[:, 1], points[:, 0]
 
 
 def _as_uint8(ink: np.ndarray) -> np.ndarray:

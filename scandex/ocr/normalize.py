@@ -9,12 +9,13 @@ the recognizer sees characters of a consistent width.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from scandex.ocr.components import label_components
+from scandex.ocr.components import label_components, mask_points
 
 DEFAULT_HEIGHT_PX = 32
 
@@ -215,34 +216,61 @@ def line_drift(
     starts, ends = _densest_runs(profiles)
     middles = (starts + ends) / 2.0 + window_top
     centres = (bounds[placed] + bounds[placed + 1]) / 2.0
-    fit = np.polyfit(centres, middles, 2, w=np.sqrt(strokes[placed]))
-    residual = float(np.sort(np.abs(np.polyval(fit, centres) - middles))[len(middles) // 2])
+    parabola = _weighted_parabola(centres, middles, strokes[placed].astype(np.float64))
+    residual = float(np.sort(np.abs(parabola(centres) - middles))[len(middles) // 2])
     # Beyond the stretches it was measured on the band is held, not extrapolated: a faded
     # end with too few strokes to place let the parabola run off by three line heights
     # there, and the whole line was blanked as its neighbours' ink.
     measured = np.clip(np.arange(width), centres[0], centres[-1])
-    drift = np.polyval(fit, measured) - (level[0] + level[1]) / 2.0
+    drift = parabola(measured) - (level[0] + level[1]) / 2.0
     if residual > 0.25 * band_height or np.ptp(drift) < 0.4 * band_height:
         return None
     return drift.astype(np.float32)
 
 
-def own_text_band(strong: np.ndarray, whole: np.ndarray) -> TextBand | None:
+def _weighted_parabola(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The parabola that fits the points (x, y) best by least squares, each point's squared
+    error weighted, as a function of x.
+
+    Solved from its three normal equations on x centred and scaled to about -1..1, which
+    keeps them well conditioned: a fifth of np.polyfit's cost (an SVD), and on 12 real pages
+    the same lines to the byte.
+    """
+    centre = float(x.mean())
+    half_range = max(float(np.abs(x - centre).max()), 1.0)
+    u = (x - centre) / half_range
+    powers = np.stack([np.ones_like(u), u, u * u])
+    gram = (powers * weights) @ powers.T
+    a0, a1, a2 = np.linalg.solve(gram, (powers * weights) @ y)
+
+    def parabola(at: np.ndarray) -> np.ndarray:
+        v = (at - centre) / half_range
+        return a0 + v * (a1 + v * a2)
+
+    return parabola
+
+
+def own_text_band(strong: np.ndarray, labels: np.ndarray, whole: np.ndarray) -> TextBand | None:
     """The x-height band of the line this image was cut for, among slivers of its neighbours.
 
     A line cut from a single-spaced page carries the descenders of the line above and the tops
     of the line below, often a whole band of them, cut by the line's outline. The line's own
     band is the run of rows that crosses the most strokes (ink-to-paper edges per row, so an
     underline or a rule, one long stroke, does not count as text) of marks that the image's top
-    and bottom edges did not cut (`whole`): the own line is whole, its neighbours are not. On
-    a line that bends (`line_drift`) the rows are counted along the bend, or the band would
-    be the ends' bands together, too low at one end and too high at the other.
+    and bottom edges did not cut (`whole`, per label of `labels`, the marks; label 0 is the
+    paper): the own line is whole, its neighbours are not. On a line that bends
+    (`line_drift`) the rows are counted along the bend, or the band would be the ends' bands
+    together, too low at one end and too high at the other.
     """
     height, width = strong.shape
     edges = strong[:, :-1] & ~strong[:, 1:]
-    rows, cols = np.nonzero(edges & whole[:, :-1])
-    if rows.size == 0:  # every mark cut (a crop tighter than its letters): use them all
-        rows, cols = np.nonzero(edges)
+    rows, cols = mask_points(edges)
+    # Looked up at the edges alone: a tenth of the pixels of a per-pixel map of whole marks.
+    on_whole = whole[labels[rows, cols]]
+    if on_whole.any():  # else every mark is cut (a crop tighter than its letters): use them all
+        rows, cols = rows[on_whole], cols[on_whole]
     level = _band_rows(rows, height)
     if level is None:
         return None
@@ -271,7 +299,7 @@ def drop_neighbour_ink(
     top = stats[1:, cv2.CC_STAT_TOP]
     bottom = top + stats[1:, cv2.CC_STAT_HEIGHT]
     cut = (top == 0) | (bottom == strong.shape[0])
-    band = own_text_band(strong, np.concatenate([[False], ~cut & ~speck])[labels])
+    band = own_text_band(strong, labels, np.concatenate([[False], ~cut & ~speck]))
     if band is None:
         return ink
     comp_height = bottom - top
@@ -414,7 +442,7 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
     if not edges.any():  # ink from edge to edge (a bar, a mount's border): no strokes to go by
         edges = strong
     centre = _centre_line(edges.astype(np.float32), ink_height)
-    ys, xs = np.nonzero(edges)  # on the bool mask: twice as fast as on floats
+    ys, xs = mask_points(edges)
     distances = np.abs(ys.astype(np.float32) - centre[xs])
     band_half = max(2.0, quantile(distances, params.band_quantile) + 0.5)
     band_half = max(band_half, _flat_marks_band_half(strong, band_half, params))
