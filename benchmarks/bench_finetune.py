@@ -81,6 +81,7 @@ import itertools
 import json
 import random
 import signal
+import string
 import subprocess
 import sys
 import tempfile
@@ -97,7 +98,24 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import common  # noqa: E402
 import peers  # noqa: E402
-from synth import CARBON_COPY, Condition, carbon_copy_page, on_paper, scan  # noqa: E402
+from synth import (  # noqa: E402
+    CARBON_COPY,
+    RIBBON_ORIGINAL,
+    Condition,
+    carbon_copy_page,
+    on_paper,
+    scan,
+)
+
+CONDITIONS = {"carbon": CARBON_COPY, "ribbon": RIBBON_ORIGINAL}
+# What the archive's lines may hold: every character the face can draw ("any", the frozen
+# texts' random accented strings and rare symbols included), or the keys of one typewriter,
+# as a real archive typed on one machine does (a US office typewriter's: no accents, no
+# brackets or symbols beyond these).
+KEYBOARDS: dict[str, frozenset[str] | None] = {
+    "any": None,
+    "us-typewriter": frozenset(string.ascii_letters + string.digits + " !\"#$%&'()*+,-./:;=?@_¢½¼"),
+}
 
 FACE_FAMILY = "Courier Prime"
 FACE_FILE = "Courier Prime.otf"  # the upright face: one typewriter types no italics
@@ -112,6 +130,22 @@ MIX_SHIPPED = 0.3
 class Line:
     path: str
     text: str
+
+
+def face_from_file(path: Path):
+    """A font file that is not installed (so no training run can have drawn it) as a face."""
+    from PIL import ImageFont
+
+    from scandex.training.fonts import FontFace, find_fonts, split_fonts
+
+    training = {Path(f.path).resolve() for f in split_fonts(find_fonts())[0]}
+    if path.resolve() in training:
+        raise SystemExit(f"{path}: a face the shipped model was trained on; pick an unseen one")
+    try:
+        family, style = ImageFont.truetype(str(path), 20).getname()
+    except OSError as error:
+        raise SystemExit(f"{path}: not a font file FreeType can read ({error})") from error
+    return FontFace(str(path), family or path.stem, style or "")
 
 
 def faces(family: str | None, *, held_out: bool) -> list:
@@ -140,16 +174,20 @@ def typed_line(text: str, face, condition: Condition, rng: random.Random) -> np.
     return scan(on_paper(ink, condition, rng)[top:bottom, left:right], condition)
 
 
-def _texts(face_list: list, first: int):
-    """Endless (face, text) pairs, faces in turn, each text one its face can draw, in the
-    model's spelling: the benchmarks' frozen texts from the `first`th on, round again at
-    the end (common.frozen_texts: tuning the training text changes nothing here)."""
+def _texts(face_list: list, first: int, keys: frozenset[str] | None = None):
+    """Endless (face, text) pairs, faces in turn, each text one its face can draw (and of
+    `keys` alone, if given), in the model's spelling: the benchmarks' frozen texts from the
+    `first`th on, round again at the end (common.frozen_texts: tuning the training text
+    changes nothing here)."""
     from scandex.ocr.codec import DEFAULT_ALPHABET, normalize_text
     from scandex.training.render import supported_characters
 
     texts = common.frozen_texts()
     order = itertools.cycle(texts[first:] + texts[:first])
-    supported = {f.path: supported_characters(f.path, DEFAULT_ALPHABET) for f in face_list}
+    supported = {
+        f.path: supported_characters(f.path, DEFAULT_ALPHABET) & (keys or set(DEFAULT_ALPHABET))
+        for f in face_list
+    }
     for count in itertools.count():
         face = face_list[count % len(face_list)]
         # A face that cannot draw 100 texts in a row (a symbol face, one with capitals only)
@@ -176,13 +214,14 @@ def archive_lines(
     seed: int,
     first_text: int,
     exclude: frozenset[str] | set[str] = frozenset(),
+    keys: frozenset[str] | None = None,
 ) -> list[Line]:
     """`count` lines of the archive, each NAME.png with NAME.gt.txt beside it (OCRopus), the
-    frozen texts from `first_text` on; no text in `exclude` (the corrected lines', so no test
-    line was trained on)."""
+    frozen texts from `first_text` on (of `keys` alone, if given); no text in `exclude` (the
+    corrected lines', so no test line was trained on)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    texts = (text for _, text in _texts([face], first_text) if text not in exclude)
+    texts = (text for _, text in _texts([face], first_text, keys) if text not in exclude)
     return [
         _save(folder, i, typed_line(text, face, condition, rng), text)
         for i, text in zip(range(count), texts, strict=False)
@@ -190,18 +229,23 @@ def archive_lines(
 
 
 def render_lines(
-    folder: Path, count: int, face_list: list, seed: int, first_text: int
+    folder: Path,
+    count: int,
+    face_list: list,
+    seed: int,
+    first_text: int,
+    keys: frozenset[str] | None = None,
 ) -> list[Line]:
     """`count` lines, each degraded its own random way as the training lines are
     (scandex.training.render.render_line), faces in turn, the frozen texts from
-    `first_text` on."""
+    `first_text` on (of `keys` alone, if given)."""
     from scandex.training.render import render_line
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     return [
         _save(folder, i, render_line(text, face, rng).image, text)
-        for i, (face, text) in zip(range(count), _texts(face_list, first_text), strict=False)
+        for i, (face, text) in zip(range(count), _texts(face_list, first_text, keys), strict=False)
     ]
 
 
@@ -262,13 +306,15 @@ def fine_tune(train: Path, dev: Path, out: Path, tuning: Tuning) -> tuple[Path, 
     return out / "best.onnx", time.monotonic() - started, command
 
 
-def archive_page(seed: int, condition: Condition) -> tuple[np.ndarray, str]:
-    """A page typed in Courier Prime (tests/synth.py's carbon_copy_page)."""
-    page = carbon_copy_page(seed, condition)
+def archive_page(seed: int, condition: Condition, font: str) -> tuple[np.ndarray, str]:
+    """A page typed in the archive's face (tests/synth.py's carbon_copy_page)."""
+    page = carbon_copy_page(seed, condition, font)
     return page.image, "\n".join(line.text for line in page.lines)
 
 
-def archive_loop(folder: Path, model: Path, pages: int, condition: Condition) -> dict[str, float]:
+def archive_loop(
+    folder: Path, model: Path, pages: int, condition: Condition, font: str
+) -> dict[str, float]:
     """`scandex run` on the archive's pages with the shipped model, then SIGHUP with `model`."""
     from scandex.ocr.hocr import read_hocr_file
 
@@ -276,7 +322,7 @@ def archive_loop(folder: Path, model: Path, pages: int, condition: Condition) ->
     scans.mkdir(parents=True)
     truth = {}
     for i in range(pages):
-        image, text = archive_page(900 + i, condition)
+        image, text = archive_page(900 + i, condition, font)
         path = scans / f"page-{i}.png"
         cv2.imwrite(str(path), image)
         truth[path] = text
@@ -363,6 +409,20 @@ def main() -> None:
     parser.add_argument("--real-fraction", type=float, default=REAL_FRACTION)
     parser.add_argument("--anchor", type=float, default=ANCHOR)
     parser.add_argument("--archive-pages", type=int, default=3, help="0 skips the loop")
+    parser.add_argument(
+        "--face", type=Path,
+        help="type the archive in this font file, one no training run has seen (default: "
+        "Courier Prime, held out of training; e.g. Special Elite, see the docstring)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--condition", choices=sorted(CONDITIONS), default="carbon",
+        help="the archive's condition: a carbon copy (the default) or the ribbon original",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keyboard", choices=sorted(KEYBOARDS), default="any",
+        help="the characters the archive's lines hold: any the face draws (the default) or "
+        "a US office typewriter's keys",
+    )  # fmt: skip
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp dir)")
     parser.add_argument(
         "--tuned", type=Path, help="measure this fine-tuned model instead of training one"
@@ -376,21 +436,26 @@ def main() -> None:
     from scandex.ocr.recognize import default_model_path
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-finetune-"))
-    courier = faces(FACE_FAMILY, held_out=True)
-    face = next((f for f in courier if Path(f.path).name == FACE_FILE), None)
-    if face is None:
-        raise SystemExit(f"no {FACE_FILE} (Debian: fonts-courier-prime)")
-    condition = CARBON_COPY
-    print(f"{FACE_FAMILY} ({face.path}), {condition}")
+    if args.face:
+        face = face_from_file(args.face)
+        family_faces = [face]
+    else:
+        family_faces = faces(FACE_FAMILY, held_out=True)
+        face = next((f for f in family_faces if Path(f.path).name == FACE_FILE), None)
+        if face is None:
+            raise SystemExit(f"no {FACE_FILE} (Debian: fonts-courier-prime)")
+    condition = CONDITIONS[args.condition]
+    print(f"{face.family} ({face.path}), {condition}")
     dev_count = max(1, args.lines // 10)
     # Each set's texts from its own part of the 2000 frozen ones (at the default counts).
+    keys = KEYBOARDS[args.keyboard]
     corrected = archive_lines(
-        work / "corrected", args.lines - dev_count, face, condition, 101, first_text=0
+        work / "corrected", args.lines - dev_count, face, condition, 101, 0, keys=keys
     )
-    dev = archive_lines(work / "dev", dev_count, face, condition, 202, first_text=300)
+    dev = archive_lines(work / "dev", dev_count, face, condition, 202, 300, keys=keys)
     seen = {line.text for line in corrected + dev}
     test = archive_lines(
-        work / "test", args.test_lines, face, condition, 303, first_text=400, exclude=seen
+        work / "test", args.test_lines, face, condition, 303, 400, exclude=seen, keys=keys
     )
     sets = {"test": test}
     sets["control"] = render_lines(
@@ -398,7 +463,7 @@ def main() -> None:
     )
     if args.random_lines:
         sets["random"] = render_lines(
-            work / "random", args.random_lines, courier, 505, first_text=1400
+            work / "random", args.random_lines, family_faces, 505, first_text=1400, keys=keys
         )
     print(f"rendered {len(corrected)} + {len(dev)} corrected, {len(test)} test lines; "
           + ", ".join(f"{len(v)} {k}" for k, v in sets.items() if k != "test")
@@ -423,7 +488,7 @@ def main() -> None:
                 f"{before[key] / max(mixed[key], 1e-9):.2f}x",
                 common.pct(peer) if peer is not None else "-"]  # fmt: skip
 
-    archive = f"{FACE_FAMILY}, {condition.name}"
+    archive = f"{face.family}, {condition.name}" + (f", {args.keyboard} keys" if keys else "")
     rows = [
         row(f"{archive}: test lines, network alone", "test/greedy"),
         row(f"{archive}: test lines, as scandex run reads", "test", tesseract["test"]),
@@ -431,10 +496,10 @@ def main() -> None:
         row("control lines (training faces), as scandex run reads", "control"),
     ]
     if "random" in sets:
-        rows.append(row(f"{FACE_FAMILY}, each line its own random damage (as trained)",
+        rows.append(row(f"{face.family}, each line its own random damage (as trained)",
                         "random", tesseract["random"]))  # fmt: skip
     if args.archive_pages:
-        loop = archive_loop(work / "archive", tuned, args.archive_pages, condition)
+        loop = archive_loop(work / "archive", tuned, args.archive_pages, condition, face.path)
         rows.append(
             [f"{args.archive_pages} archive pages: page CER; re-read in {loop['seconds']:.0f} s",
              common.pct(loop["before"]), common.pct(loop["after"]),

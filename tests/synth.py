@@ -175,7 +175,10 @@ class _Ink:
 
 
 def find_font(kind: str) -> str:
-    """Path of the first installed font of this kind ("serif", "sans", "typewriter", ...)."""
+    """Path of the first installed font of this kind ("serif", "sans", "typewriter", ...),
+    or `kind` itself where it names a font file (a face the benchmarks bring)."""
+    if kind not in FONT_CANDIDATES and Path(kind).is_file():
+        return kind
     candidates = FONT_CANDIDATES[kind]
     for path in candidates:
         if Path(path).is_file():
@@ -1194,7 +1197,7 @@ if __name__ == "__main__":  # pragma: no cover - a quick look at every layout
         print(name, p.image.shape, len(p.lines))
 
 
-# -- a carbon copy -------------------------------------------------------------------------
+# -- a carbon copy and a typed original --------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -1235,6 +1238,24 @@ CARBON_COPY = Condition(
 )
 
 
+# The typed original itself: a ribbon that inks a little unevenly, white paper, a 200 dpi
+# scan to JPEG. Clean enough that every stroke is there: what a model misreads on it is the
+# typewriter's face, not lost ink.
+RIBBON_ORIGINAL = Condition(
+    name="ribbon original, 200 dpi JPEG",
+    size_px=32,
+    spread_px=0,
+    blur_sigma_px=0.6,
+    fade=0.2,
+    fade_floor=0.6,
+    paper=0.95,
+    ink=0.15,
+    noise_sigma=0.02,
+    scan_scale=1.0,
+    jpeg_quality=90,
+)
+
+
 def _patches(shape: tuple[int, int], cell_px: float, rng: random.Random) -> np.ndarray:
     """A smooth random field in 0..1 that changes over about `cell_px`."""
     field = np.random.default_rng(rng.randrange(2**32)).random(
@@ -1267,10 +1288,13 @@ def scan(tone: np.ndarray, condition: Condition) -> np.ndarray:
     return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
 
 
-def carbon_copy_page(seed: int, condition: Condition = CARBON_COPY) -> SynthPage:
-    """A one-column page typed in Courier Prime at 200 dpi (12 pt is 33 px, the condition's
-    size_px), put on the condition's copy and scanned like it; boxes in the scan's pixels."""
-    page = render_page("one_column", dpi=200, font="typewriter", seed=seed)
+def carbon_copy_page(
+    seed: int, condition: Condition = CARBON_COPY, font: str = "typewriter"
+) -> SynthPage:
+    """A one-column page typed in Courier Prime (or `font`: a kind or a font file) at 200 dpi
+    (12 pt is 33 px, the condition's size_px), put on the condition's copy and scanned like
+    it; boxes in the scan's pixels."""
+    page = render_page("one_column", dpi=200, font=font, seed=seed)
     ink = np.clip((0.96 - page.image.astype(np.float32) / 255.0) / 0.75, 0.0, 1.0)
     image = scan(on_paper(ink, condition, random.Random(seed)), condition)
     factor = image.shape[1] / page.image.shape[1]
