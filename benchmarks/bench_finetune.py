@@ -72,6 +72,26 @@ line (of the test lines' 81 accented words the shipped model reads 29, lexicon o
 the daemon re-read the archive's 3 pages with the new model 3 s after SIGHUP, and since
 page analysis reads faded carbon copies line by line (commits c53075a, 66027f0) their page
 CER is under 0.5%, where it was 77%.
+
+A face the model has never seen (2026-12-02, v9, the defaults, the other core busy):
+`--face SpecialElite-Regular.ttf` (Special Elite, a worn-typewriter face under Apache 2.0,
+from Google Fonts or `npm pack @expo-google-fonts/special-elite`; a font file outside the
+system's font folders, so no training run draws it). Test lines as `scandex run` reads,
+shipped -> fine-tuned (Tesseract 5):
+
+    --condition ribbon --keyboard us-typewriter   0.48% -> 0.15%  3.09x  (2.43%)   goal met
+    --condition ribbon                            1.58% -> 1.00%  1.58x  (4.26%)
+    --keyboard us-typewriter (carbon copy)        2.74% -> 1.92%  1.42x  (12.04%)
+    (carbon copy, every character)                4.47% -> 2.87%  1.56x  (14.25%)
+
+`--condition ribbon` types the archive as the original leaves the typewriter
+(synth.RIBBON_ORIGINAL: every stroke there); `--keyboard us-typewriter` keeps to the texts an
+office typewriter can type, as an archive typed on one machine does. On the original, what
+the shipped model gets wrong is the face (¢ read as %, 3 as 5, "P.O." spaced), and 200 lines
+teach it; on the carbon copy it is lost ink, and with every character the face can draw it is
+glyphs that 200 lines show a few times each (accented capitals, µ, œ, ¥). The best model by
+the 20 dev lines was an early one in every run (ties keep the first); the last one read the
+ribbon test lines at 0.11% and the carbon ones at 1.63% (typewriter keys).
 """
 
 from __future__ import annotations
