@@ -601,3 +601,30 @@ def test_each_line_knows_its_letters_height():
         assert line.letter_height_px is not None
         # Mostly x-height letters: under the box's height, over a third of it.
         assert 0.33 * line.bbox.height < line.letter_height_px < line.bbox.height
+
+
+def test_the_pieces_of_a_faded_first_letter_join_their_line():
+    """A carbon copy fades in patches: at a line's start the first letter broke into pieces,
+    the second left a speck and the third nothing, so the pieces stood further from the
+    line's first whole letter than a mark may ("Folks" read "olks"). Once the speck joined
+    the line, the pieces are within reach of it, and they join too."""
+    page, boxes = _typed_page(_BODY)
+    line = boxes[1]  # "support and ..."
+    ink = page[line.y0 : line.y1, line.x0 : line.x1] < 128
+    columns = np.flatnonzero(ink.any(axis=0))
+    first, second, third = np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1)[:3]
+    rows = np.flatnonzero(ink[:, first].any(axis=1))
+    # The "p" is gone, the "u" leaves its bottom rows, the "s" a band through its middle.
+    page[line.y0 : line.y1, line.x0 + third[0] : line.x0 + third[-1] + 1] = 255
+    u_rows = np.flatnonzero(ink[:, second].any(axis=1))
+    page[line.y0 : line.y0 + u_rows[-1] - 2, line.x0 + second[0] : line.x0 + second[-1] + 1] = 255
+    cut = line.y0 + rows[0] + int(0.4 * len(rows))
+    page[cut : cut + 3, line.x0 + first[0] : line.x0 + first[-1] + 1] = 255
+    layout = segment(binarize(page))
+    assert len(layout.lines) == 3
+    # Every piece of the "s" and of the "u" is the line's (the page is level: the deskewed
+    # frame is the page).
+    start = layout.labels[line.y0 : line.y1, line.x0 : line.x0 + second[-1] + 1]
+    pieces = np.unique(start[start > 0])
+    assert len(pieces) >= 3
+    assert set(layout.line_of_label[pieces].tolist()) == {1}

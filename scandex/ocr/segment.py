@@ -81,6 +81,9 @@ class SegmentParams:
     max_marks_per_mp: float = 40_000.0
     # Components per occupied 2x2-scale cell above which the page is noise, not text.
     max_components_per_cell: float = 7.0
+    # Rounds of attaching loose marks to lines, each from the lines the last one grew (1: the
+    # lines as chained, only).
+    attach_rounds: int = 3
     order: OrderParams = OrderParams()
 
 
@@ -256,10 +259,24 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
 
     # Everything else that could be text joins the line it belongs to: dots, commas,
     # quotes, dashes, accents, and the characters of fragments too small to stand alone.
-    line_boxes = _union_boxes(comps, line_of_comp)
-    baselines = _baselines(comps, line_of_comp, kind, len(line_boxes), scale)
-    loose = np.flatnonzero((kind <= _TALL) & (line_of_comp < 0))
-    line_of_comp[loose] = _attach(comps[loose], line_boxes, baselines, scale)
+    # Again from the grown lines while letter-sized pieces join: a faded letter breaks into
+    # pieces, and the pieces of a line's faded first letters ("F" of "Folks" with its "o"
+    # gone) stand further from its first whole letter than a mark may; once the nearer
+    # pieces joined, the next ones are within reach. Specks never pull in more specks.
+    chained = _union_boxes(comps, line_of_comp)
+    for round_ in range(params.attach_rounds):
+        line_boxes = _union_boxes(comps, line_of_comp)
+        baselines = _baselines(comps, line_of_comp, kind, len(line_boxes), scale)
+        attachable = (kind <= _TALL) if round_ == 0 else (kind == _CHAR)
+        loose = np.flatnonzero(attachable & (line_of_comp < 0))
+        found = _attach(comps[loose], line_boxes, baselines, scale)
+        if round_ > 0:  # later rounds only reach out beyond the chained lines' ends
+            centre_x = comps[loose, 0] + comps[loose, 2] / 2.0
+            box = chained[np.maximum(found, 0)]
+            found = np.where((centre_x < box[:, 0]) | (centre_x >= box[:, 2]), found, -1)
+        line_of_comp[loose] = found
+        if not (found >= 0).any():
+            break
     # Rows of marks alone (a receipt's dashed rule, dot leaders) are lines of their own.
     marks = np.flatnonzero((kind == _SMALL) & (line_of_comp < 0))
     rows = _mark_rows(comps, marks, scale, step, binary.shape)
