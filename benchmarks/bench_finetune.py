@@ -122,7 +122,6 @@ from synth import (  # noqa: E402
     CARBON_COPY,
     RIBBON_ORIGINAL,
     Condition,
-    carbon_copy_page,
     on_paper,
     scan,
 )
@@ -326,14 +325,50 @@ def fine_tune(train: Path, dev: Path, out: Path, tuning: Tuning) -> tuple[Path, 
     return out / "best.onnx", time.monotonic() - started, command
 
 
-def archive_page(seed: int, condition: Condition, font: str) -> tuple[np.ndarray, str]:
-    """A page typed in the archive's face (tests/synth.py's carbon_copy_page)."""
-    page = carbon_copy_page(seed, condition, font)
-    return page.image, "\n".join(line.text for line in page.lines)
+def archive_page(
+    seed: int, condition: Condition, face, keys: frozenset[str] | None
+) -> tuple[np.ndarray, str]:
+    """A letter-size page of the archive at 200 dpi and its text: lines of up to 60
+    characters (the frozen texts from the 1700th on, of `keys` alone if given), struck key by
+    key as the corrected lines are, a line every 1.25 type sizes, put on the copy and scanned
+    like it. A proportional face on a typewriter's fixed pitch has wide word spaces: pages
+    drawn by a typesetter (tests/synth.py's carbon_copy_page) had narrower ones than every
+    corrected line, and a model fine-tuned on those lines ran the pages' words together."""
+    from PIL import ImageFont
+
+    from scandex.training.render import draw_typewritten
+
+    rng = random.Random(seed)
+    words = (w for _, text in _texts([face], 1700 + 100 * (seed % 10), keys) for w in text.split())
+    width, height, margin = 1700, 2200, 200
+    step = round(1.25 * condition.size_px)
+    # draw_typewritten's widest pitch is 1.1 "M"s.
+    pitch = 1.1 * ImageFont.truetype(face.path, condition.size_px).getlength("M")
+    max_chars = min(60, int((width - 2 * margin) / pitch))
+    ink = np.zeros((height, width), np.float32)
+    lines: list[str] = []
+    word = next(words)
+    for top in range(margin, height - margin - step, step):
+        line = word[:max_chars]
+        word = next(words)
+        while len(line) + 1 + len(word) <= max_chars:
+            line, word = f"{line} {word}", next(words)
+        strip = draw_typewritten(line, face, condition.size_px, rng)
+        # The strip's own margin is one type size on each side.
+        y0, x0 = top - condition.size_px, margin - condition.size_px
+        region = ink[y0 : y0 + strip.shape[0], x0 : x0 + strip.shape[1]]
+        np.maximum(region, strip[: region.shape[0], : region.shape[1]], out=region)
+        lines.append(line)
+    return scan(on_paper(ink, condition, rng), condition), "\n".join(lines)
 
 
 def archive_loop(
-    folder: Path, model: Path, pages: int, condition: Condition, font: str
+    folder: Path,
+    model: Path,
+    pages: int,
+    condition: Condition,
+    face,
+    keys: frozenset[str] | None,
 ) -> dict[str, float]:
     """`scandex run` on the archive's pages with the shipped model, then SIGHUP with `model`."""
     from scandex.ocr.hocr import read_hocr_file
@@ -342,7 +377,7 @@ def archive_loop(
     scans.mkdir(parents=True)
     truth = {}
     for i in range(pages):
-        image, text = archive_page(900 + i, condition, font)
+        image, text = archive_page(900 + i, condition, face, keys)
         path = scans / f"page-{i}.png"
         cv2.imwrite(str(path), image)
         truth[path] = text
@@ -519,7 +554,7 @@ def main() -> None:
         rows.append(row(f"{face.family}, each line its own random damage (as trained)",
                         "random", tesseract["random"]))  # fmt: skip
     if args.archive_pages:
-        loop = archive_loop(work / "archive", tuned, args.archive_pages, condition, face.path)
+        loop = archive_loop(work / "archive", tuned, args.archive_pages, condition, face, keys)
         rows.append(
             [f"{args.archive_pages} archive pages: page CER; re-read in {loop['seconds']:.0f} s",
              common.pct(loop["before"]), common.pct(loop["after"]),

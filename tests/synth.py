@@ -175,10 +175,7 @@ class _Ink:
 
 
 def find_font(kind: str) -> str:
-    """Path of the first installed font of this kind ("serif", "sans", "typewriter", ...),
-    or `kind` itself where it names a font file (a face the benchmarks bring)."""
-    if kind not in FONT_CANDIDATES and Path(kind).is_file():
-        return kind
+    """Path of the first installed font of this kind ("serif", "sans", "typewriter", ...)."""
     candidates = FONT_CANDIDATES[kind]
     for path in candidates:
         if Path(path).is_file():
@@ -1288,13 +1285,10 @@ def scan(tone: np.ndarray, condition: Condition) -> np.ndarray:
     return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
 
 
-def carbon_copy_page(
-    seed: int, condition: Condition = CARBON_COPY, font: str = "typewriter"
-) -> SynthPage:
-    """A one-column page typed in Courier Prime (or `font`: a kind or a font file) at 200 dpi
-    (12 pt is 33 px, the condition's size_px), put on the condition's copy and scanned like
-    it; boxes in the scan's pixels."""
-    page = render_page("one_column", dpi=200, font=font, seed=seed)
+def carbon_copy_page(seed: int, condition: Condition = CARBON_COPY) -> SynthPage:
+    """A one-column page typed in Courier Prime at 200 dpi (12 pt is 33 px, the condition's
+    size_px), put on the condition's copy and scanned like it; boxes in the scan's pixels."""
+    page = render_page("one_column", dpi=200, font="typewriter", seed=seed)
     ink = np.clip((0.96 - page.image.astype(np.float32) / 255.0) / 0.75, 0.0, 1.0)
     image = scan(on_paper(ink, condition, random.Random(seed)), condition)
     factor = image.shape[1] / page.image.shape[1]
