@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from synth import find_font
 
@@ -267,28 +267,6 @@ def _band_edges(columns: range, centre_at) -> tuple[np.ndarray, np.ndarray]:
     points = [(int(round(centre_at(x))) + dy, x) for x in columns for dy in range(-5, 5)]
     rows, cols = np.array(points).T
     return rows, cols
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    coefficients=st.tuples(st.floats(-5, 5), st.floats(-0.05, 0.05), st.floats(-1e-4, 1e-4)),
-    count=st.integers(4, 40),
-    seed=st.integers(0, 1000),
-)
-def test_the_bend_parabola_is_the_weighted_least_squares_fit(coefficients, count, seed):
-    """line_drift's parabola, solved from its normal equations, is np.polyfit's with the
-    stretches' stroke counts as weights (polyfit's `w` multiplies the residuals, so it gets
-    their square roots)."""
-    from scandex.ocr.normalize import _weighted_parabola
-
-    rng = np.random.default_rng(seed)
-    x = np.sort(rng.uniform(0, 3000, count)) + np.arange(count)  # distinct stretch centres
-    c, b, a = coefficients
-    y = c + b * x + a * x * x + rng.normal(0, 2, count)
-    weights = rng.integers(10, 500, count).astype(np.float64)
-    fitted = _weighted_parabola(x, y, weights)
-    expected = np.polyval(np.polyfit(x, y, 2, w=np.sqrt(weights)), x)
-    np.testing.assert_allclose(fitted(x), expected, rtol=0, atol=1e-6)
 
 
 def test_a_bend_is_held_level_beyond_the_stretches_it_was_measured_on():

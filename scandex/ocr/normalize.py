@@ -9,7 +9,6 @@ the recognizer sees characters of a consistent width.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -216,48 +215,16 @@ def line_drift(
     starts, ends = _densest_runs(profiles)
     middles = (starts + ends) / 2.0 + window_top
     centres = (bounds[placed] + bounds[placed + 1]) / 2.0
-    parabola = _weighted_parabola(centres, middles, strokes[placed].astype(np.float64))
-    residual = float(np.sort(np.abs(parabola(centres) - middles))[len(middles) // 2])
+    fit = np.polyfit(centres, middles, 2, w=np.sqrt(strokes[placed]))
+    residual = float(np.sort(np.abs(np.polyval(fit, centres) - middles))[len(middles) // 2])
     # Beyond the stretches it was measured on the band is held, not extrapolated: a faded
     # end with too few strokes to place let the parabola run off by three line heights
     # there, and the whole line was blanked as its neighbours' ink.
     measured = np.clip(np.arange(width), centres[0], centres[-1])
-    drift = parabola(measured) - (level[0] + level[1]) / 2.0
+    drift = np.polyval(fit, measured) - (level[0] + level[1]) / 2.0
     if residual > 0.25 * band_height or np.ptp(drift) < 0.4 * band_height:
         return None
     return drift.astype(np.float32)
-
-
-def _weighted_parabola(
-    x: np.ndarray, y: np.ndarray, weights: np.ndarray
-) -> Callable[[np.ndarray], np.ndarray]:
-    """The parabola that fits the points (x, y) best by least squares, each point's squared
-    error weighted, as a function of x.
-
-    Solved from its three normal equations by Cramer's rule on x centred and scaled to
-    -1..1, which keeps them well conditioned: np.polyfit's fit (an SVD) at a tenth of its
-    cost on a line's few stretches, and on 12 real pages the same lines to the byte.
-    """
-    centre = float(x.mean())
-    half_range = max(float(np.abs(x - centre).max()), 1.0)
-    u = (x - centre) / half_range
-    wu = weights * u
-    wuu = wu * u
-    s0, s1, s2 = float(weights.sum()), float(wu.sum()), float(wuu.sum())
-    s3, s4 = float(np.dot(wuu, u)), float(np.dot(wuu, u * u))
-    t0, t1, t2 = float(np.dot(weights, y)), float(np.dot(wu, y)), float(np.dot(wuu, y))
-    # [[s0 s1 s2] [s1 s2 s3] [s2 s3 s4]] (a0 a1 a2) = (t0 t1 t2)
-    m0, m1, m2 = s2 * s4 - s3 * s3, s1 * s4 - s2 * s3, s1 * s3 - s2 * s2
-    det = s0 * m0 - s1 * m1 + s2 * m2
-    a0 = (t0 * m0 - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)) / det
-    a1 = (s0 * (t1 * s4 - s3 * t2) - t0 * m1 + s2 * (s1 * t2 - t1 * s2)) / det
-    a2 = (s0 * (s2 * t2 - s3 * t1) - s1 * (s1 * t2 - s2 * t1) + t0 * m2) / det
-
-    def parabola(at: np.ndarray) -> np.ndarray:
-        v = (at - centre) / half_range
-        return a0 + v * (a1 + v * a2)
-
-    return parabola
 
 
 def own_text_band(strong: np.ndarray, labels: np.ndarray, whole: np.ndarray) -> TextBand | None:

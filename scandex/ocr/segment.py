@@ -265,7 +265,7 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     # pieces joined, the next ones are within reach. Specks never pull in more specks.
     chained = _union_boxes(comps, line_of_comp)
     for round_ in range(params.attach_rounds):
-        line_boxes = _union_boxes(comps, line_of_comp)
+        line_boxes = chained if round_ == 0 else _union_boxes(comps, line_of_comp)
         baselines = _baselines(comps, line_of_comp, kind, len(line_boxes), scale)
         attachable = (kind <= _TALL) if round_ == 0 else (kind == _CHAR)
         loose = np.flatnonzero(attachable & (line_of_comp < 0))
