@@ -30,8 +30,9 @@
 5. After: the same measures with O/best.onnx, and with its weights mixed with `--mix` (0.3)
    of the shipped model's, which keeps what that one knew. The goal: test-line CER, as
    `scandex run` reads, at least halved.
-6. The loop (`--archive-pages`, 3): `scandex run` reads pages of the archive (Courier Prime
-   pages of tests/synth.py in the same condition) with the shipped model; ocr.model is set to
+6. The loop (`--archive-pages`, 3): `scandex run` reads pages of the archive (its face typed
+   key by key in the same condition, `archive_page`; until 2026-12-02 the typeset Courier
+   Prime pages of tests/synth.py) with the shipped model; ocr.model is set to
    the new one and the daemon gets SIGHUP; the clock runs until `scandex status` counts no
    file read by another model; page CER before and after.
 
