@@ -125,6 +125,7 @@ from synth import (  # noqa: E402
     Condition,
     on_paper,
     scan,
+    typed_page,
 )
 
 CONDITIONS = {"carbon": CARBON_COPY, "ribbon": RIBBON_ORIGINAL}
@@ -329,38 +330,16 @@ def fine_tune(train: Path, dev: Path, out: Path, tuning: Tuning) -> tuple[Path, 
 def archive_page(
     seed: int, condition: Condition, face, keys: frozenset[str] | None
 ) -> tuple[np.ndarray, str]:
-    """A letter-size page of the archive at 200 dpi and its text: lines of up to 60
-    characters (the frozen texts from the 1700th on, of `keys` alone if given), struck key by
-    key as the corrected lines are, a line every 1.25 type sizes, put on the copy and scanned
-    like it. A proportional face on a typewriter's fixed pitch has wide word spaces: pages
-    drawn by a typesetter (tests/synth.py's carbon_copy_page) had narrower ones than every
-    corrected line, and a model fine-tuned on those lines ran the pages' words together."""
-    from PIL import ImageFont
-
-    from scandex.training.render import draw_typewritten
-
+    """A letter-size page of the archive at 200 dpi and its text: the frozen texts from the
+    1700th on (of `keys` alone if given), struck key by key as the corrected lines are
+    (synth.typed_page), put on the copy and scanned like it. A proportional face on a
+    typewriter's fixed pitch has wide word spaces: pages drawn by a typesetter
+    (tests/synth.py's carbon_copy_page) had narrower ones than every corrected line, and a
+    model fine-tuned on those lines ran the pages' words together."""
     rng = random.Random(seed)
     words = (w for _, text in _texts([face], 1700 + 100 * (seed % 10), keys) for w in text.split())
-    width, height, margin = 1700, 2200, 200
-    step = round(1.25 * condition.size_px)
-    # draw_typewritten's widest pitch is 1.1 "M"s.
-    pitch = 1.1 * ImageFont.truetype(face.path, condition.size_px).getlength("M")
-    max_chars = min(60, int((width - 2 * margin) / pitch))
-    ink = np.zeros((height, width), np.float32)
-    lines: list[str] = []
-    word = next(words)
-    for top in range(margin, height - margin - step, step):
-        line = word[:max_chars]
-        word = next(words)
-        while len(line) + 1 + len(word) <= max_chars:
-            line, word = f"{line} {word}", next(words)
-        strip = draw_typewritten(line, face, condition.size_px, rng)
-        # The strip's own margin is one type size on each side.
-        y0, x0 = top - condition.size_px, margin - condition.size_px
-        region = ink[y0 : y0 + strip.shape[0], x0 : x0 + strip.shape[1]]
-        np.maximum(region, strip[: region.shape[0], : region.shape[1]], out=region)
-        lines.append(line)
-    return scan(on_paper(ink, condition, rng), condition), "\n".join(lines)
+    image, lines = typed_page(words, face.path, condition, rng)
+    return image, "\n".join(line.text for line in lines)
 
 
 def archive_loop(

@@ -13,8 +13,10 @@ Sets (a set whose folder is absent is skipped with a note):
   column, a newspaper photo, a band beside a photo, a receipt, a title beside small print)
   and the layouts that worked before (REGRESSION_KINDS), each twice: straight and clean, and
   skewed with uneven light, noise and dust; and carbon_copy, a page typed in Courier on a
-  carbon copy whose carbon fades in patches, scanned at 140 dpi to JPEG (synth.carbon_copy_page,
-  bench_finetune's archive), once.
+  carbon copy whose carbon fades in patches, scanned at 140 dpi to JPEG (synth.carbon_copy_page),
+  once; and typed_carbon (since 2026-12-02), the same copy typed key by key as
+  bench_finetune's archive is (synth.typed_carbon_page: each letter struck and faded its own
+  way), once.
 
 Per page, per engine: **line F1** (a found line matches a true one when their boxes have
 IoU >= 0.5, one to one, best IoU first; precision over the found lines, recall over the true
@@ -67,14 +69,16 @@ from common import score as text_score  # noqa: E402
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-from synth import FAILURE_KINDS, carbon_copy_page, render_page  # noqa: E402
+from synth import FAILURE_KINDS, carbon_copy_page, render_page, typed_carbon_page  # noqa: E402
 
 from scandex.page import BBox  # noqa: E402
 
 DEV_PAGES = "/work/shared/data/pages/dev"
 EHRI_PAGES = "/work/shared/data/pages/ehri-typewritten"
 REGRESSION_KINDS = ("letter", "two_column", "headings", "table", "picture", "card")
-CARBON_COPY_KIND = "carbon_copy"  # already a scan: one variant
+# Pages that are already scans (one variant each): Courier typeset on a carbon copy, and
+# typed key by key on one.
+SCANNED_KINDS = {"carbon_copy": carbon_copy_page, "typed_carbon": typed_carbon_page}
 SYNTH_DPI = 300
 MIN_IOU = 0.5
 ENGINES = ("scandex", "tesseract")
@@ -198,10 +202,10 @@ def synthetic_pages(kinds: Sequence[str], folder: Path, dpi: int = SYNTH_DPI) ->
     samples = []
     for n, kind in enumerate(kinds):
         variants = (("clean", {}), ("scanned", _scanned(n)))
-        for variant, degrade in variants if kind != CARBON_COPY_KIND else (("scanned", {}),):
+        for variant, degrade in variants if kind not in SCANNED_KINDS else (("scanned", {}),):
             page = (
-                carbon_copy_page(200 + n)
-                if kind == CARBON_COPY_KIND
+                SCANNED_KINDS[kind](200 + n)
+                if kind in SCANNED_KINDS
                 else render_page(kind, dpi=dpi, seed=200 + n, **degrade)
             )
             path = folder / f"{kind}-{variant}.png"
@@ -390,7 +394,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="dev,ehri,synthetic")
     parser.add_argument(
-        "--kinds", default=",".join(FAILURE_KINDS + (CARBON_COPY_KIND,) + REGRESSION_KINDS)
+        "--kinds",
+        default=",".join(FAILURE_KINDS + ("carbon_copy",) + REGRESSION_KINDS + ("typed_carbon",)),
     )
     parser.add_argument("--limit", type=int, help="at most N pages of each real set")
     parser.add_argument(

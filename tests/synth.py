@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import astuple, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -1283,6 +1283,56 @@ def scan(tone: np.ndarray, condition: Condition) -> np.ndarray:
     image = np.clip(small * 255.0, 0, 255).astype(np.uint8)
     _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, condition.jpeg_quality])
     return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+
+
+def typed_page(
+    words: Iterator[str], face_path: str, condition: Condition, rng: random.Random
+) -> tuple[np.ndarray, list[SynthLine]]:
+    """A letter-size page at 200 dpi typed key by key as a typewriter strikes
+    (scandex.training.render.draw_typewritten): `words` filling lines of up to 60
+    characters at the face's pitch, a line every 1.25 type sizes, put on the condition's
+    copy and scanned like it. The scan and its lines, each with the box of its ink before
+    the copy faded it, in the scan's pixels."""
+    from scandex.training.fonts import FontFace
+    from scandex.training.render import draw_typewritten
+
+    face = FontFace(face_path, Path(face_path).stem, "")
+    width, height, margin = 1700, 2200, 200
+    step = round(1.25 * condition.size_px)
+    # draw_typewritten's widest pitch is 1.1 "M"s.
+    pitch = 1.1 * ImageFont.truetype(face_path, condition.size_px).getlength("M")
+    max_chars = min(60, int((width - 2 * margin) / pitch))
+    ink = np.zeros((height, width), np.float32)
+    typed: list[tuple[str, tuple[int, int, int, int]]] = []
+    word = next(words)
+    for top in range(margin, height - margin - step, step):
+        line = word[:max_chars]
+        word = next(words)
+        while len(line) + 1 + len(word) <= max_chars:
+            line, word = f"{line} {word}", next(words)
+        strip = draw_typewritten(line, face, condition.size_px, rng)
+        # The strip's own margin is one type size on each side.
+        y0, x0 = top - condition.size_px, margin - condition.size_px
+        region = ink[y0 : y0 + strip.shape[0], x0 : x0 + strip.shape[1]]
+        np.maximum(region, strip[: region.shape[0], : region.shape[1]], out=region)
+        rows = np.flatnonzero((strip > 0.3).any(axis=1))
+        cols = np.flatnonzero((strip > 0.3).any(axis=0))
+        typed.append((line, (x0 + cols[0], y0 + rows[0], x0 + cols[-1] + 1, y0 + rows[-1] + 1)))
+    image = scan(on_paper(ink, condition, rng), condition)
+    factor = image.shape[1] / width
+    lines = [
+        SynthLine(text, BBox(*(round(v * factor) for v in box)), column=0) for text, box in typed
+    ]
+    return image, lines
+
+
+def typed_carbon_page(seed: int, condition: Condition = CARBON_COPY) -> SynthPage:
+    """A page typed key by key in Courier Prime (typed_page) on a carbon copy: its letters
+    fade into pieces of different heights, off their line's baseline."""
+    rng = random.Random(seed)
+    words = iter(lambda: rng.choice(_WORDS), None)
+    image, lines = typed_page(words, find_font("typewriter"), condition, rng)
+    return SynthPage(image, tuple(lines), "typed_carbon", round(200 * condition.scan_scale), 0.0)
 
 
 def carbon_copy_page(seed: int, condition: Condition = CARBON_COPY) -> SynthPage:

@@ -437,7 +437,11 @@ def _drop_unlike_text(comps: np.ndarray, line_of_comp: np.ndarray, scale: float)
     quartiles are weighted by ink, so that the pieces of letters broken by faded typing
     count for the ink they have, not as letters of their own. A line that passes without
     its few marks far taller than its typical letter (a piece of a photograph beside it, a
-    signature's stroke across it) keeps its letters and lets those marks go."""
+    signature's stroke across it) keeps its letters and lets those marks go.
+    A line whose carbon faded more than its neighbours' (capitals whole, the small letters
+    in pieces of half their height) spans more, but it is the page's lines' height, and
+    its tallest letters are theirs: such a line is kept (on typed carbon copies whole lines
+    were lost)."""
     valid = np.flatnonzero(line_of_comp >= 0)
     if len(valid) == 0:
         return line_of_comp
@@ -452,12 +456,30 @@ def _drop_unlike_text(comps: np.ndarray, line_of_comp: np.ndarray, scale: float)
     n_lines = int(line_of_comp.max()) + 1
     starts = np.searchsorted(lines, np.arange(n_lines))
     ends = np.searchsorted(lines, np.arange(n_lines), side="right")
+    judged = np.flatnonzero(ends - starts >= 8)
+    quartiles = {
+        int(i): _ink_quartiles(heights[starts[i] : ends[i]], ink[starts[i] : ends[i]])
+        for i in judged
+    }
+    unlike = [
+        int(i) for i in judged if quartiles[int(i)][1] > _MAX_HEIGHT_SPREAD * quartiles[int(i)][0]
+    ]
+    if not unlike:
+        return line_of_comp
+    boxes = _union_boxes(comps, line_of_comp)
+    box_heights = (boxes[:, 3] - boxes[:, 1]).astype(np.float64)
+    like = sorted(set(quartiles) - set(unlike))
+    typical = (
+        (float(np.median(box_heights[like])), float(np.median([quartiles[i][1] for i in like])))
+        if like
+        else None
+    )
     bad = np.zeros(n_lines, bool)
     strays: list[np.ndarray] = []
-    for i in np.flatnonzero(ends - starts >= 8):
-        part = slice(starts[i], ends[i])
-        if _like_text(heights[part], ink[part]):
+    for i in unlike:
+        if typical is not None and _like_neighbours(box_heights[i], quartiles[i][1], *typical):
             continue
+        part = slice(starts[i], ends[i])
         # Sorted by height: the marks above the spread's limit over the typical letter.
         tall = np.searchsorted(
             heights[part],
@@ -482,11 +504,28 @@ def _drop_unlike_text(comps: np.ndarray, line_of_comp: np.ndarray, scale: float)
     return _dense(out)
 
 
-def _like_text(heights: np.ndarray, ink: np.ndarray) -> bool:
-    """Whether letter heights (sorted) span what letters span (see _drop_unlike_text)."""
+def _like_neighbours(
+    box_height: float, tall_letters: float, typical_box: float, typical_tall: float
+) -> bool:
+    """Whether a line's height and its tallest letters' (upper quartile) are those of the
+    page's lines of text, within a fifth."""
+    return bool(
+        0.8 * typical_box <= box_height <= 1.25 * typical_box
+        and 0.8 * typical_tall <= tall_letters <= 1.25 * typical_tall
+    )
+
+
+def _ink_quartiles(heights: np.ndarray, ink: np.ndarray) -> tuple[float, float]:
+    """Lower and upper quartile of letter heights (sorted), weighted by ink."""
     cumulative = np.cumsum(ink)
     q25, q75 = heights[np.searchsorted(cumulative, np.array([0.25, 0.75]) * cumulative[-1])]
-    return bool(q75 <= _MAX_HEIGHT_SPREAD * q25)
+    return float(q25), float(q75)
+
+
+def _like_text(heights: np.ndarray, ink: np.ndarray) -> bool:
+    """Whether letter heights (sorted) span what letters span (see _drop_unlike_text)."""
+    q25, q75 = _ink_quartiles(heights, ink)
+    return q75 <= _MAX_HEIGHT_SPREAD * q25
 
 
 def _drop_lines_in_dark_pictures(
@@ -1482,8 +1521,78 @@ def _merge_row_fragments(
                 continue
             parent[find(int(b))] = find(int(a))
     roots = np.array([find(i) for i in range(n)], np.int64)
+    roots = _join_lone_pieces(boxes, roots, baselines, gutters, scale_px)
     _, dense = np.unique(roots, return_inverse=True)
     return dense.reshape(-1).astype(np.int64)
+
+
+def _join_lone_pieces(
+    boxes: np.ndarray,
+    roots: np.ndarray,
+    baselines: np.ndarray | None,
+    gutters: Sequence[BBox],
+    typical_height: float,
+) -> np.ndarray:
+    """Rows (`roots`, a root fragment per fragment) with each fragment that is alone in its
+    row joined to the row of a fragment it is a piece of. Faded typing breaks letters into
+    pieces whose boxes are off the line's centre and baseline, so the row rules above pass
+    them over; on typed carbon copies they came out as lines of their own ("9", "a", "n5")
+    or were lost. A piece is lower than its line and than the fragments' `typical_height`
+    (three quarters or less: a line of the page is no piece of a line that a mark in the
+    margin made taller), a quarter of its line's height at least and no wider than it; its
+    line is a line (four of its heights wide or more, not a scrawl in the margin); and the
+    piece either
+    - crosses it: over it (or partly beyond its end) with half its own height in the
+      line's rows (the top halves of a number's faded digits; a capital's top whose
+      middle faded),
+    - or stands within its rows (down to a descender's depth) beside it, a few letters
+      wide (three of its heights) and four of its heights away at most, with no gutter
+      between (a date's last digits after three letters' width of faded ones; a struck
+      letter lower than its faded neighbours; not a caption in small capitals beside a
+      column's line).
+    Of several such fragments, the one it overlaps most, then the nearest. Only lone
+    fragments: a piece in a row of its own line stays there, and chaining it to a second
+    line would make the two one."""
+    lone = np.flatnonzero(np.bincount(roots, minlength=len(roots))[roots] == 1)
+    if len(lone) == 0 or len(boxes) < 2:
+        return roots
+    x0, y0, x1, y1 = (boxes[:, i].astype(np.float64)[None, :] for i in range(4))
+    height = y1 - y0
+    base = y1 if baselines is None else np.where(np.isnan(baselines), y1[0], baselines)[None, :]
+    out = roots.copy()
+    for start in range(0, len(lone), 256):  # bounded memory on pages full of pieces
+        part = lone[start : start + 256]
+        px0, py0, px1, py1 = (boxes[part, i].astype(np.float64)[:, None] for i in range(4))
+        piece_height = py1 - py0
+        down = np.minimum(y1, py1) - np.maximum(y0, py0)
+        across = np.minimum(x1, px1) - np.maximum(x0, px0)
+        gap = np.maximum(-across, 0.0)
+        slack = np.maximum(1.0, 0.15 * piece_height)
+        crossing = (across > 0) & (down >= 0.5 * piece_height)
+        descender = base + 0.35 * (base - y0)  # as deep as a descender may reach
+        beside = (
+            (across <= 0)
+            & (px1 - px0 <= 3.0 * height)  # a few letters, no caption in small type
+            & (py0 >= y0 - slack)
+            & (py1 <= np.maximum(y1 + slack, descender))
+            & (gap <= 4.0 * height)
+        )
+        for g in gutters:
+            lo, hi = np.minimum(x1, px1), np.maximum(x0, px0)  # the gap between them
+            beside &= ~((g.x0 < hi) & (g.x1 > lo) & (g.y0 < y1) & (g.y1 > y0) & (gap > 0))
+        piece_of = (
+            (crossing | beside)
+            & (piece_height <= 0.75 * np.minimum(height, typical_height))
+            & (height <= 4.0 * piece_height)
+            & (px1 - px0 <= x1 - x0)
+            & (x1 - x0 >= 4.0 * height)  # a line, not a scrawl in the margin
+        )
+        score = np.where(piece_of, down / piece_height - 0.01 * gap / height, -np.inf)
+        score[np.arange(len(part)), part] = -np.inf  # not a piece of itself
+        best = score.argmax(axis=1)
+        found = np.isfinite(score[np.arange(len(part)), best])
+        out[part[found]] = roots[best[found]]
+    return out
 
 
 def _merge_rows(
