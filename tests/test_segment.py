@@ -579,6 +579,30 @@ def test_a_faded_carbon_copy_reads_line_by_line(seed):
     assert not extra
 
 
+def test_the_pieces_of_a_faded_last_word_join_their_line():
+    """A carbon copy fades in patches: a line's last word ("it", two spaces after the one
+    before) broke into pieces lower than half the line, each too far from the line's end for
+    a mark, and was lost ("the date it" read "the date"). Pieces of letters, a quarter of
+    the line's height or more, reach as far as a letter; once they joined, the specks over
+    them (the "i"'s dot) join too."""
+    rows = [*_BODY[:2], ("every town where refugees wait  it", 80, 280)]
+    page, boxes = _typed_page(rows)
+    line = boxes[2]
+    ink = page[line.y0 : line.y1, line.x0 : line.x1] < 128
+    columns = np.flatnonzero(ink.any(axis=0))
+    *_, i_columns, t_columns = np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1)
+    for letter in (i_columns, t_columns):
+        rows_of_ink = np.flatnonzero(ink[:, letter].any(axis=1))
+        cut = line.y0 + rows_of_ink[0] + len(rows_of_ink) // 2
+        page[cut : cut + 3, line.x0 + letter[0] : line.x0 + letter[-1] + 1] = 255
+    layout = segment(binarize(page))
+    assert len(layout.lines) == 3
+    word = layout.labels[line.y0 : line.y1, line.x0 + i_columns[0] : line.x0 + t_columns[-1] + 1]
+    pieces = np.unique(word[word > 0])
+    assert len(pieces) >= 4
+    assert set(layout.line_of_label[pieces].tolist()) == {2}
+
+
 @pytest.mark.parametrize("seed", [2, 3, 12, 21, 49, 50])
 def test_a_carbon_copy_typed_key_by_key_reads_line_by_line(seed):
     """Typed key by key, each letter faded its own way, a carbon copy's lines break into

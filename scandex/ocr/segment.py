@@ -262,18 +262,23 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     # Again from the grown lines while letter-sized pieces join: a faded letter breaks into
     # pieces, and the pieces of a line's faded first letters ("F" of "Folks" with its "o"
     # gone) stand further from its first whole letter than a mark may; once the nearer
-    # pieces joined, the next ones are within reach. Specks never pull in more specks.
+    # pieces joined, the next ones are within reach. Specks never pull in more specks:
+    # a speck joins in a later round only over what the line has grown by (a faded last
+    # word's "i" dot), never beyond it.
     chained = _union_boxes(comps, line_of_comp)
     for round_ in range(params.attach_rounds):
         line_boxes = chained if round_ == 0 else _union_boxes(comps, line_of_comp)
         baselines = _baselines(comps, line_of_comp, kind, len(line_boxes), scale)
-        attachable = (kind <= _TALL) if round_ == 0 else (kind == _CHAR)
+        attachable = (kind <= _TALL) if round_ == 0 else (kind <= _CHAR)
         loose = np.flatnonzero(attachable & (line_of_comp < 0))
-        found = _attach(comps[loose], line_boxes, baselines, scale)
+        found = _attach(comps[loose], line_boxes, baselines, scale, pieces=round_ > 0)
         if round_ > 0:  # later rounds only reach out beyond the chained lines' ends
             centre_x = comps[loose, 0] + comps[loose, 2] / 2.0
             box = chained[np.maximum(found, 0)]
-            found = np.where((centre_x < box[:, 0]) | (centre_x >= box[:, 2]), found, -1)
+            grown = line_boxes[np.maximum(found, 0)]
+            beyond = (centre_x < box[:, 0]) | (centre_x >= box[:, 2])
+            over_grown = (centre_x >= grown[:, 0]) & (centre_x < grown[:, 2])
+            found = np.where(beyond & ((kind[loose] == _CHAR) | over_grown), found, -1)
         line_of_comp[loose] = found
         if not (found >= 0).any():
             break
@@ -1716,7 +1721,12 @@ def _dense(group: np.ndarray) -> np.ndarray:
 
 
 def _attach(
-    loose: np.ndarray, line_boxes: np.ndarray, baselines: Sequence[float | None], scale: float
+    loose: np.ndarray,
+    line_boxes: np.ndarray,
+    baselines: Sequence[float | None],
+    scale: float,
+    *,
+    pieces: bool = False,
 ) -> np.ndarray:
     """Line of each loose component (dot, comma, quote, dash, accent, tall glyph), or -1.
 
@@ -1733,7 +1743,8 @@ def _attach(
     ascender height above the baseline down to it) is nearest, with the space below a
     baseline counted three times as far as the space above the band, because descenders
     are that much shorter than ascenders. Specks smaller than a tenth of the text scale
-    across are dust, never a mark.
+    across are dust, never a mark. With `pieces`, the marks are pieces of faded letters, and
+    one a quarter of the line's height or more reaches as far as a letter does.
     """
     out = np.full(len(loose), -1, np.int64)
     if len(loose) == 0 or len(line_boxes) == 0:
@@ -1759,7 +1770,10 @@ def _attach(
         )
         w, h = part[:, 2][:, None], part[:, 3][:, None]
         dash = (w >= 2 * h) & (w >= 0.3 * height)
-        reach = np.where((h >= 0.5 * height) | dash, 2.0, 1.2) * height  # after the line's end
+        # A faded letter's piece (a quarter of the line's height or more: not a footnote's
+        # letter beside a title) reaches as far as a letter.
+        letter = (h >= 0.5 * height) | (pieces & (h >= 0.25 * height))
+        reach = np.where(letter | dash, 2.0, 1.2) * height  # after the line's end
         # A scrawl in the left margin is no opening quote; a typed dash before a page
         # number ("- 3 -") stands as far off as the one after it. Typed: straight and
         # level (it fills its box), shorter than the line is high, across the x-height;
