@@ -282,6 +282,9 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         line_of_comp[loose] = found
         if not (found >= 0).any():
             break
+    # Once more now that the rounds have found a line's faded letters: the pieces that
+    # chained into a line of their own beyond them ("1706," after "somet" + faded "hing").
+    line_of_comp = _join_piece_lines(comps, line_of_comp, kind, scale, [*gutter_boxes, *separators])
     # Rows of marks alone (a receipt's dashed rule, dot leaders) are lines of their own.
     marks = np.flatnonzero((kind == _SMALL) & (line_of_comp < 0))
     rows = _mark_rows(comps, marks, scale, step, binary.shape)
@@ -1529,6 +1532,31 @@ def _merge_row_fragments(
     roots = _join_lone_pieces(boxes, roots, baselines, gutters, scale_px)
     _, dense = np.unique(roots, return_inverse=True)
     return dense.reshape(-1).astype(np.int64)
+
+
+def _join_piece_lines(
+    comps: np.ndarray,
+    line_of_comp: np.ndarray,
+    kind: np.ndarray,
+    scale: float,
+    gutters: Sequence[BBox],
+) -> np.ndarray:
+    """Each component's line, with the lines that are pieces of another line
+    (_join_lone_pieces) joined to it."""
+    if not (line_of_comp >= 0).any():
+        return line_of_comp
+    boxes = _union_boxes(comps, line_of_comp)
+    bases = _baselines(comps, line_of_comp, kind, len(boxes), scale)
+    heights = boxes[:, 3] - boxes[:, 1]
+    joined = _join_lone_pieces(
+        boxes,
+        np.arange(len(boxes)),
+        np.array([np.nan if b is None else b for b in bases]),
+        gutters,
+        float(np.median(heights)),
+    )
+    _, dense = np.unique(joined, return_inverse=True)
+    return np.where(line_of_comp >= 0, dense.reshape(-1)[np.maximum(line_of_comp, 0)], -1)
 
 
 def _join_lone_pieces(
