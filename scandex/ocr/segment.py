@@ -1625,7 +1625,8 @@ def _join_lone_pieces(
         best = score.argmax(axis=1)
         found = np.isfinite(score[np.arange(len(part)), best])
         out[part[found]] = roots[best[found]]
-    return out
+    # A piece's line may itself have been a lone piece that joined another line.
+    return out[out]
 
 
 def _merge_rows(
