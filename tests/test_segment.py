@@ -653,6 +653,28 @@ def test_each_line_knows_its_letters_height():
         assert 0.33 * line.bbox.height < line.letter_height_px < line.bbox.height
 
 
+def test_a_paragraph_numbers_digit_that_came_apart_is_a_letter_a_tab_stop_from_the_text():
+    """A real typewritten page's numbered paragraph ("5.   The Council ...") had its lightly
+    typed "5" come apart into stacked pieces, each too small to be text (scale 10 px). Beside
+    text within a word gap, such pieces join the line as marks; a tab stop away the line's
+    first word stood further from them than a mark may, and the "5." was lost. So they make
+    a letter unless text is within a word gap of them."""
+    from scandex.ocr.segment import _join_stacked_pieces
+
+    pieces_and_text = np.array([[129, 405, 136, 412], [133, 409, 137, 416], [174, 405, 838, 421]])
+    boxes, frag, keep = _join_stacked_pieces(
+        pieces_and_text, np.arange(3), np.array([False, False, True]), 10.0
+    )
+    assert keep.tolist() == [True, False, True]  # the upper piece holds the letter
+    assert frag.tolist() == [0, 0, 2]
+    assert boxes[0].tolist() == [129, 405, 137, 416]
+    # The text a word gap away: the pieces stay pieces, and join its line as marks.
+    near = pieces_and_text.copy()
+    near[2, 0] = 145
+    _, _, keep = _join_stacked_pieces(near, np.arange(3), np.array([False, False, True]), 10.0)
+    assert keep.tolist() == [False, False, True]
+
+
 def test_the_pieces_of_a_faded_first_letter_join_their_line():
     """A carbon copy fades in patches: at a line's start the first letter broke into pieces,
     the second left a speck and the third nothing, so the pieces stood further from the

@@ -1360,10 +1360,12 @@ def _join_stacked_pieces(
     boxes: np.ndarray, frag: np.ndarray, keep: np.ndarray, scale: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fragments not kept as text that lie one on another (columns shared, rows touching)
-    and together make a letter of the text's size, with no text beside them in their row,
-    become one kept fragment. A lightly typed letter or digit can come apart across: a page
-    number's "3" into its bar and its bowl, each too small to be text alone, so the page
-    number was never read. Beside text, such pieces join its line as loose marks anyway.
+    and together make a letter of the text's size, with no text within a word gap of them
+    in their row, become one kept fragment. A lightly typed letter or digit can come apart
+    across: a page number's "3" into its bar and its bowl, each too small to be text alone,
+    so the page number was never read. Beside text within a word gap, such pieces join its
+    line as loose marks anyway; a tab stop away (a numbered paragraph's "5.   The") they
+    stood further from it than a mark may, and were lost.
 
     Returns the boxes, each character's fragment and `keep`, with each joined pair in the
     upper piece's place and the lower one's left empty (not kept)."""
@@ -1411,7 +1413,7 @@ def _join_stacked_pieces(
         beside = (
             (np.minimum(text[:, 3], bottom_y) - np.maximum(text[:, 1], top_y))
             > 0.5 * (bottom_y - top_y)
-        ) & (np.maximum(text[:, 0] - right, left - text[:, 2]) < 4 * scale)
+        ) & (np.maximum(text[:, 0] - right, left - text[:, 2]) < 1.5 * scale)  # a word gap
         if beside.any():
             continue
         taken[u] = taken[v] = True
