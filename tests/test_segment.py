@@ -603,14 +603,15 @@ def test_the_pieces_of_a_faded_last_word_join_their_line():
     assert set(layout.line_of_label[pieces].tolist()) == {2}
 
 
-@pytest.mark.parametrize("seed", [2, 3, 12, 21, 25, 49, 50])
+@pytest.mark.parametrize("seed", [2, 3, 12, 21, 25, 49, 50, 56])
 def test_a_carbon_copy_typed_key_by_key_reads_line_by_line(seed):
     """Typed key by key, each letter faded its own way, a carbon copy's lines break into
     pieces whose boxes stand off their line's centre and baseline: the top halves of a
     number's digits over or beside the line's end (seeds 2, 3), the last digits of a date
     three letters' width after its faded middle, a struck letter lower than its faded
     neighbours (12, 21, 49), one beside faded letters that only the attach rounds find
-    (25). Each came out as a line of its own. And a line whose small
+    (25), a word over the line whose bottoms faded, nearly as high as the line (56). Each
+    came out as a line of its own. And a line whose small
     letters faded to pieces of half their height beside whole capitals (50) has marks of
     no common size: it was dropped as noise, where it is as high as the page's other lines
     and its tallest letters are theirs."""

@@ -1584,7 +1584,9 @@ def _join_lone_pieces(
       wide (three of its heights) and four of its heights away at most, with no gutter
       between (a date's last digits after three letters' width of faded ones; a struck
       letter lower than its faded neighbours; not a caption in small capitals beside a
-      column's line).
+      column's line),
+    - or, nine tenths of the line's height or less, lies over the line with three
+      quarters of its height in the line's rows (a word whose bottoms faded).
     Of several such fragments, the one it overlaps most, then the nearest. Only lone
     fragments: a piece in a row of its own line stays there, and chaining it to a second
     line would make the two one."""
@@ -1615,9 +1617,14 @@ def _join_lone_pieces(
         for g in gutters:
             lo, hi = np.minimum(x1, px1), np.maximum(x0, px0)  # the gap between them
             beside &= ~((g.x0 < hi) & (g.x1 > lo) & (g.y0 < y1) & (g.y1 > y0) & (gap > 0))
+        # A word over the line, three quarters of it in the line's rows, is the line's
+        # even nearly as high as it (its bottoms faded, so its baseline is off).
+        inside = (across >= px1 - px0) & (down >= 0.75 * piece_height)
         piece_of = (
-            (crossing | beside)
-            & (piece_height <= 0.75 * np.minimum(height, typical_height))
+            (
+                ((crossing | beside) & (piece_height <= 0.75 * np.minimum(height, typical_height)))
+                | (inside & (piece_height <= 0.9 * np.minimum(height, typical_height)))
+            )
             & (height <= 4.0 * piece_height)
             & (px1 - px0 <= x1 - x0)
             & (x1 - x0 >= 4.0 * height)  # a line, not a scrawl in the margin
