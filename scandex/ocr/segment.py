@@ -1531,7 +1531,7 @@ def _merge_row_fragments(
                 continue
             parent[find(int(b))] = find(int(a))
     roots = np.array([find(i) for i in range(n)], np.int64)
-    roots = _join_lone_pieces(boxes, roots, baselines, gutters, scale_px)
+    roots = _join_lone_pieces(boxes, roots, baselines, gutters, scale_px, max_gap_px)
     _, dense = np.unique(roots, return_inverse=True)
     return dense.reshape(-1).astype(np.int64)
 
@@ -1567,6 +1567,7 @@ def _join_lone_pieces(
     baselines: np.ndarray | None,
     gutters: Sequence[BBox],
     typical_height: float,
+    max_gap_px: float = float("inf"),
 ) -> np.ndarray:
     """Rows (`roots`, a root fragment per fragment) with each fragment that is alone in its
     row joined to the row of a fragment it is a piece of. Faded typing breaks letters into
@@ -1587,7 +1588,9 @@ def _join_lone_pieces(
       column's line),
     - or, nine tenths of the line's height or less, lies over the line with three
       quarters of its height in the line's rows (a word whose bottoms faded).
-    Of several such fragments, the one it overlaps most, then the nearest. Only lone
+    A piece beside a fragment is no further from it than `max_gap_px` either (phrases are
+    what a wide word gap parts). Of several such fragments, the one it overlaps most, then
+    the nearest. Only lone
     fragments: a piece in a row of its own line stays there, and chaining it to a second
     line would make the two one."""
     lone = np.flatnonzero(np.bincount(roots, minlength=len(roots))[roots] == 1)
@@ -1612,7 +1615,7 @@ def _join_lone_pieces(
             & (px1 - px0 <= 3.0 * height)  # a few letters, no caption in small type
             & (py0 >= y0 - slack)
             & (py1 <= np.maximum(y1 + slack, descender))
-            & (gap <= 4.0 * height)
+            & (gap <= np.minimum(4.0 * height, max_gap_px))
         )
         for g in gutters:
             lo, hi = np.minimum(x1, px1), np.maximum(x0, px0)  # the gap between them
