@@ -53,6 +53,14 @@ def assert_page_read_right(page: SynthPage, analysis: PageAnalysis) -> None:
     assert best == list(range(len(page.lines))), f"reading order {best}"
 
 
+def assert_read_line_by_line(page: SynthPage, analysis: PageAnalysis) -> None:
+    """Every true line found once, in order, and no line found that is none."""
+    best = match(page, analysis)
+    assert best == sorted(best) and len(set(best)) == len(best), f"reading order {best}"
+    extra = [analysis.lines[i].bbox for i in set(range(len(analysis.lines))) - set(best)]
+    assert not extra, f"spurious lines: {extra}"
+
+
 CASES = [
     ("one_column", {}),
     ("two_column", {}),
@@ -567,16 +575,13 @@ def test_a_faded_carbon_copy_reads_line_by_line(seed):
     # ink a gutter may not hold was once counted from, parted the lines (39 and 30 found).
     page = carbon_copy_page(seed)
     analysis = analyze_page(page.image)
-    best = match(page, analysis)
-    assert best == sorted(best) and len(set(best)) == len(best), f"reading order {best}"
     assert len(analysis.regions) == 1
     # Nothing is left over: the tops of faded letters, within the rows of their line, are
     # that line's, also where they stand above the band of the word beside them and
     # within the rows of the whole line only (seeds 7, 201, 202, 207, 210, 212: a piece
     # read as a line of its own, "A\"fr" or "7430"), also one a few pixels tall (208,
     # 222) or a little further off the line's end than a word gap (223).
-    extra = [analysis.lines[i].bbox for i in set(range(len(analysis.lines))) - set(best)]
-    assert not extra
+    assert_read_line_by_line(page, analysis)
 
 
 def test_the_pieces_of_a_faded_last_word_join_their_line():
@@ -611,16 +616,12 @@ def test_a_carbon_copy_typed_key_by_key_reads_line_by_line(seed):
     three letters' width after its faded middle, a struck letter lower than its faded
     neighbours (12, 21, 49), one beside faded letters that only the attach rounds find
     (25), a word over the line whose bottoms faded, nearly as high as the line (56). Each
-    came out as a line of its own. And a line whose small
-    letters faded to pieces of half their height beside whole capitals (50) has marks of
-    no common size: it was dropped as noise, where it is as high as the page's other lines
-    and its tallest letters are theirs."""
+    came out as a line of its own. And a line whose small letters faded to pieces of half
+    their height beside whole capitals (50) has marks of no common size: it was dropped as
+    noise, where it is as high as the page's other lines and its tallest letters are
+    theirs."""
     page = typed_carbon_page(seed)
-    analysis = analyze_page(page.image)
-    best = match(page, analysis)
-    assert best == sorted(best) and len(set(best)) == len(best), f"reading order {best}"
-    extra = [analysis.lines[i].bbox for i in set(range(len(analysis.lines))) - set(best)]
-    assert not extra
+    assert_read_line_by_line(page, analyze_page(page.image))
 
 
 def test_a_margin_note_joined_to_a_line_does_not_move_it_ahead_of_the_lines_above():
