@@ -1593,12 +1593,22 @@ def _join_lone_pieces(
     the nearest. Only lone
     fragments: a piece in a row of its own line stays there, and chaining it to a second
     line would make the two one."""
-    lone = np.flatnonzero(np.bincount(roots, minlength=len(roots))[roots] == 1)
-    if len(lone) == 0 or len(boxes) < 2:
+    heights, widths = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+    # Only what can be a piece (not as high as the typical fragment) and what can be its
+    # line (wide) are compared: a halftone's grain makes thousands of lone fragments.
+    lone = np.flatnonzero(
+        (np.bincount(roots, minlength=len(roots))[roots] == 1) & (heights <= 0.9 * typical_height)
+    )
+    lines = np.flatnonzero(widths >= 4 * heights)
+    if len(lone) == 0 or len(lines) == 0:
         return roots
-    x0, y0, x1, y1 = (boxes[:, i].astype(np.float64)[None, :] for i in range(4))
+    x0, y0, x1, y1 = (boxes[lines, i].astype(np.float64)[None, :] for i in range(4))
     height = y1 - y0
-    base = y1 if baselines is None else np.where(np.isnan(baselines), y1[0], baselines)[None, :]
+    base = (
+        y1
+        if baselines is None
+        else np.where(np.isnan(baselines[lines]), y1[0], baselines[lines])[None, :]
+    )
     out = roots.copy()
     for start in range(0, len(lone), 256):  # bounded memory on pages full of pieces
         part = lone[start : start + 256]
@@ -1630,13 +1640,12 @@ def _join_lone_pieces(
             )
             & (height <= 4.0 * piece_height)
             & (px1 - px0 <= x1 - x0)
-            & (x1 - x0 >= 4.0 * height)  # a line, not a scrawl in the margin
+            & (lines[None, :] != part[:, None])  # not a piece of itself
         )
         score = np.where(piece_of, down / piece_height - 0.01 * gap / height, -np.inf)
-        score[np.arange(len(part)), part] = -np.inf  # not a piece of itself
         best = score.argmax(axis=1)
         found = np.isfinite(score[np.arange(len(part)), best])
-        out[part[found]] = roots[best[found]]
+        out[part[found]] = roots[lines[best[found]]]
     # A piece's line may itself have been a lone piece that joined another line.
     return out[out]
 
