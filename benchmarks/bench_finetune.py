@@ -93,6 +93,11 @@ teach it; on the carbon copy it is lost ink, and with every character the face c
 glyphs that 200 lines show a few times each (accented capitals, µ, œ, ¥). The best model by
 the 20 dev lines was an early one in every run (ties keep the first); the last one read the
 ribbon test lines at 0.11% and the carbon ones at 1.63% (typewriter keys).
+
+`--anchor 0` (the same evening, v9): Special Elite carbon copy with typewriter keys 2.74% ->
+0.87% (3.15x, goal met; 2675 iterations, the other core idle), with every character 4.47% ->
+2.43% (1.84x); Courier Prime (the default archive) 3.01% -> 2.57% (1.17x, as with 0.01).
+Control lines 8.76-9.10% after (8.29% shipped).
 """
 
 from __future__ import annotations
