@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from pathlib import Path
@@ -900,6 +901,39 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
         log=lambda _: None,
     )
     assert tuned["first_loss"] < 0.8 * summary["first_loss"]
+
+    # --anchor is off by default (it halved what a few hundred lines teach); given, it holds
+    # the weights near the ones fine-tuning started from.
+    from scandex.cli.train import train as train_command
+    from scandex.training.export import load_weights
+
+    assert inspect.signature(train_command).parameters["anchor"].default.default == 0.0
+    start = load_weights(tmp_path / "run" / "best.pt")[0].state_dict()
+
+    def moved(anchor: float) -> float:
+        out = tmp_path / f"anchor-{anchor:g}"
+        train(
+            TrainOptions(
+                out_dir=out,
+                from_model=str(tmp_path / "run" / "best.onnx"),
+                line_dirs=[str(lines)],
+                synthetic=False,
+                batch_size=8,
+                max_iterations=4,
+                eval_every_seconds=1e9,
+                learning_rate=1e-3,
+                anchor_weight=anchor,
+                threads=1,
+                seed=3,
+            ),
+            log=lambda _: None,
+        )
+        tuned = load_weights(out / "last.pt")[0].state_dict()
+        return sum(
+            float((tuned[k] - v).abs().sum()) for k, v in start.items() if v.is_floating_point()
+        )
+
+    assert moved(100.0) < 0.5 * moved(0.0)
 
 
 def test_the_learning_rate_falls_on_a_half_cosine_only_when_a_final_rate_is_given():
