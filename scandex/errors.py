@@ -76,6 +76,16 @@ class SegmentationError(ScandexError):
     """A page could not be segmented into lines; the message says why."""
 
 
+class TextTooSmallError(SegmentationError):
+    """The page's text chains into lines but is smaller than page analysis works at
+    (`scale_px`, the typical character height): a thumbnail, or a scan saved at a fraction
+    of its resolution. `analyze_page` enlarges such a page and analyses it again."""
+
+    def __init__(self, message: str, scale_px: float) -> None:
+        super().__init__(message)
+        self.scale_px = scale_px
+
+
 class MissingFolderError(ConfigError):
     """A configured folder does not exist: usually a share that is not mounted yet, so the
     daemon exits with a status systemd restarts instead of one that needs a person."""

@@ -226,3 +226,34 @@ def _longest_run(row: np.ndarray) -> int:
         run = run + 1 if value else 0
         best = max(best, run)
     return best
+
+
+def test_a_page_whose_text_is_too_small_to_segment_is_analysed_enlarged():
+    """A thumbnail of a letter (40 dpi: its text 3-4 px high) was refused whole, "the page is
+    noise"; enlarged, its lines are found, and every box, baseline and line image is in the
+    pixels of the page as given. Noise is still refused (test_segment)."""
+    from scandex.ocr import ocr_image
+    from scandex.ocr.segment import SegmentParams
+
+    page = render_page("letter", dpi=40, seed=2)
+    original = page.image
+    analysis = analyze_page(original)
+    assert analysis.scale_px < SegmentParams().min_scale_px
+    assert (analysis.width, analysis.height) == (original.shape[1], original.shape[0])
+    assert len(analysis.lines) == len(page.lines)
+    for truth, line in zip(page.lines, analysis.lines, strict=True):
+        assert line.bbox.iou(truth.bbox) >= 0.6, (truth.text, line.bbox, truth.bbox)
+        assert line.baseline is not None and line.baseline[0] == 0.0
+        assert -2.0 <= line.baseline[1] <= 0.0  # on or just above the box's bottom
+        ys, xs = np.nonzero(line.image < 100)
+        points = np.rint(to_original(line, xs.astype(float), ys.astype(float))).astype(int)
+        b = line.bbox
+        assert (points[:, 0] >= b.x0 - 1).all() and (points[:, 0] <= b.x1).all()
+        assert (points[:, 1] >= b.y0 - 1).all() and (points[:, 1] <= b.y1).all()
+        assert np.median(original[points[:, 1], points[:, 0]]) < 110  # onto the page's ink
+    words = [word for line in ocr_image(original).lines for word in line.words]
+    assert words
+    height, width = original.shape
+    assert all(
+        0 <= w.bbox.x0 < w.bbox.x1 <= width and 0 <= w.bbox.y0 < w.bbox.y1 <= height for w in words
+    )

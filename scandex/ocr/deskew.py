@@ -24,6 +24,7 @@ __all__ = [
     "SkewParams",
     "deskew_transform",
     "estimate_skew_deg",
+    "line_structure",
     "map_box_to_original",
     "map_boxes_to_original",
     "map_points_to_original",
@@ -77,10 +78,27 @@ def estimate_skew_deg(ink: np.ndarray, params: SkewParams = SkewParams()) -> flo
     whole page's and clearly sharper there; on a sparse page of short lines its top is flat,
     and the whole page's angle stays.
     """
+    evidence = skew_evidence(ink, params)
+    if evidence is None or evidence[1] < params.min_line_structure:
+        return 0.0
+    return evidence[0]
+
+
+def line_structure(ink: np.ndarray, params: SkewParams = SkewParams()) -> float:
+    """How many times sharper the best projection profile of the ink is than that of as
+    many structureless points (see estimate_skew_deg): text lines score 9 and more,
+    scattered specks and noise about 1.5; 0 where there is too little ink to tell."""
+    evidence = skew_evidence(ink, params)
+    return 0.0 if evidence is None else evidence[1]
+
+
+def skew_evidence(ink: np.ndarray, params: SkewParams = SkewParams()) -> tuple[float, float] | None:
+    """estimate_skew_deg's search: the angle and line_structure's score, or None where the
+    ink is too little or too narrow to measure."""
     # OpenCV lists the points in np.nonzero's order at a fraction of its cost.
     points = cv2.findNonZero(ink.view(np.uint8) if ink.dtype == bool else ink)
     if points is None or len(points) < 50:
-        return 0.0
+        return None
     points = points.reshape(-1, 2)
     stride = max(1, len(points) // params.max_skew_points)
     xs = points[::stride, 0].astype(np.float64)
@@ -88,7 +106,7 @@ def estimate_skew_deg(ink: np.ndarray, params: SkewParams = SkewParams()) -> flo
     xs -= xs.mean()
     ys -= ys.mean()
     if float(xs.std()) < params.min_skew_spread_px:
-        return 0.0
+        return None
     # The profile is built on quarter-pixel bins and smoothed by a kernel wider than a pixel,
     # so it does not depend on where the points fall between bins: with plain 1-pixel bins,
     # at exactly 0 degrees every point of a pixel row falls on the same bin, and the pixel
@@ -162,9 +180,7 @@ def estimate_skew_deg(ink: np.ndarray, params: SkewParams = SkewParams()) -> flo
             )
     # Structureless points each add about their kernel's own sharpness to the score.
     noise_score = len(xs) * float(np.dot(np.diff(kernel), np.diff(kernel)))
-    if best_score < params.min_line_structure * noise_score:
-        return 0.0
-    return round(angle, 3)
+    return round(angle, 3), best_score / noise_score
 
 
 def _parabola_top(angles: np.ndarray, scores: np.ndarray, step: float) -> float:

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import cv2
 import numpy as np
 
-from scandex.errors import SegmentationError
+from scandex.errors import SegmentationError, TextTooSmallError
 from scandex.ocr import components
 from scandex.ocr.reading_order import OrderParams, find_gutters
 from scandex.page import BBox
@@ -161,10 +161,13 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
         if not _chains_like_text(frags):
             _check_blank(comps, binary.shape, params)
             return _empty(labels, stats)
-        raise SegmentationError(
+        message = (
             f"text scale {scale:.1f} px is outside {params.min_scale_px:g}..{params.max_scale_px:g}"
             " px: the page is noise or its resolution is far from 150-600 dpi"
         )
+        if scale < params.min_scale_px:
+            raise TextTooSmallError(message, float(scale))
+        raise SegmentationError(message)
     # Display letters (a bold title) are solid and big, but they stand in a row, and they
     # are strokes, where a photograph's dark shapes are blobs.
     blobs = _solid_blobs(labels, comps, kind)
