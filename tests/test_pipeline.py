@@ -120,6 +120,15 @@ def test_a_page_scanned_turned_is_read_turned_back_with_its_boxes_on_the_scan(tu
     assert read_hocr(hocr).pages[0].text == page.text
 
 
+def test_a_negative_is_read_as_its_positive_with_the_same_boxes(letter):
+    """A negative (a microfilm print: white letters on black paper) read as nothing; read
+    inverted it is the page, and its boxes are the positive's."""
+    synth, positive = letter
+    page = ocr_image(255 - synth.image)
+    assert page.text == positive.text
+    assert [line.bbox for line in page.lines] == [line.bbox for line in positive.lines]
+
+
 def test_a_page_that_reads_nothing_or_unsure_may_lie_turned():
     """Sideways, a typewritten page's letters stand in columns and six of the 22 real pages
     gave no line at all: reading nothing is as much a sign as reading unsure letters."""

@@ -175,8 +175,7 @@ def _read_either_way_up(
     lies is tried turned (see may_lie_turned), each turn judged on its widest lines."""
     from scandex.ocr.analyze import analyze_page
 
-    analysis = analyze_page(gray, params)
-    results = recognizer.recognize([line.image for line in analysis.lines])
+    gray, analysis, results = _read_negative_as_positive(gray, params, recognizer)
     if not may_lie_turned(results):
         return analysis, results
     best, best_sure = None, reading_confidence([results[i] for i in _widest(analysis.lines)])
@@ -199,6 +198,47 @@ def _read_either_way_up(
     if best is None:
         return analysis, results
     return best, recognizer.recognize([line.image for line in best.lines])
+
+
+def looks_negative(gray: np.ndarray) -> bool:
+    """Whether most of the page is dark: a negative (a microfilm print: white letters on
+    black), or a page under a large dark picture."""
+    return float(np.median(gray[::8, ::8])) < 128
+
+
+def _read_negative_as_positive(
+    gray: np.ndarray, params: AnalyzeParams, recognizer
+) -> tuple[np.ndarray, PageAnalysis, list[LineResult]]:
+    """The page (or, for a negative, the page inverted), its analysis and its readings.
+
+    A negative's dark paper reads as nothing, or as the edges of its letters; inverted it
+    is a page like any. Only a page that looks negative and reads unsure as it is, or
+    cannot be segmented, is tried inverted, and the inversion kept where it reads surer by
+    TURN_MARGIN (a dark photograph with a caption stays as it is)."""
+    from scandex.ocr.analyze import analyze_page
+
+    negative = looks_negative(gray)
+    try:
+        analysis = analyze_page(gray, params)
+    except SegmentationError:
+        if not negative:
+            raise
+        analysis = None
+    results = recognizer.recognize([line.image for line in analysis.lines]) if analysis else []
+    if analysis is not None and (not negative or not may_lie_turned(results)):
+        return gray, analysis, results
+    positive = 255 - gray
+    try:
+        inverted = analyze_page(positive, params)
+    except SegmentationError:
+        if analysis is None:
+            raise
+        return gray, analysis, results
+    inverted_results = recognizer.recognize([line.image for line in inverted.lines])
+    surer = reading_confidence(inverted_results) > reading_confidence(results) + TURN_MARGIN
+    if analysis is None or (_chars(inverted_results) >= MIN_CHARS and surer):
+        return positive, inverted, inverted_results
+    return gray, analysis, results
 
 
 def _widest(lines: Sequence, count: int = TURN_SAMPLE_LINES) -> list[int]:
