@@ -884,22 +884,25 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
     # and search two words.
     evals = [m for m in messages if m.startswith("eval iteration 45")]
     assert evals and " WER lines " in evals[-1]
+
+    def fine_tune(name: str, **settings) -> dict:
+        """A short fine-tuning run from the model trained above, into tmp_path / name."""
+        return train(
+            TrainOptions(
+                out_dir=tmp_path / name,
+                from_model=str(tmp_path / "run" / "best.onnx"),
+                line_dirs=[str(lines)],
+                batch_size=8,
+                eval_every_seconds=1e9,
+                threads=1,
+                seed=3,
+                **settings,
+            ),
+            log=lambda _: None,
+        )
+
     # Fine-tuning from the exported model starts where training left off, not from scratch.
-    tuned = train(
-        TrainOptions(
-            out_dir=tmp_path / "tuned",
-            from_model=str(tmp_path / "run" / "best.onnx"),
-            line_dirs=[str(lines)],
-            synthetic=synthetic,
-            batch_size=8,
-            max_iterations=3,
-            eval_every_seconds=1e9,
-            learning_rate=1e-5,
-            threads=1,
-            seed=3,
-        ),
-        log=lambda _: None,
-    )
+    tuned = fine_tune("tuned", synthetic=synthetic, max_iterations=3, learning_rate=1e-5)
     assert tuned["first_loss"] < 0.8 * summary["first_loss"]
 
     # --anchor is off by default (it halved what a few hundred lines teach); given, it holds
@@ -911,24 +914,10 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
     start = load_weights(tmp_path / "run" / "best.pt")[0].state_dict()
 
     def moved(anchor: float) -> float:
-        out = tmp_path / f"anchor-{anchor:g}"
-        train(
-            TrainOptions(
-                out_dir=out,
-                from_model=str(tmp_path / "run" / "best.onnx"),
-                line_dirs=[str(lines)],
-                synthetic=False,
-                batch_size=8,
-                max_iterations=4,
-                eval_every_seconds=1e9,
-                learning_rate=1e-3,
-                anchor_weight=anchor,
-                threads=1,
-                seed=3,
-            ),
-            log=lambda _: None,
-        )
-        tuned = load_weights(out / "last.pt")[0].state_dict()
+        name = f"anchor-{anchor:g}"
+        settings = {"max_iterations": 4, "learning_rate": 1e-3, "anchor_weight": anchor}
+        fine_tune(name, synthetic=False, **settings)
+        tuned = load_weights(tmp_path / name / "last.pt")[0].state_dict()
         return sum(
             float((tuned[k] - v).abs().sum()) for k, v in start.items() if v.is_floating_point()
         )
