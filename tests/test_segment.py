@@ -388,6 +388,14 @@ def test_a_band_beside_a_photo_is_read_not_rejected():
     assert [r.kind for r in analysis.regions].count("photo") == 1
 
 
+def test_the_grain_between_the_found_parts_of_a_150_dpi_photo_is_no_line():
+    """At 150 dpi the halftone photograph was found as four overlapping parts (crowded
+    grain, dark blobs), and its grain at their edges came out as eleven "lines"."""
+    page = render_page("photo_band", dpi=150, seed=208)
+    analysis = analyze_page(page.image)
+    assert_page_read_right(page, analysis)
+
+
 def test_table_rows_are_a_table_region_read_row_by_row():
     page = render_page("mixed_table", seed=4)
     analysis = analyze_page(page.image)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from scandex.errors import TextTooSmallError
-from scandex.ocr.binarize import Binarized, BinarizeParams, as_uint8, binarize
+from scandex.ocr.binarize import Binarized, BinarizeParams, as_uint8, binarize, enclosed_boxes
 from scandex.ocr.deskew import line_structure, map_box_to_original
 from scandex.ocr.lines import LineImage, LineParams, extract_lines
 from scandex.ocr.reading_order import blocks_and_gutters
@@ -178,28 +178,12 @@ def assemble(binarized: Binarized, layout: Layout, params: AnalyzeParams) -> Pag
     )
 
 
-def dark_pictures(binarized: Binarized, min_page_fraction: float = 0.01) -> list[BBox]:
+def dark_pictures(binarized: Binarized) -> list[BBox]:
     """Boxes (original px) of the large dark pictures that binarization set aside as not
-    the page: what it marked outside without touching the image's edges (those are scanner
-    margins, mounts and shadows), at least min_page_fraction of the image."""
-    outside = binarized.outside_work
-    if outside is None or not outside.any():
+    the page (see enclosed_boxes)."""
+    if binarized.outside_work is None:
         return []
-    # Outer contours' boxes: forty times faster than labelling with statistics here.
-    contours, _ = cv2.findContours(
-        (outside > 0).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-    )
-    height, width = outside.shape
-    factor = binarized.work_factor
-    return [
-        BBox(int(x * factor), int(y * factor), int((x + w) * factor), int((y + h) * factor))
-        for x, y, w, h in (cv2.boundingRect(c) for c in contours)
-        if x > 0
-        and y > 0
-        and x + w < width
-        and y + h < height
-        and w * h >= min_page_fraction * width * height
-    ]
+    return enclosed_boxes(binarized.outside_work > 0, binarized.work_factor)
 
 
 def split_tables(

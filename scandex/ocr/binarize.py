@@ -39,6 +39,7 @@ import numpy as np
 
 from scandex.ocr.components import label_components
 from scandex.ocr.deskew import IDENTITY, SkewParams, deskew_transform, estimate_skew_deg, to_frame
+from scandex.page import BBox
 
 __all__ = ["BinarizeParams", "Binarized", "as_uint8", "binarize"]
 
@@ -257,6 +258,29 @@ def binarize(gray: np.ndarray, params: BinarizeParams = BinarizeParams()) -> Bin
         outside_work=outside_work,
         work_factor=factor,
     )
+
+
+def enclosed_boxes(outside: np.ndarray, factor: int, min_fraction: float = 0.01) -> list[BBox]:
+    """Boxes, `factor` times the mask's pixels, of the parts of a working-resolution mask
+    of what is not the page (`outside`, bool) that do not touch its edges and cover at
+    least `min_fraction` of it: large dark pictures (scanner margins, mounts and shadows
+    touch the edges)."""
+    if not outside.any():
+        return []
+    # Outer contours' boxes: forty times faster than labelling with statistics here.
+    contours, _ = cv2.findContours(
+        outside.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
+    height, width = outside.shape
+    return [
+        BBox(int(x * factor), int(y * factor), int((x + w) * factor), int((y + h) * factor))
+        for x, y, w, h in (cv2.boundingRect(c) for c in contours)
+        if x > 0
+        and y > 0
+        and x + w < width
+        and y + h < height
+        and w * h >= min_fraction * width * height
+    ]
 
 
 # ----------------------------------------------------------------------------------------

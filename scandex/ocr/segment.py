@@ -50,6 +50,7 @@ import numpy as np
 
 from scandex.errors import SegmentationError, TextTooSmallError
 from scandex.ocr import components
+from scandex.ocr.binarize import enclosed_boxes
 from scandex.ocr.reading_order import OrderParams, find_gutters
 from scandex.page import BBox
 
@@ -244,6 +245,13 @@ def segment(binarized: Binarized, params: SegmentParams = SegmentParams()) -> La
     line_of_comp = _drop_unlike_text(comps, line_of_comp, scale)
     line_of_comp = _drop_lines_in_dark_pictures(comps, line_of_comp, binarized)
     line_of_comp = _drop_lines_in_light_patches(comps, line_of_comp, patches, scale)
+    line_of_comp = _drop_lines_in_picture_boxes(
+        comps,
+        line_of_comp,
+        _merge_boxes(
+            [*pictures, *enclosed_boxes(binarized.page_mask_work == 0, binarized.work_factor)]
+        ),
+    )
 
     # Tall marks that reach into the body lines: one line's tall glyph joins it; glyphs of
     # two stacked lines that touch are cut apart between them.
@@ -562,6 +570,30 @@ def _drop_lines_in_dark_pictures(
         return line_of_comp
     out = line_of_comp.copy()
     out[valid & bad[np.maximum(line_of_comp, 0)]] = -1
+    return _dense(out)
+
+
+def _drop_lines_in_picture_boxes(
+    comps: np.ndarray, line_of_comp: np.ndarray, pictures: Sequence[BBox], share: float = 0.75
+) -> np.ndarray:
+    """Drop "lines" that lie (`share` of their box or more) inside the box of a picture:
+    the grain of a halftone photograph between the parts that were found crowded or dark
+    (at 150 dpi such a photograph came out as four overlapping parts, and a fifth of the
+    "lines" found were its grain at their edges). Overlapping parts are one picture."""
+    valid = line_of_comp >= 0
+    if not valid.any() or not pictures:
+        return line_of_comp
+    boxes = _union_boxes(comps, line_of_comp)
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1)
+    inside = np.zeros(len(boxes), bool)
+    for p in pictures:
+        w = np.clip(np.minimum(boxes[:, 2], p.x1) - np.maximum(boxes[:, 0], p.x0), 0, None)
+        h = np.clip(np.minimum(boxes[:, 3], p.y1) - np.maximum(boxes[:, 1], p.y0), 0, None)
+        inside |= w * h >= share * area
+    if not inside.any():
+        return line_of_comp
+    out = line_of_comp.copy()
+    out[valid & inside[np.maximum(line_of_comp, 0)]] = -1
     return _dense(out)
 
 
