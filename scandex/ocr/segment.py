@@ -547,6 +547,15 @@ def _like_text(heights: np.ndarray, ink: np.ndarray) -> bool:
     return q75 <= _MAX_HEIGHT_SPREAD * q25
 
 
+def _drop_lines(line_of_comp: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """line_of_comp without the lines `bad` flags (one flag per line), the rest numbered
+    densely again; the same array when none is flagged."""
+    if not bad.any():
+        return line_of_comp
+    dropped = (line_of_comp >= 0) & bad[np.maximum(line_of_comp, 0)]
+    return _dense(np.where(dropped, -1, line_of_comp))
+
+
 def _drop_lines_in_dark_pictures(
     comps: np.ndarray, line_of_comp: np.ndarray, binarized: Binarized
 ) -> np.ndarray:
@@ -565,12 +574,7 @@ def _drop_lines_in_dark_pictures(
     y0 = np.clip(boxes[:, 1] - height, 0, h_img)
     y1 = np.clip(boxes[:, 3] + height, 0, h_img)
     dark = binarized.outside_counts(np.stack([x0, y0, x1, y1], axis=1))
-    bad = dark > 0.5 * np.maximum((x1 - x0) * (y1 - y0), 1)
-    if not bad.any():
-        return line_of_comp
-    out = line_of_comp.copy()
-    out[valid & bad[np.maximum(line_of_comp, 0)]] = -1
-    return _dense(out)
+    return _drop_lines(line_of_comp, dark > 0.5 * np.maximum((x1 - x0) * (y1 - y0), 1))
 
 
 def _drop_lines_in_picture_boxes(
@@ -590,11 +594,7 @@ def _drop_lines_in_picture_boxes(
         w = np.clip(np.minimum(boxes[:, 2], p.x1) - np.maximum(boxes[:, 0], p.x0), 0, None)
         h = np.clip(np.minimum(boxes[:, 3], p.y1) - np.maximum(boxes[:, 1], p.y0), 0, None)
         inside |= w * h >= share * area
-    if not inside.any():
-        return line_of_comp
-    out = line_of_comp.copy()
-    out[valid & inside[np.maximum(line_of_comp, 0)]] = -1
-    return _dense(out)
+    return _drop_lines(line_of_comp, inside)
 
 
 class _Patches(NamedTuple):
@@ -681,12 +681,7 @@ def _drop_lines_in_light_patches(
     ink_in_light = np.bincount(lines, weights=mine[:, 4] * light, minlength=n_lines)
     letter = (mine[:, 3] >= 0.6 * scale) & (mine[:, 3] <= 1.6 * scale)
     letters = np.bincount(lines, weights=letter, minlength=n_lines)
-    bad = (ink_in_light > 0.5 * ink) & (letters < min_letters)
-    if not bad.any():
-        return line_of_comp
-    out = line_of_comp.copy()
-    out[valid[bad[lines]]] = -1
-    return _dense(out)
+    return _drop_lines(line_of_comp, (ink_in_light > 0.5 * ink) & (letters < min_letters))
 
 
 def _check_blank(
@@ -1761,10 +1756,9 @@ def _drop_blob_lines(comps: np.ndarray, line_of_comp: np.ndarray, scale: float) 
     members = np.bincount(lines, minlength=n_lines)
     blobs = np.bincount(lines, weights=blob, minlength=n_lines)
     odd = np.bincount(lines, weights=odd_size | blob, minlength=n_lines)
-    bad = ((members <= 3) & (blobs == members)) | ((members == 1) & (odd == 1))
-    out = line_of_comp.copy()
-    out[valid[bad[lines]]] = -1
-    return _dense(out)
+    return _drop_lines(
+        line_of_comp, ((members <= 3) & (blobs == members)) | ((members == 1) & (odd == 1))
+    )
 
 
 def _drop_marks_in_outlines(
@@ -1789,12 +1783,7 @@ def _drop_marks_in_outlines(
     inside = (
         (cx[:, None] >= bx0) & (cx[:, None] < bx1) & (cy[:, None] >= by0) & (cy[:, None] < by1)
     ).any(axis=1)
-    bad = (members <= 2) & inside
-    if not bad.any():
-        return line_of_comp
-    out = line_of_comp.copy()
-    out[valid[bad[lines]]] = -1
-    return _dense(out)
+    return _drop_lines(line_of_comp, (members <= 2) & inside)
 
 
 def _dense(group: np.ndarray) -> np.ndarray:
