@@ -16,7 +16,12 @@ from synth import find_font
 from scandex.errors import ModelError, UsageError
 from scandex.ocr.codec import DEFAULT_ALPHABET, Codec, normalize_text
 from scandex.ocr.ctc import greedy_decode
-from scandex.ocr.normalize import NormalizeParams, normalize_line, quantile
+from scandex.ocr.normalize import (
+    NormalizeParams,
+    normalize_line,
+    quantile,
+    room_for_accents,
+)
 
 CODEC = Codec()
 
@@ -199,6 +204,53 @@ def _crop_rows(image: np.ndarray) -> np.ndarray:
     """The line cut to its ink rows and two pixels, as a segmenter cuts a line alone."""
     rows = np.flatnonzero((image < 128).any(axis=1))
     return image[max(0, rows[0] - 2) : rows[-1] + 3]
+
+
+@pytest.mark.parametrize("face", ["sans", "serif", "typewriter"])
+@pytest.mark.parametrize(
+    "text", ["RÉSUMÉ OF THE MINUTES", "THE COMMITTEE MET AT THE HÔTEL IN NÎMES"]
+)
+def test_the_accents_of_an_all_caps_line_are_in_the_frame(face, text):
+    # An ALL-CAPS line's band is its capitals' height, and the accents over them lay above
+    # the 32 rows, cut off by the frame's top row: the recognizer read ÛÓÌ as LOT, ÕÀ as ÖÅ.
+    line = _crop_rows(_text_line(text, height_px=60, face=face))
+    assert normalize_line(line, NormalizeParams(room_for_accents=False)).image[0].max() > 0.5
+    assert normalize_line(line).image[0].max() < 0.25
+
+
+def test_capitals_without_accents_and_mixed_case_lines_keep_their_scale():
+    for text in ("BOARD OF TRUSTEES", "Committee Report, 1938"):
+        line = _crop_rows(_text_line(text, height_px=48))
+        without = NormalizeParams(room_for_accents=False)
+        assert np.array_equal(normalize_line(line).image, normalize_line(line, without).image)
+
+
+def test_a_neighbours_fragments_over_a_mixed_case_line_do_not_shrink_it():
+    # On a line cut from a page the dashes over its letters are the tails of the line above
+    # (not cut by the image's edge where the segmenter's outline cut them off).
+    line = np.pad(
+        _crop_rows(_text_line("Ever Clark, Broder", height_px=48)),
+        ((6, 0), (0, 0)),
+        constant_values=255,
+    )
+    line[2:4, 12:20] = 0
+    line[2:4, 60:66] = 0
+    without = NormalizeParams(room_for_accents=False)
+    assert np.array_equal(normalize_line(line).image, normalize_line(line, without).image)
+
+
+def test_room_is_made_for_an_accent_but_not_for_a_rule_or_a_sliver():
+    params = NormalizeParams()
+    centre = np.full(200, 30.0, np.float32)  # band: rows 20..40
+    capital = [10, 20, 14, 20]  # x, y, width, height: from the band's top to its bottom
+    accent = [12, 14, 8, 4]  # over the capital, two rows above it
+    assert room_for_accents(np.array([capital, accent]), centre, 10.0, 60, params) == (
+        pytest.approx(6.5)
+    )
+    # A rule over the line, a sliver the image's top edge cuts, a mark far over the letter,
+    # a mark over no letter.
+    for mark in ([0, 14, 60, 3], [12, 0, 8, 4], [12, 4, 8, 4], [40, 14, 8, 4]):
+        assert room_for_accents(np.array([capital, mark]), centre, 10.0, 60, params) == 0.0
 
 
 def test_marks_of_the_line_itself_are_kept():

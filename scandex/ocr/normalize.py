@@ -29,6 +29,15 @@ class NormalizeParams:
     flat_mark_share: float = 0.85  # band half-height >= this share of the marks' median width
     flat_mark_max_growth: float = 8.0  # ... but at most this many times the measured one
     flat_mark_aspect: float = 0.4  # a mark lower than this share of its width is flat
+    # Room for the accents over capitals that the band leaves out, on a line of capitals
+    # (`room_for_accents`).
+    room_for_accents: bool = True
+    accent_reach: float = 0.5  # an accent's gap to its letter, in band half-heights, at most
+    accent_room_max: float = 0.75  # rows added, in band half-heights, at most
+    # A line of capitals: this share of its letters within its x-height band give or take
+    # `capital_slack` of that height (no ascenders, no descenders).
+    capital_share: float = 0.9
+    capital_slack: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -256,15 +265,15 @@ def own_text_band(strong: np.ndarray, labels: np.ndarray, whole: np.ndarray) -> 
     return TextBand(*(along or level), drift)
 
 
-def drop_neighbour_ink(
-    ink: np.ndarray,
+def neighbour_marks(
     labels: np.ndarray,
     stats: np.ndarray,
     speck: np.ndarray,
     params: NormalizeParams = NormalizeParams(),
-) -> np.ndarray:
-    """Ink with the marks that belong to neighbouring lines blanked (`labels`, `stats`: the
-    ink's marks; `speck`: which of them are noise, see `specks`).
+) -> tuple[np.ndarray, bool]:
+    """Per mark of a line image (`labels`, `stats`: its marks; `speck`: which of them are
+    noise, see `specks`), whether it belongs to a neighbouring line; and whether the line is
+    of capitals (its letters stand in its x-height band, none reaches above or below it).
 
     A mark is the line's own if it reaches into the line's x-height band, or if it floats
     close above or below it (quotes, accents, i-dots, commas, underlines) without being cut
@@ -276,7 +285,7 @@ def drop_neighbour_ink(
     cut = (top == 0) | (bottom == strong.shape[0])
     band = own_text_band(strong, labels, np.concatenate([[False], ~cut & ~speck]))
     if band is None:
-        return ink
+        return np.zeros(cut.shape, bool), False
     comp_height = bottom - top
     # Each mark measured against the band where it stands, on a sloping line too.
     drift = band.drift_at(stats[1:, cv2.CC_STAT_LEFT] + stats[1:, cv2.CC_STAT_WIDTH] // 2)
@@ -296,13 +305,55 @@ def drop_neighbour_ink(
     below = np.where(hangs, 1.0, 0.7) * x_height
     above = np.where(stands, 1.2, 0.9) * x_height
     near = (top >= band.y0 - above) & (bottom <= band.y1 + below)
-    foreign = ~(reaches_band | (near & ~cut))
-    if not foreign.any():
+    letters = reaches_band & ~speck & ~cut
+    slack = params.capital_slack * x_height
+    level = (top >= band.y0 - slack) & (bottom <= band.y1 + slack)
+    capitals = np.count_nonzero(letters) >= 3 and level[letters].mean() >= params.capital_share
+    return ~(reaches_band | (near & ~cut)), bool(capitals)
+
+
+def blank_marks(ink: np.ndarray, labels: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Ink with the marks `which` (per label of `labels` but the paper's) blanked, and the
+    soft edge around them that fell below the ink threshold."""
+    if not which.any():
         return ink
-    lookup = np.concatenate([[False], foreign])
-    # Blank the mark and the soft edge around it that fell below the ink threshold.
+    lookup = np.concatenate([[False], which])
     mask = cv2.dilate(lookup[labels].astype(np.uint8), np.ones((3, 3), np.uint8))
     return np.where(mask > 0, 0.0, ink).astype(np.float32)
+
+
+def room_for_accents(
+    boxes: np.ndarray, centre: np.ndarray, band_half: float, height: int, params: NormalizeParams
+) -> float:
+    """Rows to add above the band (±`band_half` around `centre`, per column) so the small
+    marks just over it, each over a letter, fit: the accents of capitals.
+
+    An ALL-CAPS line's band is its capitals' height, so its accents lie above the band and
+    were cut off: ÕÀ read ÖÅ, ÛÓÌ read LOT (held-out ALL-CAPS lines). A broken letter's
+    piece over it (a faded capital's serif) is such a mark too. `boxes` are the
+    line's own marks (x, y, width, height; x in `centre`'s columns) in an image `height`
+    rows high; a mark the image's edge cuts belongs to a neighbour, and so does a rule (wider
+    than a letter).
+    """
+    left, top, width, mark_height = (boxes[:, k].astype(np.float32) for k in range(4))
+    middle = np.clip(left + width // 2, 0, len(centre) - 1).astype(np.int64)
+    top_off = top - centre[middle]  # the mark's top, in rows below the centre
+    bottom_off = top_off + mark_height
+    mark = (
+        (top > 0)
+        & (top + mark_height < height)
+        & (mark_height <= band_half)
+        & (width <= 2.0 * band_half)
+    )
+    letter = (top_off <= -0.2 * band_half) & (bottom_off >= 0.2 * band_half)
+    over = mark & (bottom_off <= -0.6 * band_half) & (top_off < -band_half)
+    extent = 0.0
+    for i in np.flatnonzero(over):
+        under = letter & (left < left[i] + width[i]) & (left + width > left[i])
+        gaps = top_off[under] - bottom_off[i]
+        if np.any((gaps >= -0.2 * band_half) & (gaps <= params.accent_reach * band_half)):
+            extent = max(extent, float(-top_off[i]))
+    return min(max(0.0, extent + 0.5 - band_half), params.accent_room_max * band_half)
 
 
 def flat_mark_size(
@@ -390,8 +441,10 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
     # The same labels and boxes as OpenCV's labelling with statistics, at a third the cost.
     labels, stats, _ = label_components(strong, centroids=False)
     speck = specks(stats)
+    foreign, capitals = np.zeros(len(stats) - 1, bool), False
     if params.drop_neighbours:
-        ink = drop_neighbour_ink(ink, labels, stats, speck, params)
+        foreign, capitals = neighbour_marks(labels, stats, speck, params)
+        ink = blank_marks(ink, labels, foreign)
         strong = ink > 0.5
     # On a noisy scan the band is measured on the letters' strokes; the specks stay.
     letters = strong & np.concatenate([[False], ~speck])[labels] if speck.any() else strong
@@ -421,6 +474,17 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
     distances = np.abs(ys.astype(np.float32) - centre[xs])
     band_half = max(2.0, quantile(distances, params.band_quantile) + 0.5)
     band_half = max(band_half, _flat_marks_band_half(strong, band_half, params))
+    # Only where the band is the capitals' height (ALL-CAPS, no ascenders or descenders out of
+    # the x-height band): on a line cut from a page the marks over its letters are as often
+    # the slivers of its neighbours, which the room would shrink the line for. Nor on a
+    # speckled line, where clumps of noise lie over letters.
+    if params.room_for_accents and capitals and not speck.any():
+        boxes = stats[1:][~foreign, :4].copy()
+        boxes[:, 0] -= x0
+        above = room_for_accents(boxes, centre, band_half, ink.shape[0], params)
+        # The band grows by the rows above; its centre moves up by half as many.
+        centre = centre - np.float32(above / 2.0)
+        band_half += above / 2.0
     scale = params.band_fill * params.height_px / (2.0 * band_half)
 
     # Resize first (area averaging when shrinking keeps thin strokes), then shift columns.
