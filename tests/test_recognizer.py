@@ -18,6 +18,8 @@ from scandex.ocr.codec import DEFAULT_ALPHABET, Codec, normalize_text
 from scandex.ocr.ctc import greedy_decode
 from scandex.ocr.normalize import (
     NormalizeParams,
+    TextBand,
+    letters_are_capitals,
     normalize_line,
     quantile,
     room_for_accents,
@@ -237,6 +239,21 @@ def test_a_neighbours_fragments_over_a_mixed_case_line_do_not_shrink_it():
     line[2:4, 60:66] = 0
     without = NormalizeParams(room_for_accents=False)
     assert np.array_equal(normalize_line(line).image, normalize_line(line, without).image)
+
+
+def test_a_lower_case_line_whose_band_took_in_its_ascenders_is_not_of_capitals():
+    # A typed EHRI line ('the "kultusgemeinde" have ...'): its band reached the tops of its
+    # many ascenders, every letter stood in it, and the quotes over its letters got room:
+    # the line shrank and "kultusgemeinde" read "ultusgemeinde".
+    band = TextBand(10, 30)
+    ascenders, short = (10, 30), (18, 30)
+    lower_case = np.array([ascenders] * 4 + [short] * 6)
+    capitals = np.array([ascenders] * 9 + [(27, 30)])  # and a full stop
+    params = NormalizeParams()
+    assert not letters_are_capitals(lower_case[:, 0], lower_case[:, 1], band, 20.0, params)
+    assert letters_are_capitals(capitals[:, 0], capitals[:, 1], band, 20.0, params)
+    descenders = np.array([ascenders] * 7 + [(10, 38)] * 3)  # 'J', 'Q', ','
+    assert not letters_are_capitals(descenders[:, 0], descenders[:, 1], band, 20.0, params)
 
 
 def test_room_is_made_for_an_accent_but_not_for_a_rule_or_a_sliver():

@@ -38,6 +38,7 @@ class NormalizeParams:
     # `capital_slack` of that height (no ascenders, no descenders).
     capital_share: float = 0.9
     capital_slack: float = 0.2
+    capital_tall_share: float = 0.6  # ... and this share of them as tall as the tallest
 
 
 @dataclass(frozen=True)
@@ -306,10 +307,24 @@ def neighbour_marks(
     above = np.where(stands, 1.2, 0.9) * x_height
     near = (top >= band.y0 - above) & (bottom <= band.y1 + below)
     letters = reaches_band & ~speck & ~cut
+    capitals = letters_are_capitals(top[letters], bottom[letters], band, x_height, params)
+    return ~(reaches_band | (near & ~cut)), capitals
+
+
+def letters_are_capitals(
+    tops: np.ndarray, bottoms: np.ndarray, band: TextBand, x_height: float, params: NormalizeParams
+) -> bool:
+    """Whether a line's letters (their tops and bottoms, rows level with its `band`) are
+    capitals: most stand within the band, and most are as tall as the tallest. The band alone
+    passed a typed line in lower case whose many ascenders it took in (an EHRI page's
+    "kultusgemeinde" then read "ultusgemeinde")."""
+    if tops.size < 3:
+        return False
     slack = params.capital_slack * x_height
-    level = (top >= band.y0 - slack) & (bottom <= band.y1 + slack)
-    capitals = np.count_nonzero(letters) >= 3 and level[letters].mean() >= params.capital_share
-    return ~(reaches_band | (near & ~cut)), bool(capitals)
+    level = (tops >= band.y0 - slack) & (bottoms <= band.y1 + slack)
+    heights = bottoms - tops
+    tall = heights >= 0.8 * np.quantile(heights, 0.9)
+    return bool(level.mean() >= params.capital_share and tall.mean() >= params.capital_tall_share)
 
 
 def blank_marks(ink: np.ndarray, labels: np.ndarray, which: np.ndarray) -> np.ndarray:
