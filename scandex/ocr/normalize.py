@@ -322,7 +322,10 @@ def letters_are_capitals(
         return False
     slack = params.capital_slack * x_height
     level = (tops >= band.y0 - slack) & (bottoms <= band.y1 + slack)
-    heights = bottoms - tops
+    # Letters, not stops, dashes or the broken pieces of faded letters.
+    heights = (bottoms - tops)[bottoms - tops >= 0.4 * x_height]
+    if heights.size < 3:
+        return False
     tall = heights >= 0.8 * np.quantile(heights, 0.9)
     return bool(level.mean() >= params.capital_share and tall.mean() >= params.capital_tall_share)
 
