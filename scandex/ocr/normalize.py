@@ -274,7 +274,7 @@ def neighbour_marks(
 ) -> tuple[np.ndarray, bool]:
     """Per mark of a line image (`labels`, `stats`: its marks; `speck`: which of them are
     noise, see `specks`), whether it belongs to a neighbouring line; and whether the line is
-    of capitals (its letters stand in its x-height band, none reaches above or below it).
+    of capitals (`letters_are_capitals`).
 
     A mark is the line's own if it reaches into the line's x-height band, or if it floats
     close above or below it (quotes, accents, i-dots, commas, underlines) without being cut
@@ -322,11 +322,12 @@ def letters_are_capitals(
         return False
     slack = params.capital_slack * x_height
     level = (tops >= band.y0 - slack) & (bottoms <= band.y1 + slack)
+    heights = bottoms - tops
     # Letters, not stops, dashes or the broken pieces of faded letters.
-    heights = (bottoms - tops)[bottoms - tops >= 0.4 * x_height]
+    heights = heights[heights >= 0.4 * x_height]
     if heights.size < 3:
         return False
-    tall = heights >= 0.8 * np.quantile(heights, 0.9)
+    tall = heights >= 0.8 * quantile(heights, 0.9)
     return bool(level.mean() >= params.capital_share and tall.mean() >= params.capital_tall_share)
 
 
