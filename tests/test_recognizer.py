@@ -1178,14 +1178,17 @@ def test_training_text_has_rows_of_repeated_marks_the_codec_can_write():
 
 def test_training_text_puts_accented_capitals_into_capitals_lines():
     """Lines of capitals held 11 accented capitals in 1000 characters: the network, now
-    shown the accents over capitals, had too few to tell Õ from Ö and Û from U."""
+    shown the accents over capitals, had too few to tell Õ from Ö and Û from U. And capitals
+    lines are one in six: ALL-CAPS degraded lines were the kind furthest from its target."""
     from scandex.training.text import ACCENTED_CAPITALS, TextSource
 
     source = TextSource(seed=7)
     lines = [source.line() for _ in range(4000)]
     capitals = [line for line in lines if sum(ch.isupper() for ch in line) > 10 and line.isupper()]
     accented = [line for line in capitals if any(ch in ACCENTED_CAPITALS for ch in line)]
-    assert len(capitals) > 300
+    # One line in six is a capitals line (about 550 of 4000 pass the filter; at one in
+    # nine, 415 did).
+    assert len(capitals) > 480
     per_1000 = 1000 * sum(ch in ACCENTED_CAPITALS for line in capitals for ch in line)
     assert 18 < per_1000 / sum(len(line) for line in capitals) < 40
     assert len(accented) < 0.6 * len(capitals)  # most headings are plain English
