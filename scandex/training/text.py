@@ -305,9 +305,10 @@ class TextSource:
             return " ".join(self.other_language_line(max_chars).split())[:120]
         r = self.rng.random()
         max_chars = int(self.rng.choice([self.rng.uniform(3, 25), self.rng.uniform(15, 90)]))
-        # Capitals lines are 16% (11% until run v28): ALL-CAPS degraded lines were the last
-        # kind short of their target, and 16% read them 0.2-0.3 points better than 11% at
-        # every snapshot of the same schedule, on lines chosen apart from the benchmark's.
+        # Capitals lines are 16% (11% before 2026-12-03): ALL-CAPS degraded lines were the
+        # last kind short of their target, and two runs alike but for this share read them
+        # 0.2-0.3 points better at 16% at every snapshot, on held-out-font lines chosen apart
+        # from the benchmark's; 22% was no better than 16% (README: runs v29 and v30).
         if r < 0.40:
             text = self.sentence_line(max_chars)
         elif r < 0.51:
