@@ -183,13 +183,16 @@ def _degraded_image(ink: np.ndarray, rng: random.Random, typewriter: bool) -> np
     return _crop(degrade(warped, rng, typewriter=typewriter, warp=False), warped)
 
 
-def synthetic_lines(per_family: int, folder: Path, seed: int = SYNTH_SEED) -> list[LineSample]:
+def synthetic_lines(
+    per_family: int, folder: Path, seed: int = SYNTH_SEED, first_text: int = 0
+) -> list[LineSample]:
     """Each text rendered twice in the same face and size, clean and degraded; a third as many
-    ALL-CAPS texts on top. Font size 24..56 px (8..13 pt at 300 dpi)."""
+    ALL-CAPS texts on top. Font size 24..56 px (8..13 pt at 300 dpi). The texts are the frozen
+    texts from the `first_text`-th on (bench_select.py reads others than this benchmark)."""
     from scandex.training.render import draw_text
 
     rng = random.Random(seed)
-    texts = iter(frozen_texts())
+    texts = iter(frozen_texts()[first_text:])
     samples: list[LineSample] = []
     for family, faces in _held_out_families().items():
         plan = [False] * per_family + [True] * max(1, per_family // 3)
