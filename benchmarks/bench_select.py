@@ -91,7 +91,6 @@ def main() -> None:
     parser.add_argument("--lines-dir", default=LINES_DIR)
     peers.add_peer_arguments(parser)
     args = peers.resolve_peers(parser.parse_args())
-    args.repeat = 1  # read_all's timing runs are not wanted here
     cv2.setNumThreads(1)
     from scandex.ocr.lexicon import LexiconParams
     from scandex.ocr.recognize import Recognizer, default_model_path
@@ -117,7 +116,8 @@ def main() -> None:
         for name in ("synthetic", "languages"):  # the real sets' peer figures: bench_recognizer
             reads = read_all(sets[name], [], args, timing=False, tesseract_dpi=SYNTH_DPI)
             for peer in PEERS:
-                texts.setdefault(peer, {})[name] = _texts(reads, peer)
+                if (read := _texts(reads, peer)) is not None:  # skipped or failed: no row
+                    texts.setdefault(peer, {})[name] = read
     header = ["model", *(column for column, _, _ in COLUMNS)]
     rows = [
         [
