@@ -35,14 +35,16 @@ from bench_recognizer import (  # noqa: E402
     LINES_DIR,
     SYNTH_DPI,
     LineSample,
+    LineScore,
     _texts,
+    line_score,
     load_real_sets,
     other_language_lines,
     read_all,
     scandex_read,
     synthetic_lines,
 )
-from common import comparable, edit_distance, print_table, reproduce_command  # noqa: E402
+from common import print_table, reproduce_command  # noqa: E402
 
 SELECT_SEED = 777
 FIRST_TEXT = 600  # bench_recognizer.py's 60 texts per family use fewer than 300 of them
@@ -75,13 +77,9 @@ def cell(samples: Sequence[LineSample], texts: Sequence[str] | None, keep: Keep)
     """'CER% (errors)' over the kept lines; '-' when the engine did not read the set."""
     if texts is None:
         return "-"
-    errors = chars = 0
-    for sample, text in zip(samples, texts, strict=True):
-        if keep(sample):
-            reference = comparable(sample.text)
-            errors += edit_distance(reference, comparable(text))
-            chars += len(reference)
-    return f"{100 * errors / max(1, chars):.2f}% ({errors})" if chars else "-"
+    kept = [line_score(s.text, t) for s, t in zip(samples, texts, strict=True) if keep(s)]
+    total = sum(kept, LineScore())
+    return f"{100 * total.cer:.2f}% ({total.char_errors})" if total.ref_chars else "-"
 
 
 def main() -> None:
