@@ -97,7 +97,7 @@ def main() -> None:
     lexicon = LexiconParams().load()
     models = [default_model_path(), *map(Path, args.candidates)]
     sets: dict[str, list[LineSample]] = dict(load_real_sets(args.lines_dir, None))
-    texts: dict[str, dict[str, list[str] | None]] = {}  # row -> line set -> texts
+    texts: dict[str, dict[str, list[str]]] = {}  # row -> line set -> texts (absent: not read)
     with tempfile.TemporaryDirectory(prefix="scandex-select-lines-") as tmp:
         sets["synthetic"] = synthetic_lines(
             args.per_family, Path(tmp), seed=SELECT_SEED, first_text=FIRST_TEXT
