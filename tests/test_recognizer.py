@@ -993,6 +993,13 @@ def test_a_short_training_run_lowers_the_loss_and_resumes(tmp_path):
 
     assert moved(100.0) < 0.5 * moved(0.0)
 
+    # A widened model starts from the loss the model it grew from had on the same batch.
+    settings = {"synthetic": False, "max_iterations": 2, "learning_rate": 1e-4}
+    plain = fine_tune("plain", **settings)
+    wide = fine_tune("wide", widen_lstm=48, **settings)
+    assert wide["first_loss"] == pytest.approx(plain["first_loss"], rel=1e-4)
+    assert load_weights(tmp_path / "wide" / "last.pt")[0].config.lstm_hidden == 48
+
 
 def test_the_learning_rate_falls_on_a_half_cosine_only_when_a_final_rate_is_given():
     from scandex.training.train import scheduled_learning_rate
@@ -1043,6 +1050,10 @@ def test_train_command_rejects_a_relabel_rule_without_an_equals_sign(tmp_path):
     # UsageError: the entry point prints its one line and exits 2.
     assert isinstance(result.exception, UsageError)
     assert "expected OLD=NEW" in str(result.exception)
+    # Widening grows a trained model; without one there is nothing to widen.
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--widen", "192"])
+    assert isinstance(result.exception, UsageError)
+    assert "--widen grows a model given with --from" in str(result.exception)
 
 
 # -- the shipped model --------------------------------------------------------------------
@@ -1436,3 +1447,25 @@ def test_faded_bars_lose_the_horizontal_strokes_and_keep_the_upright_ones():
         assert faded[5:7, 16:40].max() <= 0.6 and faded[20:22, 16:34].max() <= 0.6
         assert faded[5:7, 16:40].min() >= 0.1  # faded, not erased: a reader still sees a trace
         assert (faded[ink == 0] == 0).all()
+
+
+def test_a_widened_model_reads_as_before_and_learns_with_its_new_units():
+    torch = pytest.importorskip("torch")
+    from scandex.training.model import LineRecognizer, ModelConfig, widened
+
+    torch.manual_seed(0)
+    config = ModelConfig(num_classes=CODEC.num_classes, lstm_hidden=16, lstm_layers=2)
+    model = LineRecognizer(config).eval()
+    grown = widened(model, 24).eval()
+    assert grown.config.lstm_hidden == 24
+    assert sum(p.numel() for p in grown.parameters()) > sum(p.numel() for p in model.parameters())
+    batch = torch.rand(2, 1, 32, 96)
+    with torch.no_grad():
+        assert torch.allclose(grown(batch), model(batch), atol=1e-6)
+    # The new units' outgoing weights start at zero but get gradients, so training uses them.
+    grown.train()
+    grown(batch).sum().backward()
+    new_columns = grown.classifier.weight.grad[:, 16:24]
+    assert float(new_columns.abs().sum()) > 0
+    with pytest.raises(ValueError, match="cannot narrow"):
+        widened(model, 8)

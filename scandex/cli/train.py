@@ -36,6 +36,11 @@ def train(
         "(0.01 is strong). Off by default: it halved what a few hundred lines teach and kept "
         "little of the rest; mix the shipped weights back in afterwards instead (README).",
     ),
+    widen: int | None = typer.Option(
+        None,
+        help="With --from: this many units per LSTM direction, the new ones starting silent "
+        "(the model reads as before until training uses them).",
+    ),
     iterations: int = typer.Option(100_000, help="Stop after this many batches."),
     max_minutes: float = typer.Option(math.inf, help="Stop after this many minutes."),
     batch_size: int = typer.Option(24, help="Lines per batch."),
@@ -91,6 +96,8 @@ def train(
         start = default_model_path() if str(from_model) == "default" else from_model
         if not start.is_file():
             raise UsageError(f"{start}: model file not found")
+    elif widen is not None:
+        raise UsageError("--widen grows a model given with --from")
     # A training process (and its data loader, forked from it) does nothing else.
     keep_freed_memory()
     summary = run_training(
@@ -102,6 +109,7 @@ def train(
             real_fraction=real_fraction,
             from_model=str(start) if start else None,
             anchor_weight=anchor,
+            widen_lstm=widen,
             batch_size=batch_size,
             learning_rate=learning_rate,
             final_learning_rate=final_learning_rate,

@@ -7,7 +7,7 @@ sequential steps dominate the cost: fewer, richer time steps buy speed at little
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -80,3 +80,57 @@ class LineRecognizer(nn.Module):
         x = x.permute(0, 3, 1, 2).reshape(batch, steps, channels * rows)
         x, _ = self.lstm(x)
         return torch.log_softmax(self.classifier(x), dim=-1)
+
+
+def widened(model: LineRecognizer, hidden: int, *, scale: float = 0.5) -> LineRecognizer:
+    """The same network with `hidden` units in each LSTM direction instead of its own: it
+    reads exactly as `model` until training puts the new units to use.
+
+    The old units keep their weights; the new ones get PyTorch's random incoming weights
+    (times `scale`) and zero outgoing ones (into the old units' gates, the next layer and the
+    classifier), so nothing they compute reaches the output yet, while their gradients do.
+    Capacity grown this way keeps what a model trained for days knows, where a wider model
+    from scratch would need those days again on a CPU."""
+    old_hidden = model.config.lstm_hidden
+    if hidden < old_hidden:
+        raise ValueError(f"cannot narrow the LSTM from {old_hidden} to {hidden} units")
+    grown = LineRecognizer(replace(model.config, lstm_hidden=hidden))
+    grown.frozen_batchnorm = model.frozen_batchnorm
+    old = model.state_dict()
+    state = grown.state_dict()
+    with torch.no_grad():
+        for name, tensor in state.items():
+            if name.startswith("lstm."):
+                tensor.mul_(scale)
+                _place_lstm_weights(name, old[name], tensor, old_hidden, hidden)
+            elif name == "classifier.weight":
+                tensor.zero_()
+                _place_directions(old[name], tensor, old_hidden, hidden)
+            else:
+                tensor.copy_(old[name])
+    grown.load_state_dict(state)
+    return grown
+
+
+def _place_lstm_weights(
+    name: str, old: torch.Tensor, new: torch.Tensor, old_hidden: int, hidden: int
+) -> None:
+    """Copy one LSTM tensor's old rows (four gates of `old_hidden`, now of `hidden`) into
+    `new`, zeroing the columns through which the new units would reach the old ones."""
+    for gate in range(4):
+        rows_old = old[gate * old_hidden : (gate + 1) * old_hidden]
+        rows_new = new[gate * hidden : gate * hidden + old_hidden]
+        if name.startswith("lstm.bias") or (name.startswith("lstm.weight_ih_l0")):
+            rows_new.copy_(rows_old)  # a bias, or the first layer's input: the conv features
+            continue
+        rows_new.zero_()
+        if name.startswith("lstm.weight_hh"):
+            rows_new[:, :old_hidden] = rows_old
+        else:  # a later layer's input: the forward then the backward states of the one below
+            _place_directions(rows_old, rows_new, old_hidden, hidden)
+
+
+def _place_directions(old: torch.Tensor, new: torch.Tensor, old_hidden: int, hidden: int) -> None:
+    """Columns over [forward states, backward states]: the old ones at the start of each half."""
+    new[:, :old_hidden] = old[:, :old_hidden]
+    new[:, hidden : hidden + old_hidden] = old[:, old_hidden:]

@@ -23,7 +23,7 @@ from scandex.ocr.normalize import NormalizeParams, normalize_line
 from scandex.ocr.recognize import output_steps, stack_lines
 from scandex.training.data import BatchStream, LineSample, load_line_dir
 from scandex.training.fonts import FontFace, find_fonts, split_fonts
-from scandex.training.model import LineRecognizer, ModelConfig
+from scandex.training.model import LineRecognizer, ModelConfig, widened
 
 
 @dataclass
@@ -37,6 +37,9 @@ class TrainOptions:
     # Fine-tuning only: pull towards the starting weights (L2-SP), so a few hundred lines of
     # one document teach its type without unlearning everything else.
     anchor_weight: float = 0.0
+    # Fine-tuning only: this many units per LSTM direction, the new ones starting silent
+    # (model.widened); None keeps the starting model's size.
+    widen_lstm: int | None = None
     batch_size: int = 24
     learning_rate: float = 1e-3
     # When set, the rate falls from learning_rate to this on a half cosine over max_iterations:
@@ -175,6 +178,12 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     if options.from_model:
         model, codec, normalize = load_for_training(options.from_model)
         log(f"starting from {options.from_model}")
+        if options.widen_lstm:
+            try:
+                model = widened(model, options.widen_lstm)
+            except ValueError as exc:
+                raise ScandexError(f"--widen {options.widen_lstm}: {exc}") from None
+            log(f"LSTM widened to {options.widen_lstm} units per direction")
     else:
         config = ModelConfig(
             height_px=normalize.height_px,
