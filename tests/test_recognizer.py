@@ -1451,7 +1451,7 @@ def test_faded_bars_lose_the_horizontal_strokes_and_keep_the_upright_ones():
 
 def test_a_widened_model_reads_as_before_and_learns_with_its_new_units():
     torch = pytest.importorskip("torch")
-    from scandex.training.model import LineRecognizer, ModelConfig, widened
+    from scandex.training.model import LineRecognizer, ModelConfig, new_unit_masks, widened
 
     torch.manual_seed(0)
     config = ModelConfig(num_classes=CODEC.num_classes, lstm_hidden=16, lstm_layers=2)
@@ -1462,10 +1462,21 @@ def test_a_widened_model_reads_as_before_and_learns_with_its_new_units():
     batch = torch.rand(2, 1, 32, 96)
     with torch.no_grad():
         assert torch.allclose(grown(batch), model(batch), atol=1e-6)
-    # The new units' outgoing weights start at zero but get gradients, so training uses them.
-    grown.train()
-    grown(batch).sum().backward()
-    new_columns = grown.classifier.weight.grad[:, 16:24]
-    assert float(new_columns.abs().sum()) > 0
     with pytest.raises(ValueError, match="cannot narrow"):
         widened(model, 8)
+    # The trainer speeds up the new units' weights: every weight the old model lacked, and
+    # only those, is marked; with them all at zero the new units are silent.
+    masks = new_unit_masks(grown, 16)
+    old_state = model.state_dict()
+    for name, mask in masks.items():
+        assert int((~mask).sum()) == old_state[name].numel()
+    with torch.no_grad():
+        for name, parameter in grown.named_parameters():
+            if name in masks:
+                parameter[masks[name]] = 0.0
+        assert torch.allclose(grown(batch), model(batch), atol=1e-6)
+    # The new units' outgoing weights start at zero but get gradients, so training uses them.
+    silent = widened(model, 24).train()
+    silent(batch).sum().backward()
+    new_columns = silent.classifier.weight.grad[:, 16:24]
+    assert float(new_columns.abs().sum()) > 0

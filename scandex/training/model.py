@@ -134,3 +134,30 @@ def _place_directions(old: torch.Tensor, new: torch.Tensor, old_hidden: int, hid
     """Columns over [forward states, backward states]: the old ones at the start of each half."""
     new[:, :old_hidden] = old[:, :old_hidden]
     new[:, hidden : hidden + old_hidden] = old[:, old_hidden:]
+
+
+def new_unit_masks(model: LineRecognizer, old_hidden: int) -> dict[str, torch.Tensor]:
+    """For a model `widened` from `old_hidden` units: per LSTM and classifier tensor, True at
+    the weights of the units added (their own rows, and the columns their outputs feed)."""
+    hidden = model.config.lstm_hidden
+    new_rows = torch.zeros(4 * hidden, dtype=torch.bool)
+    for gate in range(4):
+        new_rows[gate * hidden + old_hidden : (gate + 1) * hidden] = True
+    new_states = torch.zeros(hidden, dtype=torch.bool)
+    new_states[old_hidden:] = True
+    both_directions = torch.cat([new_states, new_states])
+    masks = {}
+    for name, tensor in model.state_dict().items():
+        if name.startswith("lstm.bias"):
+            masks[name] = new_rows.clone()
+        elif name.startswith("lstm.weight"):
+            if name.startswith("lstm.weight_hh"):
+                columns = new_states
+            elif name.startswith("lstm.weight_ih_l0"):
+                columns = torch.zeros(tensor.shape[1], dtype=torch.bool)
+            else:
+                columns = both_directions
+            masks[name] = new_rows[:, None] | columns[None, :]
+        elif name == "classifier.weight":
+            masks[name] = both_directions[None, :].expand(tensor.shape[0], -1).clone()
+    return masks

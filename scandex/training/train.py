@@ -23,7 +23,7 @@ from scandex.ocr.normalize import NormalizeParams, normalize_line
 from scandex.ocr.recognize import output_steps, stack_lines
 from scandex.training.data import BatchStream, LineSample, load_line_dir
 from scandex.training.fonts import FontFace, find_fonts, split_fonts
-from scandex.training.model import LineRecognizer, ModelConfig, widened
+from scandex.training.model import LineRecognizer, ModelConfig, new_unit_masks, widened
 
 
 @dataclass
@@ -69,6 +69,34 @@ class TrainState:
     best_cer: float | None = None
     evals_since_best: int = 0
     seconds: float = 0.0
+    grown_from_hidden: int = 0  # LSTM units per direction before --widen; 0: not widened
+
+
+# Units added by --widen take steps this many times the learning rate: at a fine-tuning rate
+# (5e-5) their outgoing weights, starting at zero, reached a thousandth of the old units' in
+# 540 iterations (2026-12-03, v9 widened to 192), so the run was the narrow model's again.
+NEW_UNIT_STEP_FACTOR = 20.0
+
+
+def _new_unit_parameters(
+    model: LineRecognizer, grown_from_hidden: int
+) -> list[tuple[torch.nn.Parameter, torch.Tensor]]:
+    """(parameter, mask of its new units' weights) for a widened model; [] for any other."""
+    if not grown_from_hidden:
+        return []
+    masks = new_unit_masks(model, grown_from_hidden)
+    return [(p, masks[name]) for name, p in model.named_parameters() if name in masks]
+
+
+def _speed_up_new_units(
+    new_units: list[tuple[torch.nn.Parameter, torch.Tensor]], before: list[torch.Tensor]
+) -> None:
+    """Stretch the optimizer's last step on the new units' weights NEW_UNIT_STEP_FACTOR times
+    (Adam's step does not scale with the gradient, so a larger gradient would not do it)."""
+    with torch.no_grad():
+        for (parameter, mask), old in zip(new_units, before, strict=True):
+            step = parameter - old
+            parameter.add_(step * mask, alpha=NEW_UNIT_STEP_FACTOR - 1.0)
 
 
 def character_error_rate(pairs: list[tuple[str, str]]) -> float:
@@ -175,10 +203,12 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
     checkpoint_path = out / "checkpoint.pt"
     normalize = NormalizeParams()
     codec = Codec()
+    grown_from = 0
     if options.from_model:
         model, codec, normalize = load_for_training(options.from_model)
         log(f"starting from {options.from_model}")
         if options.widen_lstm:
+            grown_from = model.config.lstm_hidden
             try:
                 model = widened(model, options.widen_lstm)
             except ValueError as exc:
@@ -199,7 +229,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         else None
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
-    state = TrainState()
+    state = TrainState(grown_from_hidden=grown_from)
     if checkpoint_path.exists():
         saved = torch.load(checkpoint_path, weights_only=True)
         frozen = model.frozen_batchnorm
@@ -290,6 +320,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
             else f"eval iteration {state.iteration}: no dev set"
         )
 
+    new_units = _new_unit_parameters(model, state.grown_from_hidden)
     started = time.monotonic() - state.seconds
     session_start = time.monotonic()
     last_eval = last_checkpoint = time.monotonic()
@@ -322,7 +353,9 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        before = [parameter.detach().clone() for parameter, _ in new_units]
         optimizer.step()
+        _speed_up_new_units(new_units, before)
         state.iteration += 1
         lines_seen += batch["images"].shape[0]
         value = loss.detach().item()
