@@ -1475,6 +1475,22 @@ def test_a_widened_model_reads_as_before_and_learns_with_its_new_units():
             if name in masks:
                 parameter[masks[name]] = 0.0
         assert torch.allclose(grown(batch), model(batch), atol=1e-6)
+    # Fine-tuning's pull towards the starting weights holds the old units only: the new ones'
+    # starting values mean nothing, and held at zero they would stay silent.
+    from scandex.training.train import anchor_penalty, new_unit_parameters
+
+    start = widened(model, 24)
+    anchor = [p.detach().clone() for p in start.parameters()]
+    new_units = new_unit_parameters(start, 16)
+    assert float(anchor_penalty(start, anchor, new_units).detach()) == 0.0
+    with torch.no_grad():
+        for parameter, mask in new_units:
+            parameter[mask] += 1.0
+    assert float(anchor_penalty(start, anchor, new_units).detach()) == 0.0
+    with torch.no_grad():
+        start.classifier.bias += 1.0
+    penalty = anchor_penalty(start, anchor, new_units).detach()
+    assert float(penalty) == pytest.approx(CODEC.num_classes)
     # The new units' outgoing weights start at zero but get gradients, so training uses them.
     silent = widened(model, 24).train()
     silent(batch).sum().backward()
