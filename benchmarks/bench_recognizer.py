@@ -438,6 +438,64 @@ def accuracy_rows(
     return rows
 
 
+# Lines, not characters, err together (one faded line held 11 of the shipped model's 44
+# ALL-CAPS degraded errors), so an interval comes from resampling whole lines.
+RESAMPLINGS = 2000
+
+
+def resampled_cers(engine_scores: Sequence[Sequence[LineScore]], seed: int = 0) -> np.ndarray:
+    """(engines, RESAMPLINGS) CERs, each column one draw of the lines with replacement, the same
+    lines for every engine, so that differences between engines pair line by line."""
+    errors = np.array([[s.char_errors for s in scores] for scores in engine_scores], np.float64)
+    chars = np.array([[s.ref_chars for s in scores] for scores in engine_scores], np.float64)
+    lines = errors.shape[1]
+    picks = np.random.default_rng(seed).integers(0, lines, (RESAMPLINGS, lines))
+    return errors[:, picks].sum(axis=2) / np.maximum(1.0, chars[:, picks].sum(axis=2))
+
+
+def interval(values: np.ndarray) -> str:
+    """The central 95% of `values` (rates), in percentage points."""
+    low, high = np.percentile(values, [2.5, 97.5])
+    return f"{100 * low:.2f} to {100 * high:.2f}"
+
+
+PAIRED = ("scandex lexicon", "old lexicon")  # with --compare-model: "new - old" column
+
+
+def interval_rows(
+    samples: Sequence[LineSample],
+    scores: dict[str, list[LineScore] | None],
+    groups: Sequence[Group],
+) -> list[list[object]]:
+    """One row per group that has lines: the 95% interval of each engine's CER, then, with an
+    old model measured, of the new model's CER minus the old one's."""
+    rows = []
+    for label, belongs in groups:
+        keep = [belongs(s) for s in samples]
+        if not any(keep):
+            continue
+        ran = [e for e in scores if scores[e] is not None]
+        kept = [[s for s, k in zip(scores[e] or [], keep, strict=True) if k] for e in ran]
+        cers = dict(zip(ran, resampled_cers(kept), strict=True))
+        row: list[object] = [label, sum(keep)] + [
+            interval(cers[e]) if e in cers else "-" for e in scores
+        ]
+        if all(e in cers for e in PAIRED):
+            row.append(interval(cers[PAIRED[0]] - cers[PAIRED[1]]))
+        rows.append(row)
+    return rows
+
+
+def print_intervals(
+    title: str, scores: dict[str, list[LineScore] | None], rows: list[list[object]]
+) -> None:
+    """`interval_rows` under a header naming the engines of `scores`."""
+    paired = ["new - old"] if all(scores.get(e) is not None for e in PAIRED) else []
+    header = ["set", "lines", *scores, *paired]
+    title = f"{title}: 95% intervals of the CER, % ({RESAMPLINGS} resamplings of the lines)"
+    print_table(title, header, rows)
+
+
 def real_set_groups(name: str, samples: Sequence[LineSample]) -> list[Group]:
     """The whole set, then each line type its manifest names when there are several."""
     groups: list[Group] = [(name, lambda s: True)]
@@ -460,6 +518,10 @@ def print_real_accuracy(
         for name, samples in real.items():
             rows += accuracy_rows(samples, scores[name], real_set_groups(name, samples), rate)
         print_table(title, header, rows)
+    rows = []
+    for name, samples in real.items():
+        rows += interval_rows(samples, scores[name], real_set_groups(name, samples))
+    print_intervals("(a) real dev lines", scores[next(iter(real))], rows)
 
 
 def _in_family(family: str, degraded: bool) -> Callable[[LineSample], bool]:
@@ -504,6 +566,9 @@ def print_synthetic_accuracy(
     rows = accuracy_rows(samples, scores, synthetic_groups(), lambda t: t.cer)
     title = f"(b) CER, synthetic lines in held-out fonts (seed {SYNTH_SEED})"
     print_table(title, ["set", "lines", "chars", "words", *engines], rows)
+    print_intervals(
+        "(b) synthetic lines", scores, interval_rows(samples, scores, synthetic_groups())
+    )
 
 
 # -- word confidence -------------------------------------------------------------------------
