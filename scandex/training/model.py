@@ -100,64 +100,56 @@ def widened(model: LineRecognizer, hidden: int, *, scale: float = 0.5) -> LineRe
     state = grown.state_dict()
     with torch.no_grad():
         for name, tensor in state.items():
-            if name.startswith("lstm."):
-                tensor.mul_(scale)
-                _place_lstm_weights(name, old[name], tensor, old_hidden, hidden)
-            elif name == "classifier.weight":
-                tensor.zero_()
-                _place_directions(old[name], tensor, old_hidden, hidden)
-            else:
+            parts = _new_unit_parts(name, tensor.shape, old_hidden, hidden)
+            if parts is None:
                 tensor.copy_(old[name])
+                continue
+            rows, columns = parts
+            tensor.mul_(scale)
+            # The old weights fill what is not the new units', in the same order.
+            tensor[~_mask(rows, columns)] = old[name].flatten()
+            if columns is not None:
+                tensor[~rows[:, None] & columns[None, :]] = 0.0  # new units -> old ones
     grown.load_state_dict(state)
     return grown
-
-
-def _place_lstm_weights(
-    name: str, old: torch.Tensor, new: torch.Tensor, old_hidden: int, hidden: int
-) -> None:
-    """Copy one LSTM tensor's old rows (four gates of `old_hidden`, now of `hidden`) into
-    `new`, zeroing the columns through which the new units would reach the old ones."""
-    for gate in range(4):
-        rows_old = old[gate * old_hidden : (gate + 1) * old_hidden]
-        rows_new = new[gate * hidden : gate * hidden + old_hidden]
-        if name.startswith("lstm.bias") or (name.startswith("lstm.weight_ih_l0")):
-            rows_new.copy_(rows_old)  # a bias, or the first layer's input: the conv features
-            continue
-        rows_new.zero_()
-        if name.startswith("lstm.weight_hh"):
-            rows_new[:, :old_hidden] = rows_old
-        else:  # a later layer's input: the forward then the backward states of the one below
-            _place_directions(rows_old, rows_new, old_hidden, hidden)
-
-
-def _place_directions(old: torch.Tensor, new: torch.Tensor, old_hidden: int, hidden: int) -> None:
-    """Columns over [forward states, backward states]: the old ones at the start of each half."""
-    new[:, :old_hidden] = old[:, :old_hidden]
-    new[:, hidden : hidden + old_hidden] = old[:, old_hidden:]
 
 
 def new_unit_masks(model: LineRecognizer, old_hidden: int) -> dict[str, torch.Tensor]:
     """For a model `widened` from `old_hidden` units: per LSTM and classifier tensor, True at
     the weights of the units added (their own rows, and the columns their outputs feed)."""
     hidden = model.config.lstm_hidden
-    new_rows = torch.zeros(4 * hidden, dtype=torch.bool)
-    for gate in range(4):
-        new_rows[gate * hidden + old_hidden : (gate + 1) * hidden] = True
-    new_states = torch.zeros(hidden, dtype=torch.bool)
-    new_states[old_hidden:] = True
-    both_directions = torch.cat([new_states, new_states])
     masks = {}
     for name, tensor in model.state_dict().items():
-        if name.startswith("lstm.bias"):
-            masks[name] = new_rows.clone()
-        elif name.startswith("lstm.weight"):
-            if name.startswith("lstm.weight_hh"):
-                columns = new_states
-            elif name.startswith("lstm.weight_ih_l0"):
-                columns = torch.zeros(tensor.shape[1], dtype=torch.bool)
-            else:
-                columns = both_directions
-            masks[name] = new_rows[:, None] | columns[None, :]
-        elif name == "classifier.weight":
-            masks[name] = both_directions[None, :].expand(tensor.shape[0], -1).clone()
+        parts = _new_unit_parts(name, tensor.shape, old_hidden, hidden)
+        if parts is not None:
+            masks[name] = _mask(*parts)
     return masks
+
+
+def _new_unit_parts(
+    name: str, shape: torch.Size, old_hidden: int, hidden: int
+) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """Which rows of a widened tensor belong to new units (an LSTM's four gates of `hidden`,
+    the last `hidden - old_hidden` of each) and which columns carry new units' outputs (a
+    recurrent weight's states; a later layer's or the classifier's input, the forward then
+    the backward states); None for a tensor widening leaves alone (convolutions, the
+    classifier's bias). Columns are None for a bias."""
+    if not (name.startswith("lstm.") or name == "classifier.weight"):
+        return None
+    rows = torch.zeros(shape[0], dtype=torch.bool)
+    if name.startswith("lstm."):
+        for gate in range(4):
+            rows[gate * hidden + old_hidden : (gate + 1) * hidden] = True
+    if name.startswith("lstm.bias"):
+        return rows, None
+    new_states = torch.arange(hidden) >= old_hidden
+    if name.startswith("lstm.weight_hh"):
+        return rows, new_states
+    if name.startswith("lstm.weight_ih_l0"):  # the convolutions' features: none new
+        return rows, torch.zeros(shape[1], dtype=torch.bool)
+    return rows, torch.cat([new_states, new_states])
+
+
+def _mask(rows: torch.Tensor, columns: torch.Tensor | None) -> torch.Tensor:
+    """Rows x columns mask: True in a new row or a new column."""
+    return rows.clone() if columns is None else rows[:, None] | columns[None, :]
