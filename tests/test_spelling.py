@@ -18,6 +18,7 @@ from scandex.ocr.lexicon import (
     load_lexicon,
     make_lexicon,
     read_user_words,
+    without_accents,
 )
 from scandex.ocr.spelling import SpellingParams, correct_line
 
@@ -322,3 +323,40 @@ def test_the_other_reading_is_searchable(tmp_path: Path):
             hits = index.search(query)
             assert [h.path for h in hits] == ["/scans/letter.png"], query
             assert [w.text for w in hits[0].lines[0].words] == marked, query
+
+
+ACCENTS = make_lexicon(
+    [("après", 6.1), ("apres", 4.3), ("âpres", 3.0), ("sûr", 5.4), ("sur", 6.6)]
+    + [("así", 6.1), ("asi", 5.2), ("le", 7.0), ("est", 6.5), ("fait", 5.9)]
+)
+
+
+def test_accented_forms_are_the_listed_words_with_other_accents_most_frequent_first():
+    assert ACCENTS.accented_forms("APRES") == ("après", "âpres")
+    assert ACCENTS.accented_forms("après") == ("apres", "âpres")
+    assert ACCENTS.accented_forms("fait") == ()
+    assert without_accents("Änderung über Pâques") == "Anderung uber Paques"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The network read the letters with no doubt and missed the accent: the lists hold
+        # "apres" too (the web misspells it), at a sixtieth of "après".
+        ("le fait est apres", "le fait est après"),
+        ("LE FAIT EST APRES", "LE FAIT EST APRÈS"),
+        # An accent the network read stays, though "sur" is the commoner word.
+        ("le fait est sûr", "le fait est sûr"),
+        # Not far likelier: "asi" is written so often that the reading stands.
+        ("le fait est asi", "le fait est asi"),
+    ],
+)
+def test_a_far_likelier_accented_form_replaces_a_word_read_without_its_accent(text, expected):
+    probs = posteriors(text)
+    greedy = greedy_decode(probs, CODEC)
+    chars, corrected = correct_line(probs, greedy, CODEC, ACCENTS)
+    assert "".join(c.text for c in chars) == expected
+    # The reading stays the replaced word's other reading, searchable.
+    assert [c.original for c in corrected] == ([text.split()[-1]] if expected != text else [])
+    off = correct_line(probs, greedy, CODEC, ACCENTS, SpellingParams(accent_nats=None))[0]
+    assert "".join(c.text for c in off) == text

@@ -24,7 +24,7 @@ import numpy as np
 
 from scandex.ocr.codec import Codec
 from scandex.ocr.ctc import DecodedChar, ctc_align, ctc_log_likelihood
-from scandex.ocr.lexicon import Lexicon
+from scandex.ocr.lexicon import Lexicon, without_accents
 
 LN10 = math.log(10.0)
 
@@ -62,6 +62,12 @@ class SpellingParams:
     # capitals, where c, s, o, x, i look the same in both cases) is an unlikely way to write
     # it: its reading costs this much, so the word's one-case forms compete with it.
     mixed_case_nats: float = 6.0
+    # A word that is a far more frequent listed word but for its accents ("apres" for
+    # "après", "busqueda" for "búsqueda": the network missed the small mark over a letter,
+    # or never had it in view, and the lists hold such words as the web misspells them) may
+    # be scored on its letters alone, at this cost for each letter whose accent differs,
+    # like a missing space (None: only the frames count).
+    accent_nats: float | None = 1.5
 
 
 @dataclass(frozen=True)
@@ -221,6 +227,41 @@ def split_candidates(word: str, lexicon: Lexicon) -> list[tuple[str, float]]:
     return out
 
 
+def accent_candidates(
+    word: str, own_prior: float, lexicon: Lexicon, params: SpellingParams
+) -> list[tuple[str, float, int]]:
+    """The listed words that are `word` but for their accents and whose prior outweighs
+    the cost of the accents changed by more than the margin, so that they replace the word
+    on its letters alone: (the word written in the reading's case, its prior, how many
+    letters changed). Most frequent first.
+
+    An accent the network read stays (another may take its place: "CÖTE" may be "CÔTE"):
+    it misses small marks more than it makes them up, and "sûr" read as printed is not
+    "sur" because "sur" is the commoner word."""
+    if params.accent_nats is None:
+        return []
+    out = []
+    lower = word.lower()
+    for form in lexicon.accented_forms(word):
+        if len(form) != len(word):  # a capital whose lower case is two letters
+            continue
+        if any(_accented(w) and not _accented(f) for f, w in zip(form, lower, strict=True)):
+            continue
+        prior = lexicon.frequency(form) or params.unknown_zipf
+        changed = sum(a != b for a, b in zip(form, lower, strict=True))
+        gain = params.prior_weight * LN10 * (prior - own_prior) - params.accent_nats * changed
+        if gain > params.margin_nats:
+            cased = "".join(
+                f.upper() if w.isupper() else f for f, w in zip(form, word, strict=True)
+            )
+            out.append((cased, prior, changed))
+    return out
+
+
+def _accented(letter: str) -> bool:
+    return without_accents(letter) != letter
+
+
 def _capitalizations(word: str, reading: str) -> list[str]:
     """How a lexicon word may be written where the network read `reading`.
 
@@ -311,7 +352,14 @@ def correct_line(
         core_chars = token_chars[core[0] : core[1]]
         word = text[core[0] : core[1]]
         known = lexicon.frequency(word)
-        if known is not None and min(c.confidence for c in core_chars) >= params.trusted_confidence:
+        own_prior = known if known is not None else params.unknown_zipf
+        trusted = (
+            known is not None and min(c.confidence for c in core_chars) >= params.trusted_confidence
+        )
+        # A word read with no doubt is still checked for accents: the network is as sure of
+        # an "e" whose accent it did not see.
+        accented = accent_candidates(word, own_prior, lexicon, params)
+        if trusted and not accented:
             continue
         # The core's frames: from the end of the punctuation before it to the start of what
         # follows it, so a candidate of another length still has room.
@@ -319,14 +367,16 @@ def correct_line(
         right = token_chars[core[1]].start_step if core[1] < len(text) else token.right_step
         frames, log_frames = probs[left:right], log_probs[left:right]
         weight = params.prior_weight
-        own_prior = known if known is not None else params.unknown_zipf
         best_text, best_score = word, _score(log_frames, word, groups.index, own_prior, weight)
         if known is not None and _mixed_case(word):
             best_score -= params.mixed_case_nats
         scores = [best_score]  # of every reading considered, for the winner's probability
-        for candidate, folded in lexicon_beam_search(
-            frames, groups, lexicon, params.beam_width, params.candidates
-        ):
+        searched = (
+            []
+            if trusted
+            else lexicon_beam_search(frames, groups, lexicon, params.beam_width, params.candidates)
+        )
+        for candidate, folded in searched:
             prior = lexicon.frequency(candidate) or params.unknown_zipf
             bound = folded + weight * LN10 * prior
             # No capitalization can beat the case-folded score: skip what cannot win (its
@@ -339,15 +389,25 @@ def correct_line(
                 scores.append(score)
                 if score > best_score + (params.margin_nats if best_text == word else 0.0):
                     best_text, best_score = cased, score
+        # The letters' likelihood is the reading's own score (scores[0]) less its prior.
+        letters = scores[0] - weight * LN10 * own_prior
+        for cased, prior, changed in accented:
+            assert params.accent_nats is not None  # no candidates without it
+            score = max(
+                _score(log_frames, cased, groups.index, prior, weight),
+                letters - params.accent_nats * changed + weight * LN10 * prior,
+            )
+            scores.append(score)
+            if score > best_score + (params.margin_nats if best_text == word else 0.0):
+                best_text, best_score = cased, score
         if known is None and params.split_words:
             # The space is scored like any letter: a split wins only where the frames show
             # a gap the greedy reading passed over, or where it pays its missing-space cost.
             # Not for a piece of a word hyphenated across lines: a line's first word or one
             # that ends in a hyphen ("theless," of "never-theless" read "the less").
             fragment = token.first == 0 or text[core[1] :].startswith("-")
-            # The letters' likelihood is the reading's own score (scores[0]) less its prior.
             letters_only = (
-                scores[0] - weight * LN10 * own_prior - missing_space_nats
+                letters - missing_space_nats
                 if missing_space_nats is not None and not fragment
                 else -math.inf
             )
