@@ -328,6 +328,7 @@ def test_the_other_reading_is_searchable(tmp_path: Path):
 ACCENTS = make_lexicon(
     [("après", 6.1), ("apres", 4.3), ("âpres", 3.0), ("sûr", 5.4), ("sur", 6.6)]
     + [("así", 6.1), ("asi", 5.2), ("le", 7.0), ("est", 6.5), ("fait", 5.9)]
+    + [("das", 7.0), ("ist", 7.0), ("für", 6.9)]
 )
 
 
@@ -345,6 +346,9 @@ def test_accented_forms_are_the_listed_words_with_other_accents_most_frequent_fi
         # "apres" too (the web misspells it), at a sixtieth of "après".
         ("le fait est apres", "le fait est après"),
         ("LE FAIT EST APRES", "LE FAIT EST APRÈS"),
+        # A "ü" whose dots were taken for an "i"'s: one accent missed.
+        ("das ist das ist fiir", "das ist das ist für"),
+        ("DAS IST DAS IST FIIR", "DAS IST DAS IST FÜR"),
         # An accent the network read stays, though "sur" is the commoner word.
         ("le fait est sûr", "le fait est sûr"),
         # Not far likelier: "asi" is written so often that the reading stands.

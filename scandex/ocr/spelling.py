@@ -240,24 +240,39 @@ def accent_candidates(
 
     An accent the network read stays (another may take its place: "CÖTE" may be "CÔTE"):
     it misses small marks more than it makes them up, and "sûr" read as printed is not
-    "sur" because "sur" is the commoner word."""
+    "sur" because "sur" is the commoner word. A "ü" read as "ii" (its dots taken for the
+    i's: "ausriistung") counts as one accent changed."""
     if params.accent_nats is None:
         return []
     out = []
-    lower = word.lower()
-    for form in lexicon.accented_forms(word):
-        if len(form) != len(word):  # a capital whose lower case is two letters
-            continue
-        if any(_accented(w) and not _accented(f) for f, w in zip(form, lower, strict=True)):
-            continue
-        prior = lexicon.frequency(form) or params.unknown_zipf
-        cost = params.accent_nats * sum(a != b for a, b in zip(form, lower, strict=True))
-        if params.prior_weight * LN10 * (prior - own_prior) - cost > params.margin_nats:
-            cased = "".join(
-                f.upper() if w.isupper() else f for f, w in zip(form, word, strict=True)
-            )
-            out.append((cased, prior, cost))
-    return out
+    for reading, base_cost in _umlauts_read_as_ii(word, params.accent_nats):
+        lower = reading.lower()
+        listed = (lower,) if reading != word and lower in lexicon else ()
+        for form in listed + lexicon.accented_forms(reading):
+            if len(form) != len(reading):  # a capital whose lower case is two letters
+                continue
+            if any(_accented(r) and not _accented(f) for f, r in zip(form, lower, strict=True)):
+                continue
+            prior = lexicon.frequency(form) or params.unknown_zipf
+            changed = sum(a != b for a, b in zip(form, lower, strict=True))
+            cost = base_cost + params.accent_nats * changed
+            if params.prior_weight * LN10 * (prior - own_prior) - cost > params.margin_nats:
+                cased = "".join(
+                    f.upper() if r.isupper() else f for f, r in zip(form, reading, strict=True)
+                )
+                out.append((cased, prior, cost))
+    return sorted(out, key=lambda candidate: -candidate[1])
+
+
+def _umlauts_read_as_ii(word: str, cost: float) -> list[tuple[str, float]]:
+    """`word` at no cost, and `word` with each "ii" in it read as "ü" (the same case) at `cost`."""
+    readings = [(word, 0.0)]
+    for pair, umlaut in (("ii", "ü"), ("II", "Ü")):
+        at = word.find(pair)
+        while at >= 0:
+            readings.append((word[:at] + umlaut + word[at + 2 :], cost))
+            at = word.find(pair, at + 1)
+    return readings
 
 
 def _accented(letter: str) -> bool:
