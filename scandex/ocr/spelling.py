@@ -68,7 +68,7 @@ class SpellingParams:
     # or never had it in view, and the lists hold such words as the web misspells them) may
     # be scored on its letters alone, at this cost for each letter whose accent differs,
     # like a missing space (None: only the frames count). Chosen on bench_recognizer's
-    # (b2) lines: French / German / Spanish 1.09 / 1.08 / 0.89 -> 0.96 / 1.08 / 0.82% CER
+    # (b2) lines: French / German / Spanish 1.09 / 1.08 / 0.89 -> 0.96 / 1.00 / 0.82% CER
     # at 1.5 nats, no other set changed; at 1.0 more words changed for the worse.
     accent_nats: float | None = 1.5
 
