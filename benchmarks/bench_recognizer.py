@@ -733,8 +733,9 @@ def describe_setup(args, variants: Sequence[Variant], lexicon) -> None:
     print(f"scandex: onnxruntime {onnxruntime.__version__}, 1 thread, OpenCV 1 thread")
     print(
         f"  greedy = lexicon off; lexicon = lexicon decoding with the default SpellingParams"
-        f" and the default word lists ({'+'.join(lexicon.languages)}, the languages of each"
-        f" recognize() call's words chosen among them); en list = the English list alone"
+        f" and the default word lists ({'+'.join(lexicon.languages)}: each line's language,"
+        f" a short line's those of its recognize() call's words); en list = the English list"
+        f" alone"
     )
     print(f"tesseract: {peers.tesseract_version() if args.tesseract else 'skipped'}")
     print(

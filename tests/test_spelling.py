@@ -15,6 +15,7 @@ from scandex.ocr.lexicon import (
     LexiconParams,
     PageLexicon,
     choose_languages,
+    line_languages,
     load_lexicon,
     make_lexicon,
     read_user_words,
@@ -247,14 +248,28 @@ def test_a_page_is_checked_against_the_lists_of_its_languages():
     assert choose_languages(french, ("en",)) == ("en",)
 
 
-def test_a_french_page_is_corrected_from_the_french_list():
+def test_each_line_is_corrected_from_the_list_of_its_language():
     page = PageLexicon(ALL)
     # "voitare" where the network gave "u" real weight: the English list has no "voiture".
     confused = {7: {"u": 0.3}}
-    english = page.for_text("We would be glad to hear whether you could send the voitare.")
-    french = page.for_text("Le comité a envoyé la voitare pour les familles à la frontière.")
-    assert read("la voitare", confused, lexicon=english)[0] == "la voitare"
-    assert read("la voitare", confused, lexicon=french)[0] == "la voiture"
+    english = "We would be glad to hear whether you could send the voitare."
+    french = "Le comité a envoyé la voitare pour les familles à la frontière."
+    short = "la voitare"  # too few words to tell a language: its page's lists
+    on_english_page = page.for_lines([english] * 9 + [french, short])
+    assert read("la voitare", confused, lexicon=on_english_page[0])[0] == "la voitare"
+    assert read("la voitare", confused, lexicon=on_english_page[9])[0] == "la voiture"
+    assert read("la voitare", confused, lexicon=on_english_page[10])[0] == "la voitare"
+    on_french_page = page.for_lines([french] * 3 + [english, short])
+    assert read("la voitare", confused, lexicon=on_french_page[3])[0] == "la voitare"
+    assert read("la voitare", confused, lexicon=on_french_page[4])[0] == "la voiture"
+
+
+def test_a_line_takes_its_own_language_and_a_short_one_its_pages():
+    assert line_languages("Le comité a envoyé la voiture.", ALL, ("en",)) == ("fr",)
+    assert line_languages("We sent la voiture to the station", ALL, ("fr",)) == ("en",)
+    assert line_languages("la voiture", ALL, ("en", "de")) == ("en", "de")
+    assert line_languages("1938 - 42 - xqzv qzxw", ALL, ("de",)) == ("de",)
+    assert line_languages("Le comité a envoyé la voiture.", ("en",), ("en",)) == ("en",)
 
 
 def test_the_default_word_lists_are_a_choice_per_page(tmp_path: Path):

@@ -13,7 +13,7 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -177,16 +177,11 @@ def choose_languages(
     1.29 -> 1.41% with the four lists), while the English list alone reads French lines at
     nearly twice the CER of the French list.
     """
-    words = [w.lower() for w in _LETTER_RUNS.findall(text)]
+    words = _words(text)
     if len(languages) < 2 or not words:
         return languages[:1]
-    lists = {language: _shipped(language).zipf for language in languages}
-    votes = dict.fromkeys(languages, 0)
-    for word in words:
-        language = max(languages, key=lambda lang: lists[lang].get(word, -1.0))  # first of equals
-        if word in lists[language]:
-            votes[language] += 1
-    top = max(languages, key=lambda language: votes[language])  # the first of equals
+    votes = _language_votes(words, languages)
+    top = _most_voted(votes)
     if votes[top] == 0:
         return languages[:1]
     return tuple(
@@ -196,6 +191,48 @@ def choose_languages(
     )
 
 
+# A line of at least this many words is checked against the list of its own language; a
+# shorter one (a name, "Dear Sir,") says too little about its language and takes its page's.
+LINE_LANGUAGE_WORDS = 3
+
+
+def line_languages(
+    text: str, languages: tuple[str, ...], page_languages: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The language of `languages` most of a line's words are in (the first of equals), or
+    `page_languages` for a line of fewer than LINE_LANGUAGE_WORDS words or none listed.
+
+    A page's choice reads a French sentence on an English page with the English list alone;
+    this reads it with the French one. One language, not the page's mix: merged lists for
+    every mix the lines of a page may have would cost up to 80 MB more per worker, and
+    adding a second list to lines measured no better (2026-12-03)."""
+    words = _words(text)
+    if len(languages) < 2 or len(words) < LINE_LANGUAGE_WORDS:
+        return page_languages
+    votes = _language_votes(words, languages)
+    top = _most_voted(votes)
+    return (top,) if votes[top] else page_languages
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _LETTER_RUNS.findall(text)]
+
+
+def _language_votes(words: list[str], languages: tuple[str, ...]) -> dict[str, int]:
+    """How many of `words` each language's list has most frequent (the first of equals)."""
+    lists = {language: _shipped(language).zipf for language in languages}
+    votes = dict.fromkeys(languages, 0)
+    for word in words:
+        language = max(languages, key=lambda lang: lists[lang].get(word, -1.0))  # first of equals
+        if word in lists[language]:
+            votes[language] += 1
+    return votes
+
+
+def _most_voted(votes: dict[str, int]) -> str:
+    return max(votes, key=votes.__getitem__)  # the first of equals, in the order given
+
+
 def _shipped(language: str) -> Lexicon:
     # Always the same arguments: lru_cache keys load_lexicon(x) and load_lexicon(x, None) apart.
     return load_lexicon((language,), None)
@@ -203,16 +240,21 @@ def _shipped(language: str) -> Lexicon:
 
 @dataclass(frozen=True)
 class PageLexicon:
-    """Word lists of several languages: each page (each `Recognizer.recognize` call) is
-    decoded with the lists of the languages its words are in (`choose_languages`), each with
-    the user's words."""
+    """Word lists of several languages: each line of a page (of a `Recognizer.recognize`
+    call) is decoded with the list of its own language (`line_languages`), a short line
+    with those of its page's languages (`choose_languages`); each with the user's words."""
 
     languages: tuple[str, ...]
     user_words: Path | None = None
 
-    def for_text(self, text: str) -> Lexicon:
-        """The lexicon for a page whose first reading (greedy decoding) is `text`."""
-        return load_lexicon(choose_languages(text, self.languages), self.user_words)
+    def for_lines(self, texts: Sequence[str]) -> list[Lexicon]:
+        """The lexicon of each line of a page whose first reading (greedy decoding) is
+        `texts`, one per line."""
+        page = choose_languages("\n".join(texts), self.languages)
+        return [
+            load_lexicon(line_languages(text, self.languages, page), self.user_words)
+            for text in texts
+        ]
 
 
 @dataclass(frozen=True)

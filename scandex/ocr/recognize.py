@@ -131,8 +131,9 @@ class Recognizer:
 
     With a lexicon, words the network read uncertainly are checked against it (see
     scandex.ocr.spelling); without one, the reading is the greedy CTC decoding. With word
-    lists of several languages (a PageLexicon), each `recognize` call (a page) is checked
-    against the lists of the languages its greedy reading is in.
+    lists of several languages (a PageLexicon), each line is checked against the list of
+    the language its greedy reading is in, a short line against those of its page (the
+    `recognize` call).
     """
 
     def __init__(
@@ -166,7 +167,8 @@ class Recognizer:
         self, images: Sequence[np.ndarray], *, max_batch: int = 8, max_pixels: int = 600_000
     ) -> list[LineResult]:
         """Recognize each image as one text line, in the order given (the lines of one page:
-        with several languages' word lists, they are checked against one choice of them).
+        with several languages' word lists, a short line takes the languages of the page's
+        words).
 
         Lines go to the network in batches of similar width, at most `max_batch` at a time:
         on one core, batches of 8 ran 13% faster than batches of 32 (whose activations
@@ -186,12 +188,14 @@ class Recognizer:
             _first_reading(p, line, self.codec)
             for p, line in zip(line_probs, normalized, strict=True)
         ]
-        lexicon = self.lexicon
-        if isinstance(lexicon, PageLexicon):
-            lexicon = lexicon.for_text("\n".join("".join(c.text for c in d) for d in decoded))
+        lexicons: Sequence[Lexicon | None]
+        if isinstance(self.lexicon, PageLexicon):
+            lexicons = self.lexicon.for_lines(["".join(c.text for c in d) for d in decoded])
+        else:
+            lexicons = [self.lexicon] * len(images)
         return [
             _line_result(p, line, d, self.codec, lexicon, self.spelling)
-            for p, line, d in zip(line_probs, normalized, decoded, strict=True)
+            for p, line, d, lexicon in zip(line_probs, normalized, decoded, lexicons, strict=True)
         ]
 
 
