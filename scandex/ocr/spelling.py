@@ -53,11 +53,12 @@ class SpellingParams:
     # lines ("speedup"); at 1.5 one pair, at 3 none. The reading stays searchable as the
     # word's alternative.
     missing_space_nats: float | None = 0.5
-    # ... and only on a line whose words the lists mostly know (so too a missing accent,
-    # below): on text in a language they do not cover, every unknown word that is an
-    # English word and "a" or "as" was split ("novela" -> "novel a", "problemas" -> "problem
-    # as"; bench_recognizer (b2), Spanish lines with the English list alone: 2.27 -> 2.63%
-    # CER). English lines know 90% or more.
+    # ... and only on a line whose words the lists mostly know, all but one or this share
+    # (so too a missing accent, below): on text in a language they do not cover, every
+    # unknown word that is an English word and "a" or "as" was split ("novela" -> "novel
+    # a", "problemas" -> "problem as"; bench_recognizer (b2), Spanish lines with the English
+    # list alone: 2.27 -> 2.63% CER). English lines know 90% or more. All but one: a short
+    # line's one unknown word may be the misread one (the same Spanish lines unchanged).
     letters_only_known_share: float = 0.8
     # A listed word read in mixed case ("FRANCiscO", "MIss", "siX": letterheads and typed
     # capitals, where c, s, o, x, i look the same in both cases) is an unlikely way to write
@@ -104,16 +105,20 @@ def _tokens(chars: Sequence[DecodedChar], steps: int) -> list[_Token]:
     return tokens
 
 
-def _known_share(chars: Sequence[DecodedChar], tokens: list[_Token], lexicon: Lexicon) -> float:
-    """The share of a line's words (letter runs of two or more, as read) that the lexicon
-    knows; 1 for a line without any."""
+def _lists_know_line(
+    chars: Sequence[DecodedChar], tokens: list[_Token], lexicon: Lexicon, share: float
+) -> bool:
+    """Whether the lexicon knows all but one of a line's words (letter runs of two or more,
+    as read) or at least `share` of them. All but one: on a short line the one unknown word
+    may be the misread one ("TETE SUIVI BIOCRAPHIE ORDONNANCE" knows three of four)."""
     words = []
     for token in tokens:
         text = "".join(c.text for c in chars[token.first : token.last + 1])
         core = _word_core(text)
         if core is not None:
             words.append(text[core[0] : core[1]])
-    return sum(lexicon.frequency(w) is not None for w in words) / len(words) if words else 1.0
+    unknown = sum(lexicon.frequency(w) is None for w in words)
+    return unknown <= 1 or (len(words) - unknown) / len(words) >= share
 
 
 def _word_core(text: str) -> tuple[int, int] | None:
@@ -355,7 +360,7 @@ def correct_line(
     corrected: list[CorrectedWord] = []
     done = 0  # characters of `chars` already copied to `out`
     tokens = _tokens(chars, probs.shape[0])
-    lists_know_line = _known_share(chars, tokens, lexicon) >= params.letters_only_known_share
+    lists_know_line = _lists_know_line(chars, tokens, lexicon, params.letters_only_known_share)
     missing_space_nats = params.missing_space_nats if lists_know_line else None
     for token in tokens:
         token_chars = chars[token.first : token.last + 1]
