@@ -272,7 +272,7 @@ def test_a_line_takes_its_own_language_and_a_short_one_its_pages():
     assert line_languages("Le comité a envoyé la voiture.", ("en",), ("en",)) == ("en",)
 
 
-def test_the_default_word_lists_are_a_choice_per_page(tmp_path: Path):
+def test_the_default_word_lists_are_a_choice_among_languages(tmp_path: Path):
     from scandex.config import parse_config
 
     assert LexiconParams().load() == PageLexicon(ALL)

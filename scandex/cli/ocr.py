@@ -237,8 +237,8 @@ def ocr(
     languages: list[str] = typer.Option(
         list(DEFAULT_LANGUAGES),
         "--language",
-        help="Word list to use (repeatable): en, fr, de, es; each page uses those of the "
-        "languages its words are in.",
+        help="Word list to use (repeatable): en, fr, de, es; each line uses that of the "
+        "language its words are in.",
     ),
     words: Path | None = typer.Option(
         None, "--words", help="Your own words (names, places), one per line."

@@ -2,8 +2,8 @@
 
 from importlib import resources
 
-# The word lists a reader uses unless told otherwise: each page is decoded with the lists of
-# the languages its words are in (scandex.ocr.lexicon.choose_languages).
+# The word lists a reader uses unless told otherwise: each line is decoded with the list of
+# the language its words are in (scandex.ocr.lexicon.line_languages).
 DEFAULT_LANGUAGES = ("en", "fr", "de", "es")
 
 

@@ -266,7 +266,7 @@ class LexiconParams:
     user_words: Path | None = None  # the user's own words, one per line
 
     def load(self) -> Lexicon | PageLexicon | None:
-        """The lexicon (a choice per page among several languages), or None when lexicon
+        """The lexicon (a choice per line among several languages), or None when lexicon
         decoding is off."""
         if not self.enabled or (not self.languages and self.user_words is None):
             return None
