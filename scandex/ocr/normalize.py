@@ -9,7 +9,7 @@ the recognizer sees characters of a consistent width.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -53,6 +53,13 @@ class NormalizedLine:
         """Map an output column position back to the input line image's x (clipped to it)."""
         x = self.crop_x0 + (x_out - self.pad_px) / self.scale
         return np.clip(x, 0, self.input_width) if self.input_width else x
+
+    def shifted(self, columns: int) -> NormalizedLine:
+        """The same line moved right by `columns` blank columns (mapped back as before)."""
+        blank = np.zeros((self.image.shape[0], columns), self.image.dtype)
+        return replace(
+            self, image=np.concatenate([blank, self.image], axis=1), pad_px=self.pad_px + columns
+        )
 
 
 def ink_map(line: np.ndarray) -> np.ndarray:

@@ -22,7 +22,8 @@ from scandex.ocr.ctc import DecodedChar, greedy_decode
 from scandex.ocr.lexicon import Lexicon, PageLexicon
 from scandex.ocr.mark_rows import recount_mark_rows, spaced_dashes_by_length
 from scandex.ocr.normalize import NormalizedLine, NormalizeParams, normalize_line
-from scandex.ocr.spelling import CorrectedWord, SpellingParams, correct_line
+from scandex.ocr.spelling import CorrectedWord, SpellingParams, correct_line, lists_word
+from scandex.ocr.voting import vote_words
 
 MODEL_FORMAT = "scandex-line-ctc"
 SUPPORTED_FORMAT_VERSION = 1
@@ -56,6 +57,27 @@ class LineResult:
     confidence: float  # mean of the characters' confidences; 0 for an empty line
     chars: tuple[CharResult, ...] = ()
     words: tuple[WordResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class RereadParams:
+    """Doubtful lines are read twice more with the normalized image moved right by a column
+    or two, and the three readings vote word by word (scandex.ocr.voting).
+
+    Chosen on the real dev line sets, bench_recognizer's synthetic lines and 150 more of each
+    synthetic kind (seed 777; 2026-12-04, v9, errors without -> with rereading): uw3-dev 7 ->
+    7, ehri-typewritten-dev 18 -> 15, jls-letters-dev 28 -> 28, held-out degraded 193 -> 175
+    and ALL-CAPS degraded 127 -> 96 of the 150, French / German / Spanish 75 -> 73. At 0.8,
+    0.9 and 0.95 within a few characters of that, and slower: at 0.7, 10-16% fewer lines per
+    second on the real sets, at 0.8 13-31%. Moved by 1 and 2 columns read better than by 2
+    and 3 or 1 and 3, and a fourth reading (1, 2 and 3) no better than three.
+    """
+
+    # A line with a character (space included) the network is less sure of than this is
+    # read again; 0 = never.
+    below: float = 0.7
+    # Columns the normalized line is moved right by for each further reading; () = none.
+    shifts: tuple[int, ...] = (1, 2)
 
 
 def default_model_path() -> Path:
@@ -143,9 +165,11 @@ class Recognizer:
         threads: int = 1,
         lexicon: Lexicon | PageLexicon | None = None,
         spelling: SpellingParams = SpellingParams(),
+        reread: RereadParams = RereadParams(),
     ) -> None:
         self.lexicon = lexicon
         self.spelling = spelling
+        self.reread = reread
         path = Path(model_path) if model_path else default_model_path()
         self._session = _open_session(path, _read_bytes(path), threads)
         self.model = model_info(path, dict(self._session.get_modelmeta().custom_metadata_map))
@@ -175,15 +199,7 @@ class Recognizer:
         outgrow the caches) and 30% faster than one line at a time (2026-12-02, 402 lines
         of real pages)."""
         normalized = [normalize_line(image, self.model.normalize) for image in images]
-        order = sorted(range(len(images)), key=lambda i: normalized[i].image.shape[1])
-        line_probs: list[np.ndarray] = [np.empty((0, 0), np.float32)] * len(images)
-        for batch_indices in _width_batches(
-            [normalized[i].image.shape[1] for i in order], max_batch, max_pixels
-        ):
-            indices = [order[k] for k in batch_indices]
-            probs = self.posteriors(stack_lines([normalized[i].image for i in indices]))
-            for index, p in zip(indices, probs, strict=True):
-                line_probs[index] = p[: output_steps(normalized[index].image.shape[1])]
+        line_probs = self._posteriors_by_width(normalized, max_batch, max_pixels)
         decoded = [
             _first_reading(p, line, self.codec)
             for p, line in zip(line_probs, normalized, strict=True)
@@ -193,10 +209,78 @@ class Recognizer:
             lexicons = self.lexicon.for_lines(["".join(c.text for c in d) for d in decoded])
         else:
             lexicons = [self.lexicon] * len(images)
-        return [
+        results = [
             _line_result(p, line, d, self.codec, lexicon, self.spelling)
             for p, line, d, lexicon in zip(line_probs, normalized, decoded, lexicons, strict=True)
         ]
+        doubtful = [i for i, result in enumerate(results) if _doubtful(result, self.reread)]
+        if not doubtful or not self.reread.shifts:
+            return results
+        readings = {i: [results[i]] for i in doubtful}
+        for columns in self.reread.shifts:
+            moved = [normalized[i].shifted(columns) for i in doubtful]
+            moved_probs = self._posteriors_by_width(moved, max_batch, max_pixels)
+            for i, line, p in zip(doubtful, moved, moved_probs, strict=True):
+                first = _first_reading(p, line, self.codec)
+                readings[i].append(
+                    _line_result(p, line, first, self.codec, lexicons[i], self.spelling)
+                )
+        for i in doubtful:
+            results[i] = voted_line(readings[i], lexicons[i])
+        return results
+
+    def _posteriors_by_width(
+        self, lines: Sequence[NormalizedLine], max_batch: int, max_pixels: int
+    ) -> list[np.ndarray]:
+        """Each normalized line's (steps, classes) posteriors, batched by width."""
+        widths = [line.image.shape[1] for line in lines]
+        order = sorted(range(len(lines)), key=lambda i: widths[i])
+        line_probs: list[np.ndarray] = [np.empty((0, 0), np.float32)] * len(lines)
+        for batch_indices in _width_batches([widths[i] for i in order], max_batch, max_pixels):
+            indices = [order[k] for k in batch_indices]
+            probs = self.posteriors(stack_lines([lines[i].image for i in indices]))
+            for index, p in zip(indices, probs, strict=True):
+                line_probs[index] = p[: output_steps(widths[index])]
+        return line_probs
+
+
+def _doubtful(result: LineResult, params: RereadParams) -> bool:
+    return any(c.confidence < params.below for c in result.chars)
+
+
+def voted_line(readings: Sequence[LineResult], lexicon: Lexicon | None = None) -> LineResult:
+    """One line from several readings of it: each word as most readings read it (see
+    scandex.ocr.voting), with its characters, boxes and alternatives as that reading has
+    them."""
+    picks = vote_words(
+        [[w.text for w in r.words] for r in readings],
+        [[float(np.mean([c.confidence for c in w.chars])) for w in r.words] for r in readings],
+        None
+        if lexicon is None
+        else [[lists_word(w.text, lexicon) for w in r.words] for r in readings],
+    )
+    words = [readings[r].words[i] for r, i in picks]
+    chars: list[CharResult] = []
+    for n, (r, i) in enumerate(picks):
+        if n:
+            chars.append(_space_before(readings[r], i, chars[-1]))
+        chars.extend(readings[r].words[i].chars)
+    text = " ".join(w.text for w in words)
+    confidence = float(np.mean([c.confidence for c in chars])) if chars else 0.0
+    return LineResult(text, confidence, tuple(chars), tuple(words))
+
+
+def _space_before(reading: LineResult, word: int, previous: CharResult) -> CharResult:
+    """The space between `previous` (the voted line's last character so far) and word `word`
+    of `reading`: that reading's own space before the word where it has one, else a space
+    over the gap, as sure as the less sure of the characters beside it."""
+    first = reading.words[word].chars[0]
+    if word > 0:
+        at = next(k for k, c in enumerate(reading.chars) if c is first)
+        if at > 0 and reading.chars[at - 1].text == " ":
+            return reading.chars[at - 1]
+    confidence = min(previous.confidence, first.confidence)
+    return CharResult(" ", confidence, previous.x1, max(first.x0, previous.x1))
 
 
 def _width_batches(widths: list[int], max_batch: int, max_pixels: int) -> list[list[int]]:

@@ -121,6 +121,13 @@ def _lists_know_line(
     return unknown <= 1 or (len(words) - unknown) / len(words) >= share
 
 
+def lists_word(token: str, lexicon: Lexicon) -> bool:
+    """Whether the lexicon lists `token`'s word (as `correct_line` sees it: no digits, two
+    letters or more, the punctuation around it left out)."""
+    core = _word_core(token)
+    return core is not None and lexicon.frequency(token[core[0] : core[1]]) is not None
+
+
 def _word_core(text: str) -> tuple[int, int] | None:
     """(start, end) of the token's word, its first run of letters, if the token may be
     corrected: no digit in it, and two letters or more (a single letter is never
