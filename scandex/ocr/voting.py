@@ -22,16 +22,24 @@ def vote_words(
 ) -> list[tuple[int, int]]:
     """The words of the voted line, each as (reading index, word index).
 
-    The backbone is the reading closest to all the others. Every other reading is aligned
-    with it word by word; where a word of the backbone is matched one to one, each reading
-    votes for its own word, and the text with the most votes wins (a tie keeps the
-    backbone's); of the readings with the winning text, the one surest of it (the mean of
-    its characters' `confidences`) supplies the word. Words that a majority of the readings
+    The backbone is the reading that shares the most words with the others. Every other
+    reading is aligned with it word by word; where a word of the backbone is matched one
+    to one, each reading votes for its own word, and the text with the most votes wins (a
+    tie keeps the backbone's); of the readings with the winning text, the one surest of it
+    (the mean of its characters' `confidences`) supplies the word. A word that some
+    readings' word lists know (`listed`) wins over readings no list knows, however many:
+    a moved reading whose line held a second misread word skipped the lists' accent check
+    ("ausriistung" read twice against "ausrüstung"). Words that a majority of the readings
     hold between two backbone words are put in; where the readings split or merge words
     differently, the backbone's words stand.
     """
-    texts = [" ".join(words) for words in readings]
-    backbone = max(range(len(readings)), key=lambda r: _closeness(texts[r], texts))
+    closeness = [0.0] * len(readings)
+    for a in range(len(readings)):
+        for b in range(a + 1, len(readings)):
+            ratio = SequenceMatcher(None, readings[a], readings[b], autojunk=False).ratio()
+            closeness[a] += ratio
+            closeness[b] += ratio
+    backbone = max(range(len(readings)), key=lambda r: closeness[r])
     base = readings[backbone]
     slots: list[list[tuple[int, int]]] = [[(backbone, k)] for k in range(len(base))]
     inserted: list[Counter[tuple[str, ...]]] = [Counter() for _ in range(len(base) + 1)]
@@ -77,7 +85,3 @@ def _slot_winner(
         (c for c in candidates if readings[c[0]][c[1]] == winner),
         key=lambda c: confidences[c[0]][c[1]],
     )
-
-
-def _closeness(text: str, texts: Sequence[str]) -> float:
-    return sum(SequenceMatcher(None, text, other, autojunk=False).ratio() for other in texts)
