@@ -61,8 +61,8 @@ class LineResult:
 
 @dataclass(frozen=True)
 class RereadParams:
-    """Doubtful lines are read twice more with the normalized image moved right by a column
-    or two, and the three readings vote word by word (scandex.ocr.voting).
+    """Doubtful lines are read again with the normalized image moved right by a column or
+    two, and the readings vote word by word (scandex.ocr.voting).
 
     Chosen on the real dev line sets, bench_recognizer's synthetic lines and 150 more of each
     synthetic kind (seed 777; 2026-12-04, v9, errors without -> with rereading at 0.6):
@@ -70,16 +70,19 @@ class RereadParams:
     degraded 193 -> 182, ALL-CAPS degraded 127 -> 103 of the 150, French / German / Spanish
     75 -> 67. At 0.5 fewer gains (ehri 17, degraded 188), at 0.7 and 0.8 the same within a
     few characters with more lines read again (9 / 8 / 15% of the uw3 / ehri / jls lines at
-    0.6, 9 / 15 / 23% at 0.7, 13 / 22 / 37% at 0.8); each line read again costs about what
-    reading it did. Moved by 1 and 2 columns read better than by 2 and 3 or 1 and 3, and a
-    fourth reading (1, 2 and 3) no better than three.
+    0.6, 9 / 15 / 23% at 0.7, 13 / 22 / 37% at 0.8). Moved by 1 and 2 columns read better
+    than by 2 and 3 or 1 and 3, and a fourth reading (1, 2 and 3) no better than three.
+    Each further move is read only where the readings so far all differ: where two read
+    the same words a third cannot outvote them (the same figures within two characters,
+    and rereading's cost on the dev lines' lines per second 10-18% -> 7-14%).
     """
 
     # A line with a character (space included) the network is less sure of than this is
     # read again; 0 = never.
     below: float = 0.6
-    # Columns the normalized line is moved right by for each further reading; () = none.
-    shifts: tuple[int, ...] = (1, 2)
+    # Columns the normalized line is moved right by for each further reading, the one that
+    # reads best alone first; () = none.
+    shifts: tuple[int, ...] = (2, 1)
 
 
 def default_model_path() -> Path:
@@ -157,7 +160,8 @@ class Recognizer:
     scandex.ocr.spelling); without one, the reading is the greedy CTC decoding. With word
     lists of several languages (a PageLexicon), each line is checked against the list of
     the language its greedy reading is in, a short line against those of its page (the
-    `recognize` call).
+    `recognize` call). A line the network is unsure of is read again, moved, and the
+    readings vote (RereadParams).
     """
 
     def __init__(
@@ -218,17 +222,18 @@ class Recognizer:
         doubtful = [i for i, result in enumerate(results) if _doubtful(result, self.reread)]
         if not doubtful or not self.reread.shifts:
             return results
-        # Both moves of every doubtful line in one pass: the network's batches fill better.
-        moves = [
-            (i, normalized[i].shifted(columns)) for columns in self.reread.shifts for i in doubtful
-        ]
-        moved_probs = self._posteriors_by_width([line for _, line in moves], max_batch, max_pixels)
         readings = {i: [results[i]] for i in doubtful}
-        for (i, line), p in zip(moves, moved_probs, strict=True):
-            reading = _first_reading(p, line, self.codec)
-            readings[i].append(
-                _line_result(p, line, reading, self.codec, lexicons[i], self.spelling)
-            )
+        pending = doubtful
+        for columns in self.reread.shifts:
+            moved = [normalized[i].shifted(columns) for i in pending]
+            moved_probs = self._posteriors_by_width(moved, max_batch, max_pixels)
+            for i, line, p in zip(pending, moved, moved_probs, strict=True):
+                reading = _first_reading(p, line, self.codec)
+                readings[i].append(
+                    _line_result(p, line, reading, self.codec, lexicons[i], self.spelling)
+                )
+            # Where two readings agree on every word, a third cannot outvote them.
+            pending = [i for i in pending if not _agree(readings[i])]
         for i in doubtful:
             results[i] = voted_line(readings[i], lexicons[i])
         return results
@@ -250,6 +255,12 @@ class Recognizer:
 
 def _doubtful(result: LineResult, params: RereadParams) -> bool:
     return any(c.confidence < params.below for c in result.chars)
+
+
+def _agree(readings: Sequence[LineResult]) -> bool:
+    """Whether two of the readings read the same words."""
+    texts = [tuple(w.text for w in r.words) for r in readings]
+    return len(set(texts)) < len(texts)
 
 
 def voted_line(readings: Sequence[LineResult], lexicon: Lexicon | None = None) -> LineResult:
