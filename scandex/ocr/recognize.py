@@ -67,7 +67,7 @@ class RereadParams:
     Chosen on the real dev line sets, bench_recognizer's synthetic lines and 150 more of each
     synthetic kind (seed 777; 2026-12-04, v9, errors without -> with rereading at 0.6):
     uw3-dev 7 -> 7, ehri-typewritten-dev 18 -> 15, jls-letters-dev 28 -> 28, held-out
-    degraded 193 -> 182, ALL-CAPS degraded 127 -> 103 of the 150, French / German / Spanish
+    degraded 193 -> 180, ALL-CAPS degraded 127 -> 102 of the 150, French / German / Spanish
     75 -> 67. At 0.5 fewer gains (ehri 17, degraded 188), at 0.7 and 0.8 the same within a
     few characters with more lines read again (9 / 8 / 15% of the uw3 / ehri / jls lines at
     0.6, 9 / 15 / 23% at 0.7, 13 / 22 / 37% at 0.8). Moved by 1 and 2 columns read better
