@@ -219,12 +219,24 @@ class Recognizer:
             _line_result(p, line, d, self.codec, lexicon, self.spelling)
             for p, line, d, lexicon in zip(line_probs, normalized, decoded, lexicons, strict=True)
         ]
+        return self._reread_doubtful(results, normalized, lexicons, max_batch, max_pixels)
+
+    def _reread_doubtful(
+        self,
+        results: list[LineResult],
+        normalized: Sequence[NormalizedLine],
+        lexicons: Sequence[Lexicon | None],
+        max_batch: int,
+        max_pixels: int,
+    ) -> list[LineResult]:
+        """`results`, each doubtful line's replaced by the vote of its readings moved
+        (RereadParams)."""
         doubtful = [i for i, result in enumerate(results) if _doubtful(result, self.reread)]
-        if not doubtful or not self.reread.shifts:
-            return results
         readings = {i: [results[i]] for i in doubtful}
         pending = doubtful
         for columns in self.reread.shifts:
+            if not pending:
+                break
             moved = [normalized[i].shifted(columns) for i in pending]
             moved_probs = self._posteriors_by_width(moved, max_batch, max_pixels)
             for i, line, p in zip(pending, moved, moved_probs, strict=True):
@@ -234,9 +246,10 @@ class Recognizer:
                 )
             # Where two readings agree on every word, a third cannot outvote them.
             pending = [i for i in pending if not _agree(readings[i])]
-        for i in doubtful:
-            results[i] = voted_line(readings[i], lexicons[i])
-        return results
+        return [
+            voted_line(readings[i], lexicons[i]) if len(readings.get(i, ())) > 1 else result
+            for i, result in enumerate(results)
+        ]
 
     def _posteriors_by_width(
         self, lines: Sequence[NormalizedLine], max_batch: int, max_pixels: int
