@@ -69,6 +69,7 @@ class OcrConfig:
     max_file_bytes: int = 2_000_000_000  # larger files (scans and hOCR) are never read
     reocr: str = "auto"  # read files again when the model changes: auto, manual or off
     lexicon: bool = True  # check uncertain words against word lists (lexicon-aware decoding)
+    reread: bool = True  # read doubtful lines again, moved, and let the readings vote
     languages: tuple[str, ...] = DEFAULT_LANGUAGES  # the word lists a page may use
     user_words: Path | None = None  # the user's own words, one per line
     pdf_text: str = "auto"  # a PDF page's own text: "auto" (when it covers the page), "ocr", "text"
@@ -250,6 +251,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path | None
         max_file_bytes=ocr_reader.integer("max_file_bytes", 2_000_000_000, minimum=1),
         reocr=ocr_reader.choice("reocr", "auto", REOCR_MODES),
         lexicon=ocr_reader.boolean("lexicon", True),
+        reread=ocr_reader.boolean("reread", True),
         languages=_languages(ocr_reader),
         user_words=_user_words(ocr_reader, base_dir),
         pdf_text=ocr_reader.choice("pdf_text", "auto", PDF_TEXT_MODES),

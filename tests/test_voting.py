@@ -133,3 +133,28 @@ def test_only_doubtful_lines_are_read_again_and_a_clear_line_reads_the_same():
     assert again.text == once.text == "The quick brown fox jumps over the lazy dog."
     assert [w.text for w in again.words] == once.text.split()
     assert all(0 <= c.x0 <= c.x1 <= images[0].shape[1] for c in again.chars)
+
+
+def test_rereading_is_on_by_default_and_can_be_turned_off(tmp_path):
+    import cv2
+    from typer.testing import CliRunner
+
+    from scandex.cli import app
+    from scandex.config import parse_config
+    from scandex.daemon.worker import same_engine
+    from scandex.errors import ConfigError
+    from scandex.ocr.pipeline import get_recognizer
+
+    on = parse_config({}, base_dir=tmp_path, source=None).ocr
+    off = parse_config({"ocr": {"reread": False}}, base_dir=tmp_path, source=None).ocr
+    assert on.reread and not off.reread
+    assert not same_engine(on, off)  # a reload that turns it off starts new workers
+    with pytest.raises(ConfigError, match="ocr.reread"):
+        parse_config({"ocr": {"reread": "yes"}}, base_dir=tmp_path, source=None)
+    assert get_recognizer().reread == RereadParams()
+    assert get_recognizer(reread=False).reread.below == 0.0  # no line is doubtful enough
+    path = tmp_path / "line.png"
+    cv2.imwrite(str(path), _typed_line("Dear Sir, your letter"))
+    result = CliRunner().invoke(app, ["ocr", "--line", "--no-reread", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Dear Sir, your letter" in result.stdout

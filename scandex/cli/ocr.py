@@ -37,16 +37,16 @@ class PdfText(StrEnum):
 def _params(job: _Job):
     from scandex.ocr import OcrParams
 
-    return OcrParams(model=job.model, columns=job.columns, lexicon=job.lexicon)
+    return OcrParams(model=job.model, columns=job.columns, lexicon=job.lexicon, reread=job.reread)
 
 
-def _line_record(path: Path, model: Path | None, lexicon: LexiconParams) -> dict:
+def _line_record(path: Path, model: Path | None, lexicon: LexiconParams, reread: bool) -> dict:
     """Recognize an image file (its first page) as one text line."""
     from scandex.ocr import get_recognizer
     from scandex.ocr.io import load_pages
 
     first_page = load_pages(path)[0]
-    result = get_recognizer(model, 1, lexicon).recognize([first_page.gray])[0]
+    result = get_recognizer(model, 1, lexicon, reread).recognize([first_page.gray])[0]
     return {
         "path": str(path),
         "text": result.text,
@@ -86,6 +86,7 @@ class _Job:
     pdf_text: str = "auto"  # ocr.pdf_text, for PDF input
     pdf_dpi: float = 300.0  # ocr.pdf_dpi
     pdf_beside: bool = False  # --write with [output] pdf: the daemon's searchable PDF too
+    reread: bool = True  # --reread / --no-reread
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def _run_job(job: _Job) -> _Outcome:
     path = Path(job.path)
     try:
         if job.line:
-            return _Outcome(record=_line_record(path, job.model, job.lexicon))
+            return _Outcome(record=_line_record(path, job.model, job.lexicon, job.reread))
         from scandex.ocr.hocr import to_hocr
         from scandex.ocr.jsonout import document_to_dict
 
@@ -234,6 +235,12 @@ def ocr(
     lexicon: bool = typer.Option(
         True, "--lexicon/--no-lexicon", help="Check uncertain words against word lists."
     ),
+    reread: bool = typer.Option(
+        True,
+        "--reread/--no-reread",
+        help="Read a line the network is unsure of again, moved, and let the readings vote "
+        "(about a tenth slower).",
+    ),
     languages: list[str] = typer.Option(
         list(DEFAULT_LANGUAGES),
         "--language",
@@ -288,7 +295,7 @@ def ocr(
 
         # A bad model or word list is one clear error, not one per file; in-process jobs
         # reuse this load.
-        get_recognizer(model, 1, lexicon_params)
+        get_recognizer(model, 1, lexicon_params, reread)
     model_id = model_ref(model).id  # named in the hOCR, as the daemon names it
     destinations: list[tuple[Path, Path] | str | None] = [None] * len(images)
     if write and not line:
@@ -317,6 +324,7 @@ def ocr(
                 text_mode,
                 pdf_dpi,
                 write and pdf_beside,
+                reread,
             )
         )
     first_page = True

@@ -84,25 +84,26 @@ class ScandexEngine:
     max_pixels: int | None = None
     lexicon: LexiconParams | None = None  # None = the default word lists
     pdf: Any = None  # scandex.pdf.PdfParams; None = the defaults
+    reread: bool = True  # [ocr] reread
 
     def __call__(self) -> OcrEngine:
         import scandex.ocr as ocr  # heavy (onnxruntime): imported in the worker only
 
-        params = ocr.OcrParams(model=self.model, columns=self.columns)
+        params = ocr.OcrParams(model=self.model, columns=self.columns, reread=self.reread)
         if self.lexicon is not None:
             params = dataclasses.replace(params, lexicon=self.lexicon)
         if self.max_pixels is not None:
             params = dataclasses.replace(params, max_pixels=self.max_pixels)
         # Load the model now, once per worker: a bad model stops the daemon at start (or
         # fails a reload), and the first scan does not pay for it.
-        recognizer = ocr.get_recognizer(params.model, params.threads, params.lexicon)
+        recognizer = ocr.get_recognizer(params.model, params.threads, params.lexicon, params.reread)
         return _PipelineEngine(params, recognizer, self.pdf)
 
 
 def scandex_engine(ocr: OcrConfig, model: ModelRef) -> EngineFactory:
     """The real engine for an [ocr] configuration."""
     return ScandexEngine(
-        model.path, ocr.columns, ocr.max_pixels, ocr.lexicon_params, ocr.pdf_params
+        model.path, ocr.columns, ocr.max_pixels, ocr.lexicon_params, ocr.pdf_params, ocr.reread
     )
 
 
@@ -543,7 +544,7 @@ def same_engine(a: OcrConfig, b: OcrConfig) -> bool:
     """True when two [ocr] configurations run the same engine in the same pool (the model
     file's content is compared separately)."""
     keys: tuple[str, ...] = ("workers", "columns", "max_pixels", "lexicon", "languages")
-    keys += ("user_words",)
+    keys += ("user_words", "reread")
     keys += ("timeout_seconds", "max_file_bytes")
     return all(getattr(a, k) == getattr(b, k) for k in keys) and a.worker_count == b.worker_count
 

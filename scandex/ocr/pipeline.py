@@ -33,22 +33,32 @@ class OcrParams:
     max_pixels: int = 200_000_000  # refuse larger images (decompression bombs)
     threads: int = 1  # onnxruntime threads per process
     lexicon: LexiconParams = LexiconParams()  # words the decoder checks uncertain readings against
+    reread: bool = True  # read a doubtful line again, moved, and let the readings vote
 
 
-_recognizers: dict[tuple[str, int, LexiconParams], object] = {}
+_recognizers: dict[tuple[str, int, LexiconParams, bool], object] = {}
 _recognizers_lock = threading.Lock()
 
 
 def get_recognizer(
-    model: Path | None = None, threads: int = 1, lexicon: LexiconParams = LexiconParams()
+    model: Path | None = None,
+    threads: int = 1,
+    lexicon: LexiconParams = LexiconParams(),
+    reread: bool = True,
 ):
-    """The recognizer for `model` and these word lists, loaded once per process."""
-    from scandex.ocr.recognize import Recognizer, default_model_path
+    """The recognizer for `model`, these word lists and rereading on or off, loaded once per
+    process."""
+    from scandex.ocr.recognize import Recognizer, RereadParams, default_model_path
 
-    key = (str(model or default_model_path()), threads, lexicon)
+    key = (str(model or default_model_path()), threads, lexicon, reread)
     with _recognizers_lock:
         if key not in _recognizers:
-            _recognizers[key] = Recognizer(model, threads=threads, lexicon=lexicon.load())
+            _recognizers[key] = Recognizer(
+                model,
+                threads=threads,
+                lexicon=lexicon.load(),
+                reread=RereadParams() if reread else RereadParams(below=0.0),
+            )
         return _recognizers[key]
 
 
@@ -258,7 +268,9 @@ def ocr_image(
     from scandex.ocr.analyze import AnalyzeParams
     from scandex.ocr.segment import SegmentParams
 
-    recognizer = recognizer or get_recognizer(params.model, params.threads, params.lexicon)
+    recognizer = recognizer or get_recognizer(
+        params.model, params.threads, params.lexicon, params.reread
+    )
     analysis, results = _read_either_way_up(
         gray, AnalyzeParams(segment=SegmentParams(columns=params.columns)), recognizer
     )
@@ -287,7 +299,7 @@ def ocr_file(path: str | Path, params: OcrParams = OcrParams()) -> Document:
     from scandex.ocr.io import load_pages
 
     pages = load_pages(path, max_pixels=params.max_pixels)
-    recognizer = get_recognizer(params.model, params.threads, params.lexicon)
+    recognizer = get_recognizer(params.model, params.threads, params.lexicon, params.reread)
     return Document(
         path=str(path),
         pages=tuple(

@@ -56,7 +56,9 @@ def ocr_pdf(
         else:
             assert item.gray is not None
             if recognizer is None:
-                recognizer = get_recognizer(params.model, params.threads, params.lexicon)
+                recognizer = get_recognizer(
+                    params.model, params.threads, params.lexicon, params.reread
+                )
             try:
                 page = ocr_image(
                     item.gray,
