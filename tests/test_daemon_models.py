@@ -314,3 +314,30 @@ def test_a_file_the_new_model_cannot_read_keeps_its_text(tmp_path: Path) -> None
     )
     report = read_status(config)
     assert report["model"]["read_by_other_models"] == 1 and report["partly_read"] == []
+
+
+def test_a_models_capitals_companion_is_part_of_its_identity_and_its_snapshot(
+    tmp_path: Path,
+) -> None:
+    """The workers load the daemon's copy of the model: without its companion beside the
+    copy, the lines of capitals would be read by the model alone, and a new companion
+    would not read the archive again."""
+    from scandex.daemon.models import model_ref, prune_snapshots, snapshot
+
+    model = tmp_path / "en.onnx"
+    model.write_bytes(b"network")
+    alone = snapshot(model, tmp_path / "state")
+    assert alone.id == model_id(model)
+    companion = tmp_path / "en-capitals.onnx"
+    companion.write_bytes(b"capitals network")
+    paired = snapshot(model, tmp_path / "state")
+    assert paired.sha256 == model_ref(model).sha256 != alone.sha256
+    assert paired.path.read_bytes() == b"network"
+    copied_companion = paired.path.with_name(f"{paired.sha256}-capitals.onnx")
+    assert copied_companion.read_bytes() == b"capitals network"
+    companion.write_bytes(b"better capitals network")
+    assert model_ref(model).sha256 != paired.sha256
+    prune_snapshots(tmp_path / "state", keep={paired.path})
+    assert sorted(p.name for p in paired.path.parent.iterdir()) == sorted(
+        [paired.path.name, copied_companion.name]
+    )

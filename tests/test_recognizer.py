@@ -1054,6 +1054,9 @@ def test_train_command_rejects_a_relabel_rule_without_an_equals_sign(tmp_path):
     result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--widen", "192"])
     assert isinstance(result.exception, UsageError)
     assert "--widen grows a model given with --from" in str(result.exception)
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path), "--capitals-share", "1.5"])
+    assert isinstance(result.exception, UsageError)
+    assert "--capitals-share 1.5: a share from 0 to 1" in str(result.exception)
 
 
 # -- the shipped model --------------------------------------------------------------------
@@ -1496,3 +1499,54 @@ def test_a_widened_model_reads_as_before_and_learns_with_its_new_units():
     silent(batch).sum().backward()
     new_columns = silent.classifier.weight.grad[:, 16:24]
     assert float(new_columns.abs().sum()) > 0
+
+
+# -- capitals companion -------------------------------------------------------------------
+
+
+def test_normalization_marks_lines_of_capitals():
+    def capitals(text: str) -> bool:
+        return normalize_line(_crop_rows(_text_line(text, height_px=48))).capitals
+
+    assert capitals("BOARD OF TRUSTEES")
+    assert not capitals("Committee Report, 1938")
+    assert not capitals("the kultusgemeinde have")
+
+
+def test_training_text_can_be_mostly_capitals():
+    from scandex.training.text import TextSource
+
+    source = TextSource(seed=5, capitals_share=0.85)
+    lines = [source.line() for _ in range(1000)]
+    in_capitals = [line for line in lines if not any(ch.islower() for ch in line)]
+    # 85% drawn as capitals lines, and the usual mix's own capitals lines, dates and numbers.
+    assert 0.85 < len(in_capitals) / len(lines) < 0.95
+
+
+def test_lines_of_capitals_are_read_by_the_models_capitals_companion(tmp_path):
+    torch = pytest.importorskip("torch")
+    from scandex.ocr.recognize import Recognizer, capitals_companion
+    from scandex.training.export import export_onnx
+    from scandex.training.model import LineRecognizer, ModelConfig
+
+    def export(path: Path, seed: int, codec: Codec = CODEC) -> None:
+        torch.manual_seed(seed)
+        model = LineRecognizer(ModelConfig(num_classes=codec.num_classes, lstm_hidden=32))
+        export_onnx(model.eval(), codec, NormalizeParams(), path, quantize=False)
+
+    main, companion = tmp_path / "m.onnx", tmp_path / "m-capitals.onnx"
+    assert capitals_companion(main) == companion
+    export(main, seed=0)
+    export(companion, seed=1)
+    heading = _crop_rows(_text_line("BOARD OF TRUSTEES", height_px=48))
+    prose = _crop_rows(_text_line("Committee Report, 1938", height_px=48))
+    both = Recognizer(main).recognize([heading, prose])
+    alone = Recognizer(main, capitals=False)
+    # Each line alone, so that no batch companion's padding changes the network's reading.
+    assert both[0] == Recognizer(companion).recognize([heading])[0]
+    assert both[0] != alone.recognize([heading])[0]
+    assert both[1] == alone.recognize([prose])[0]
+    # A companion that does not read like its model (another alphabet) is refused by name.
+    export(companion, seed=1, codec=Codec("abc"))
+    with pytest.raises(ModelError, match="m-capitals.onnx.*alphabet or line normalization"):
+        Recognizer(main)

@@ -120,7 +120,12 @@ def test_only_doubtful_lines_are_read_again_and_a_clear_line_reads_the_same():
 
     def counting(recognizer: Recognizer) -> Recognizer:
         read = recognizer.posteriors
-        recognizer.posteriors = lambda batch: (batches.append(len(batch)), read(batch))[1]  # type: ignore[method-assign]
+
+        def posteriors(batch, **how):
+            batches.append(len(batch))
+            return read(batch, **how)
+
+        recognizer.posteriors = posteriors  # type: ignore[method-assign]
         return recognizer
 
     never = counting(Recognizer(reread=RereadParams(below=0.0)))

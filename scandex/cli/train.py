@@ -53,6 +53,11 @@ def train(
     eval_minutes: float = typer.Option(5.0, help="Minutes between dev evaluations and exports."),
     patience: int = typer.Option(10, help="Early stop after this many evaluations without gain."),
     threads: int = typer.Option(0, help="Torch threads (0 = all cores)."),
+    capitals_share: float = typer.Option(
+        0.0,
+        help="Make this share of the synthetic lines ALL-CAPS lines (0.85 trains a capitals "
+        "companion: save it as NAME-capitals.onnx beside the model NAME.onnx).",
+    ),
     relabel: list[str] = typer.Option(
         [],
         "--relabel",
@@ -80,6 +85,8 @@ def train(
     from scandex.training.train import TrainOptions
     from scandex.training.train import train as run_training
 
+    if not 0.0 <= capitals_share <= 1.0:
+        raise UsageError(f"--capitals-share {capitals_share}: a share from 0 to 1")
     for folder in [*lines, *dev]:
         if not folder.is_dir():
             raise UsageError(f"{folder}: not a folder of training lines")
@@ -120,6 +127,7 @@ def train(
             patience_evals=patience,
             threads=threads,
             relabel=tuple(replacements),
+            capitals_share=capitals_share,
         )
     )
     cer = summary["best_dev_cer"]

@@ -48,6 +48,8 @@ class NormalizedLine:
     crop_x0: int  # input column that output column `pad_px` came from
     pad_px: int
     input_width: int = 0  # width of the line image that was normalized
+    # A line of capitals (`letters_are_capitals`): a model's capitals companion reads it.
+    capitals: bool = False
 
     def to_input_x(self, x_out: float | np.ndarray) -> float | np.ndarray:
         """Map an output column position back to the input line image's x (clipped to it)."""
@@ -542,4 +544,4 @@ def normalize_line(line: np.ndarray, params: NormalizeParams = NormalizeParams()
     image = np.zeros((params.height_px, out_width + 2 * params.pad_px), np.float32)
     # Resampling can overshoot by a rounding error; the network expects exactly 0..1.
     image[:, params.pad_px : params.pad_px + out_width] = np.clip(warped, 0.0, 1.0)
-    return NormalizedLine(image, sx, x0, params.pad_px, input_width)
+    return NormalizedLine(image, sx, x0, params.pad_px, input_width, capitals)

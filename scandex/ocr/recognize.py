@@ -129,6 +129,24 @@ def _open_session(path: Path, data: bytes, threads: int):
         ) from None
 
 
+def capitals_companion(model_path: Path) -> Path:
+    """Where a model's companion for lines of capitals lies: en.onnx -> en-capitals.onnx."""
+    return model_path.with_name(f"{model_path.stem}-capitals{model_path.suffix}")
+
+
+def _load(path: Path, threads: int):
+    """An onnxruntime session for the scandex model at `path`, and what the model says of
+    itself, checked."""
+    session = _open_session(path, _read_bytes(path), threads)
+    model = model_info(path, dict(session.get_modelmeta().custom_metadata_map))
+    classes = session.get_outputs()[0].shape[-1]
+    if isinstance(classes, int) and classes != model.codec.num_classes:
+        raise ModelError(
+            path, f"network has {classes} outputs but its codec needs {model.codec.num_classes}"
+        )
+    return session, model
+
+
 def model_info(path: Path, metadata: dict[str, str]) -> ModelInfo:
     """What the model file says about itself, checked for this scandex."""
     if metadata.get("format") != MODEL_FORMAT:
@@ -161,7 +179,9 @@ class Recognizer:
     lists of several languages (a PageLexicon), each line is checked against the list of
     the language its greedy reading is in, a short line against those of its page (the
     `recognize` call). A line the network is unsure of is read again, moved, and the
-    readings vote (RereadParams).
+    readings vote (RereadParams). With `capitals`, lines of capitals (as normalization finds
+    them) are read by the model's capitals companion where it has one (`capitals_companion`:
+    the same network trained on mostly ALL-CAPS lines); the rest of the reading is the same.
     """
 
     def __init__(
@@ -172,25 +192,32 @@ class Recognizer:
         lexicon: Lexicon | PageLexicon | None = None,
         spelling: SpellingParams = SpellingParams(),
         reread: RereadParams = RereadParams(),
+        capitals: bool = True,
     ) -> None:
         self.lexicon = lexicon
         self.spelling = spelling
         self.reread = reread
         path = Path(model_path) if model_path else default_model_path()
-        self._session = _open_session(path, _read_bytes(path), threads)
-        self.model = model_info(path, dict(self._session.get_modelmeta().custom_metadata_map))
+        self._session, self.model = _load(path, threads)
         self.codec = self.model.codec
-        self._input_name = self._session.get_inputs()[0].name
-        classes = self._session.get_outputs()[0].shape[-1]
-        if isinstance(classes, int) and classes != self.model.codec.num_classes:
-            raise ModelError(
-                path,
-                f"network has {classes} outputs but its codec needs {self.model.codec.num_classes}",
-            )
+        # Lines of capitals go to the model's companion where it has one.
+        self._capitals_session = None
+        companion = capitals_companion(path)
+        if capitals and companion.is_file():
+            self._capitals_session, capitals_model = _load(companion, threads)
+            if (capitals_model.codec.alphabet, capitals_model.normalize) != (
+                self.codec.alphabet,
+                self.model.normalize,
+            ):
+                raise ModelError(
+                    companion, f"its alphabet or line normalization differs from {path.name}'s"
+                )
 
-    def posteriors(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 1, H, W) normalized images -> (N, W // 4, classes) probabilities."""
-        log_probs = self._session.run(None, {self._input_name: batch})[0]
+    def posteriors(self, batch: np.ndarray, *, capitals: bool = False) -> np.ndarray:
+        """(N, 1, H, W) normalized images -> (N, W // 4, classes) probabilities; with
+        `capitals`, from the capitals companion where the model has one."""
+        session = self._capitals_session if capitals and self._capitals_session else self._session
+        log_probs = session.run(None, {session.get_inputs()[0].name: batch})[0]
         return np.exp(log_probs)
 
     def recognize(
@@ -254,15 +281,20 @@ class Recognizer:
     def _posteriors_by_width(
         self, lines: Sequence[NormalizedLine], max_batch: int, max_pixels: int
     ) -> list[np.ndarray]:
-        """Each normalized line's (steps, classes) posteriors, batched by width."""
+        """Each normalized line's (steps, classes) posteriors, batched by width, the lines of
+        capitals apart (they may go to another network)."""
         widths = [line.image.shape[1] for line in lines]
-        order = sorted(range(len(lines)), key=lambda i: widths[i])
         line_probs: list[np.ndarray] = [np.empty((0, 0), np.float32)] * len(lines)
-        for batch_indices in _width_batches([widths[i] for i in order], max_batch, max_pixels):
-            indices = [order[k] for k in batch_indices]
-            probs = self.posteriors(stack_lines([lines[i].image for i in indices]))
-            for index, p in zip(indices, probs, strict=True):
-                line_probs[index] = p[: output_steps(widths[index])]
+        # None: every line to the one network there is.
+        for capitals in (False, True) if self._capitals_session else (None,):
+            chosen = [i for i, line in enumerate(lines) if capitals in (None, line.capitals)]
+            order = sorted(chosen, key=lambda i: widths[i])
+            for batch_indices in _width_batches([widths[i] for i in order], max_batch, max_pixels):
+                indices = [order[k] for k in batch_indices]
+                batch = stack_lines([lines[i].image for i in indices])
+                probs = self.posteriors(batch, capitals=bool(capitals))
+                for index, p in zip(indices, probs, strict=True):
+                    line_probs[index] = p[: output_steps(widths[index])]
         return line_probs
 
 

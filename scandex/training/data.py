@@ -135,6 +135,7 @@ class BatchStream(torch.utils.data.IterableDataset):
         page_fraction: float = 0.1,
         neighbour_fraction: float = 0.35,
         typewriter_fraction: float = 0.25,
+        capitals_share: float = 0.0,
     ) -> None:
         self.codec = codec
         self.real = real
@@ -157,6 +158,7 @@ class BatchStream(torch.utils.data.IterableDataset):
         # Share of synthetic lines in a typewriter face. Picked family by family, typewriters
         # would be 5 of 57 families, yet typed pages are what this project reads most.
         self.typewriter_fraction = typewriter_fraction
+        self.capitals_share = capitals_share  # of the synthetic texts (TextSource)
 
     def _text_for(self, face, rng, text_source) -> str:
         """A line of text the font can draw (fonts lack some of the rarer characters)."""
@@ -211,7 +213,11 @@ class BatchStream(torch.utils.data.IterableDataset):
             from scandex.training.text import TextSource
 
             extra_lines = [sample.text for sample in self.real]
-            text_source = TextSource(seed=rng.randrange(2**31), extra_lines=extra_lines)
+            text_source = TextSource(
+                seed=rng.randrange(2**31),
+                extra_lines=extra_lines,
+                capitals_share=self.capitals_share,
+            )
         while True:
             pool = []
             while len(pool) < self.batch_size * self.buckets:

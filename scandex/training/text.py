@@ -79,6 +79,9 @@ class TextSource:
     # Lines in these languages now and then, for their accented letters and letter patterns.
     other_languages: tuple[str, ...] = ("fr", "de", "es")
     other_language_share: float = 0.08
+    # This share of the lines are capitals lines before the usual mix is drawn from: 0.85
+    # trains a model's companion for lines of capitals (scandex.ocr.recognize).
+    capitals_share: float = 0.0
     _other_words: dict[str, tuple[list[str], list[float]]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -298,13 +301,19 @@ class TextSource:
             return f"{self.sentence_line(self.rng.randint(4, 25))} {row} {self.price()}"
         return f"{self.word().title()}: {row}"
 
+    def _max_chars(self) -> int:
+        """A line's length: short (3-25 characters) or long (15-90) alike."""
+        return int(self.rng.choice([self.rng.uniform(3, 25), self.rng.uniform(15, 90)]))
+
     def line(self) -> str:
         """One line of text, 1 to about 90 characters."""
+        if self.capitals_share and self.rng.random() < self.capitals_share:
+            return self.capitals_line(self._max_chars())
         if self._other_words and self.rng.random() < self.other_language_share:
             max_chars = int(self.rng.uniform(5, 80))
             return " ".join(self.other_language_line(max_chars).split())[:120]
         r = self.rng.random()
-        max_chars = int(self.rng.choice([self.rng.uniform(3, 25), self.rng.uniform(15, 90)]))
+        max_chars = self._max_chars()
         # Capitals lines are 16% (11% before 2026-12-03): ALL-CAPS degraded lines were the
         # last kind short of their target, and two runs alike but for this share read them
         # 0.2-0.3 points better at 16% at every snapshot, on held-out-font lines chosen apart

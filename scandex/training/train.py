@@ -59,6 +59,9 @@ class TrainOptions:
     # (old, new) text replacements in every real line's transcription, training and dev alike:
     # another archive's convention put into the one the model should write (see relabel).
     relabel: tuple[tuple[str, str], ...] = ()
+    # This share of the synthetic lines in capitals on top of the usual mix: 0.85 trains a
+    # model's companion for lines of capitals (README, "capitals companion").
+    capitals_share: float = 0.0
 
 
 @dataclass
@@ -280,6 +283,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = _log) -> dict:
         batch_size=options.batch_size,
         seed=options.seed + state.iteration,
         normalize=normalize,
+        capitals_share=options.capitals_share,
     )
     loader = torch.utils.data.DataLoader(
         stream, batch_size=None, num_workers=1, prefetch_factor=4, persistent_workers=False
