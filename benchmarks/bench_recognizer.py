@@ -694,13 +694,22 @@ def _models(variants: Sequence[Variant]) -> dict:
     return {v.name.split()[0]: v.recognizer.model for v in variants}
 
 
+def _model_files(path: Path, label: str) -> list[tuple[str, Path]]:
+    """The model file and its capitals companion where it has one (both are read)."""
+    from scandex.ocr.recognize import capitals_companion
+
+    companion = capitals_companion(path)
+    return [(label, path)] + ([(f"{label} capitals", companion)] if companion.is_file() else [])
+
+
 def print_models(variants: Sequence[Variant]) -> None:
     models = _models(variants)
     rows = []
     for label, model in models.items():
-        size = Path(model.path).stat().st_size
-        rows.append([label, model.path, size, f"{size / 1e6:.2f}", f"{size / 2**20:.2f}"])
-    print_table("(e) model file", ["model", "path", "bytes", "MB", "MiB"], rows)
+        for name, path in _model_files(Path(model.path), label):
+            size = path.stat().st_size
+            rows.append([name, str(path), size, f"{size / 1e6:.2f}", f"{size / 2**20:.2f}"])
+    print_table("(e) model files", ["model", "path", "bytes", "MB", "MiB"], rows)
     for label, model in models.items():
         print(f"  {label}: architecture {model.architecture}")
         if model.info:
@@ -729,7 +738,9 @@ def describe_setup(args, variants: Sequence[Variant], lexicon) -> None:
 
     print(f"command: {reproduce_command()}")
     for label, model in _models(variants).items():
-        print(f"{label} model: {model.path}")
+        for name, path in _model_files(Path(model.path), label):
+            print(f"{name} model: {path}")
+    print("  capitals = the companion that reads the lines normalization finds to be capitals")
     print(f"scandex: onnxruntime {onnxruntime.__version__}, 1 thread, OpenCV 1 thread")
     print(
         f"  greedy = lexicon off; lexicon = lexicon decoding with the default SpellingParams"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -237,6 +237,24 @@ class Recognizer:
             _first_reading(p, line, self.codec)
             for p, line in zip(line_probs, normalized, strict=True)
         ]
+        # A line that normalization took for capitals but the companion reads in lower case
+        # (a table row of figures and a few words: their digits stand as tall as capitals)
+        # is the model's to read: the companion, trained on capitals, ran its figures
+        # together ("30 0 0" read "3000").
+        not_capitals = [
+            i
+            for i, (line, reading) in enumerate(zip(normalized, decoded, strict=True))
+            if line.capitals and self._capitals_session and not reads_as_capitals(reading)
+        ]
+        if not_capitals:
+            for i in not_capitals:
+                normalized[i] = replace(normalized[i], capitals=False)
+            again = self._posteriors_by_width(
+                [normalized[i] for i in not_capitals], max_batch, max_pixels
+            )
+            for i, probs in zip(not_capitals, again, strict=True):
+                line_probs[i] = probs
+                decoded[i] = _first_reading(probs, normalized[i], self.codec)
         lexicons: Sequence[Lexicon | None]
         if isinstance(self.lexicon, PageLexicon):
             lexicons = self.lexicon.for_lines(["".join(c.text for c in d) for d in decoded])
@@ -296,6 +314,12 @@ class Recognizer:
                 for index, p in zip(indices, probs, strict=True):
                     line_probs[index] = p[: output_steps(widths[index])]
         return line_probs
+
+
+def reads_as_capitals(reading: Sequence[DecodedChar], share: float = 0.9) -> bool:
+    """Whether a line's letters are read as capitals, this share of them at least."""
+    letters = [c.text for c in reading if c.text.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) >= share * len(letters)
 
 
 def _doubtful(result: LineResult, params: RereadParams) -> bool:
