@@ -1103,6 +1103,39 @@ def test_shipped_model_reads_lines_in_fonts_it_never_saw():
     assert all(0.0 <= c.confidence <= 1.0 for r in results for c in r.chars)
 
 
+CAPITALS_SENTENCES = [
+    "BOARD OF TRUSTEES, MINUTES OF MAY 5, 1934",
+    "REPORT ON THE ÉCOLE NORMALE",
+    "RECEIVED: AUGUST 14, 1952",
+    "STATEMENT OF ACCOUNT — $1,250.00",
+]
+
+
+def test_the_shipped_model_reads_lines_of_capitals_with_its_companion():
+    from PIL import Image, ImageDraw, ImageFont
+
+    from scandex.ocr.recognize import Recognizer, capitals_companion, default_model_path
+    from scandex.training.train import character_error_rate
+
+    assert capitals_companion(default_model_path()).is_file()  # packaged beside en.onnx
+    fonts = [f for f in HELD_OUT_FONTS if Path(f).exists()]
+    if not fonts:
+        pytest.skip("held-out fonts not installed (apt-get install fonts-crosextra-carlito)")
+    images, truths = [], []
+    for font_path in fonts:
+        font = ImageFont.truetype(font_path, 32)
+        for text in CAPITALS_SENTENCES:
+            left, top, right, bottom = font.getbbox(text)
+            image = Image.new("L", (right - left + 24, bottom - top + 16), 255)
+            ImageDraw.Draw(image).text((12 - left, 8 - top), text, font=font, fill=20)
+            images.append(np.asarray(image))
+            truths.append(text)
+    assert all(normalize_line(image).capitals for image in images)  # the companion's lines
+    results = Recognizer().recognize(images)
+    cer = character_error_rate([(t, r.text) for t, r in zip(truths, results, strict=True)])
+    assert cer < SHIPPED_MODEL_MAX_CER, [r.text for r in results]
+
+
 def test_ocr_line_cli_prints_text_and_jsonl(tmp_path):
     import cv2
     from typer.testing import CliRunner
