@@ -1079,11 +1079,9 @@ SENTENCES = [
 ]
 
 
-def test_shipped_model_reads_lines_in_fonts_it_never_saw():
+def _held_out_font_lines(sentences: list[str]) -> tuple[list[np.ndarray], list[str]]:
+    """Each sentence drawn as a line in each held-out font there is (skips without any)."""
     from PIL import Image, ImageDraw, ImageFont
-
-    from scandex.ocr.pipeline import get_recognizer
-    from scandex.training.train import character_error_rate
 
     fonts = [f for f in HELD_OUT_FONTS if Path(f).exists()]
     if not fonts:
@@ -1091,12 +1089,20 @@ def test_shipped_model_reads_lines_in_fonts_it_never_saw():
     images, truths = [], []
     for font_path in fonts:
         font = ImageFont.truetype(font_path, 32)
-        for text in SENTENCES:
+        for text in sentences:
             left, top, right, bottom = font.getbbox(text)
             image = Image.new("L", (right - left + 24, bottom - top + 16), 255)
             ImageDraw.Draw(image).text((12 - left, 8 - top), text, font=font, fill=20)
             images.append(np.asarray(image))
             truths.append(text)
+    return images, truths
+
+
+def test_shipped_model_reads_lines_in_fonts_it_never_saw():
+    from scandex.ocr.pipeline import get_recognizer
+    from scandex.training.train import character_error_rate
+
+    images, truths = _held_out_font_lines(SENTENCES)
     results = get_recognizer().recognize(images)
     cer = character_error_rate([(t, r.text) for t, r in zip(truths, results, strict=True)])
     assert cer < SHIPPED_MODEL_MAX_CER, [r.text for r in results]
@@ -1112,24 +1118,11 @@ CAPITALS_SENTENCES = [
 
 
 def test_the_shipped_model_reads_lines_of_capitals_with_its_companion():
-    from PIL import Image, ImageDraw, ImageFont
-
     from scandex.ocr.recognize import Recognizer, capitals_companion, default_model_path
     from scandex.training.train import character_error_rate
 
     assert capitals_companion(default_model_path()).is_file()  # packaged beside en.onnx
-    fonts = [f for f in HELD_OUT_FONTS if Path(f).exists()]
-    if not fonts:
-        pytest.skip("held-out fonts not installed (apt-get install fonts-crosextra-carlito)")
-    images, truths = [], []
-    for font_path in fonts:
-        font = ImageFont.truetype(font_path, 32)
-        for text in CAPITALS_SENTENCES:
-            left, top, right, bottom = font.getbbox(text)
-            image = Image.new("L", (right - left + 24, bottom - top + 16), 255)
-            ImageDraw.Draw(image).text((12 - left, 8 - top), text, font=font, fill=20)
-            images.append(np.asarray(image))
-            truths.append(text)
+    images, truths = _held_out_font_lines(CAPITALS_SENTENCES)
     assert all(normalize_line(image).capitals for image in images)  # the companion's lines
     results = Recognizer().recognize(images)
     cer = character_error_rate([(t, r.text) for t, r in zip(truths, results, strict=True)])
