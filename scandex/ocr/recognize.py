@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -129,14 +130,20 @@ def _open_session(path: Path, data: bytes, threads: int):
         ) from None
 
 
+@dataclass(frozen=True)
+class _Network:
+    session: Any  # onnxruntime.InferenceSession
+    input_name: str
+
+
 def capitals_companion(model_path: Path) -> Path:
     """Where a model's companion for lines of capitals lies: en.onnx -> en-capitals.onnx."""
     return model_path.with_name(f"{model_path.stem}-capitals{model_path.suffix}")
 
 
-def _load(path: Path, threads: int):
-    """An onnxruntime session for the scandex model at `path`, and what the model says of
-    itself, checked."""
+def _load(path: Path, threads: int) -> tuple[_Network, ModelInfo]:
+    """The network of the scandex model at `path`, and what the model says of itself,
+    checked."""
     session = _open_session(path, _read_bytes(path), threads)
     model = model_info(path, dict(session.get_modelmeta().custom_metadata_map))
     classes = session.get_outputs()[0].shape[-1]
@@ -144,7 +151,7 @@ def _load(path: Path, threads: int):
         raise ModelError(
             path, f"network has {classes} outputs but its codec needs {model.codec.num_classes}"
         )
-    return session, model
+    return _Network(session, session.get_inputs()[0].name), model
 
 
 def model_info(path: Path, metadata: dict[str, str]) -> ModelInfo:
@@ -198,27 +205,33 @@ class Recognizer:
         self.spelling = spelling
         self.reread = reread
         path = Path(model_path) if model_path else default_model_path()
-        self._session, self.model = _load(path, threads)
+        network, self.model = _load(path, threads)
         self.codec = self.model.codec
-        # Lines of capitals go to the model's companion where it has one.
-        self._capitals_session = None
+        # The networks by whether they read the lines of capitals: the model's companion
+        # does where it has one.
+        self._networks = {False: network}
         companion = capitals_companion(path)
         if capitals and companion.is_file():
-            self._capitals_session, capitals_model = _load(companion, threads)
-            if (capitals_model.codec.alphabet, capitals_model.normalize) != (
+            companion_network, companion_model = _load(companion, threads)
+            if (companion_model.codec.alphabet, companion_model.normalize) != (
                 self.codec.alphabet,
                 self.model.normalize,
             ):
                 raise ModelError(
                     companion, f"its alphabet or line normalization differs from {path.name}'s"
                 )
+            self._networks[True] = companion_network
 
     def posteriors(self, batch: np.ndarray, *, capitals: bool = False) -> np.ndarray:
         """(N, 1, H, W) normalized images -> (N, W // 4, classes) probabilities; with
         `capitals`, from the capitals companion where the model has one."""
-        session = self._capitals_session if capitals and self._capitals_session else self._session
-        log_probs = session.run(None, {session.get_inputs()[0].name: batch})[0]
+        network = self._networks.get(capitals, self._networks[False])
+        log_probs = network.session.run(None, {network.input_name: batch})[0]
         return np.exp(log_probs)
+
+    def _by_companion(self, line: NormalizedLine) -> bool:
+        """Whether the capitals companion reads this line."""
+        return line.capitals and True in self._networks
 
     def recognize(
         self, images: Sequence[np.ndarray], *, max_batch: int = 8, max_pixels: int = 600_000
@@ -244,7 +257,7 @@ class Recognizer:
         not_capitals = [
             i
             for i, (line, reading) in enumerate(zip(normalized, decoded, strict=True))
-            if line.capitals and self._capitals_session and not reads_as_capitals(reading)
+            if self._by_companion(line) and not reads_as_capitals(reading)
         ]
         if not_capitals:
             for i in not_capitals:
@@ -303,14 +316,16 @@ class Recognizer:
         capitals apart (they may go to another network)."""
         widths = [line.image.shape[1] for line in lines]
         line_probs: list[np.ndarray] = [np.empty((0, 0), np.float32)] * len(lines)
-        # None: every line to the one network there is.
-        for capitals in (False, True) if self._capitals_session else (None,):
-            chosen = [i for i, line in enumerate(lines) if capitals in (None, line.capitals)]
+        by_network: dict[bool, list[int]] = {}
+        for i, line in enumerate(lines):
+            by_network.setdefault(self._by_companion(line), []).append(i)
+        for capitals, chosen in by_network.items():
             order = sorted(chosen, key=lambda i: widths[i])
             for batch_indices in _width_batches([widths[i] for i in order], max_batch, max_pixels):
                 indices = [order[k] for k in batch_indices]
-                batch = stack_lines([lines[i].image for i in indices])
-                probs = self.posteriors(batch, capitals=bool(capitals))
+                probs = self.posteriors(
+                    stack_lines([lines[i].image for i in indices]), capitals=capitals
+                )
                 for index, p in zip(indices, probs, strict=True):
                     line_probs[index] = p[: output_steps(widths[index])]
         return line_probs
