@@ -250,24 +250,7 @@ class Recognizer:
             _first_reading(p, line, self.codec)
             for p, line in zip(line_probs, normalized, strict=True)
         ]
-        # A line that normalization took for capitals but the companion reads in lower case
-        # (a table row of figures and a few words: their digits stand as tall as capitals)
-        # is the model's to read: the companion, trained on capitals, ran its figures
-        # together ("30 0 0" read "3000").
-        not_capitals = [
-            i
-            for i, (line, reading) in enumerate(zip(normalized, decoded, strict=True))
-            if self._by_companion(line) and not reads_as_capitals(reading)
-        ]
-        if not_capitals:
-            for i in not_capitals:
-                normalized[i] = replace(normalized[i], capitals=False)
-            again = self._posteriors_by_width(
-                [normalized[i] for i in not_capitals], max_batch, max_pixels
-            )
-            for i, probs in zip(not_capitals, again, strict=True):
-                line_probs[i] = probs
-                decoded[i] = _first_reading(probs, normalized[i], self.codec)
+        self._back_to_the_model(normalized, line_probs, decoded, max_batch, max_pixels)
         lexicons: Sequence[Lexicon | None]
         if isinstance(self.lexicon, PageLexicon):
             lexicons = self.lexicon.for_lines(["".join(c.text for c in d) for d in decoded])
@@ -278,6 +261,34 @@ class Recognizer:
             for p, line, d, lexicon in zip(line_probs, normalized, decoded, lexicons, strict=True)
         ]
         return self._reread_doubtful(results, normalized, lexicons, max_batch, max_pixels)
+
+    def _back_to_the_model(
+        self,
+        normalized: list[NormalizedLine],
+        line_probs: list[np.ndarray],
+        decoded: list[list[DecodedChar]],
+        max_batch: int,
+        max_pixels: int,
+    ) -> None:
+        """Read again with the model, in place, the lines normalization took for capitals
+        that the companion reads in lower case: in a table row of figures and a few words the
+        digits stand as tall as capitals, and the companion, trained on capitals, ran the
+        figures together ("30 0 0" read "3000")."""
+        not_capitals = [
+            i
+            for i, (line, reading) in enumerate(zip(normalized, decoded, strict=True))
+            if self._by_companion(line) and not reads_as_capitals(reading)
+        ]
+        if not not_capitals:
+            return
+        for i in not_capitals:
+            normalized[i] = replace(normalized[i], capitals=False)
+        again = self._posteriors_by_width(
+            [normalized[i] for i in not_capitals], max_batch, max_pixels
+        )
+        for i, probs in zip(not_capitals, again, strict=True):
+            line_probs[i] = probs
+            decoded[i] = _first_reading(probs, normalized[i], self.codec)
 
     def _reread_doubtful(
         self,
